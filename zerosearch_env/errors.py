@@ -1,0 +1,32 @@
+"""Typed errors of zerosearch-env.
+
+Every error the package raises on purpose derives from :class:`ZeroSearchError`, so a
+caller can catch the whole family with one ``except``. Each message names the problem
+and the fix ("expects X, got Y; do Z").
+"""
+
+from __future__ import annotations
+
+
+class ZeroSearchError(Exception):
+    """Root of every error raised on purpose by zerosearch-env."""
+
+
+class ConfigError(ZeroSearchError, ValueError):
+    """An argument has a wrong value or two arguments contradict each other."""
+
+
+class DatasetError(ZeroSearchError, ValueError):
+    """A dataset cannot be found, read, or has a malformed row."""
+
+
+class UnknownSimulatorError(ConfigError):
+    """A ``sim=`` name that no simulator is registered under."""
+
+
+class SimulatorError(ZeroSearchError, RuntimeError):
+    """A simulator could not produce documents for a request (after its retries)."""
+
+
+class MissingDependencyError(ZeroSearchError, ImportError):
+    """An optional package is needed for the requested feature; the message has the pip line."""

@@ -1,0 +1,145 @@
+"""Answer scoring: the normalisation, F1, strict EM and cover-EM of ZeroSearch.
+
+``f1_score`` is the training reward of ZeroSearch. What the reference code calls "EM"
+is :func:`cover_exact_match` (a golden answer appears inside the prediction);
+:func:`exact_match` is the strict version (equality after normalisation). All three
+take the max over golden answers and return 0.0 for a missing or empty prediction.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Callable, Union
+
+Golden = Union[str, Iterable[str]]
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCTUATION = str.maketrans("", "", string.punctuation)
+
+
+def normalize_answer(text: str | None) -> str:
+    """Lower-case, drop punctuation, drop the articles a/an/the, collapse white space.
+
+    >>> normalize_answer("  The Eiffel-Tower, in PARIS! ")
+    'eiffeltower in paris'
+    >>> normalize_answer(None)
+    ''
+    """
+    if not text:
+        return ""
+    text = text.lower().translate(_PUNCTUATION)
+    text = _ARTICLES.sub(" ", text)
+    return " ".join(text.split())
+
+
+def _as_list(golden_answers: Golden | None) -> list[str]:
+    if golden_answers is None:
+        return []
+    if isinstance(golden_answers, str):
+        return [golden_answers]
+    return [g for g in golden_answers if isinstance(g, str)]
+
+
+def _token_f1(prediction: str, golden: str) -> float:
+    pred_tokens = normalize_answer(prediction).split()
+    gold_tokens = normalize_answer(golden).split()
+    overlap = sum((Counter(pred_tokens) & Counter(gold_tokens)).values())
+    if overlap == 0:
+        return 0.0
+    precision = overlap / len(pred_tokens)
+    recall = overlap / len(gold_tokens)
+    return 2 * precision * recall / (precision + recall)
+
+
+def f1_score(prediction: str | None, golden_answers: Golden | None) -> float:
+    """Token-overlap F1 of the normalised prediction, max over golden answers.
+
+    >>> f1_score("Jane Doe", ["jane doe"])
+    1.0
+    >>> round(f1_score("the president Jane Doe", ["Jane Doe", "Doe"]), 3)
+    0.8
+    >>> f1_score("", ["Paris"]), f1_score(None, ["Paris"]), f1_score("Paris", [])
+    (0.0, 0.0, 0.0)
+    """
+    if not prediction:
+        return 0.0
+    return max((_token_f1(prediction, g) for g in _as_list(golden_answers)), default=0.0)
+
+
+def exact_match(prediction: str | None, golden_answers: Golden | None) -> float:
+    """Strict EM: 1.0 if the normalised prediction equals a normalised golden answer.
+
+    >>> exact_match("The Beatles!", ["beatles"])
+    1.0
+    >>> exact_match("the Beatles and Queen", ["Beatles"])
+    0.0
+    """
+    pred = normalize_answer(prediction)
+    if not pred:
+        return 0.0
+    return float(any(pred == normalize_answer(g) for g in _as_list(golden_answers)))
+
+
+def cover_exact_match(prediction: str | None, golden_answers: Golden | None) -> float:
+    """Cover-EM (the reference's "EM"): 1.0 if a normalised golden answer is a substring
+    of the normalised prediction.
+
+    >>> cover_exact_match("it was the Beatles and Queen", ["Beatles"])
+    1.0
+    >>> cover_exact_match("Queen", ["Beatles"])
+    0.0
+    """
+    pred = normalize_answer(prediction)
+    if not pred:
+        return 0.0
+    golds = (normalize_answer(g) for g in _as_list(golden_answers))
+    return float(any(g and g in pred for g in golds))
+
+
+RewardFn = Callable[[str, "tuple[str, ...]"], float]
+
+REWARDS: dict[str, RewardFn] = {
+    "f1": f1_score,
+    "em": exact_match,
+    "cover_em": cover_exact_match,
+}
+
+
+@dataclass(frozen=True)
+class AnswerScores:
+    """All three scores of one final answer."""
+
+    f1: float
+    em: float
+    cover_em: float
+
+
+def score_answer(prediction: str | None, golden_answers: Golden | None) -> AnswerScores:
+    """F1, strict EM and cover-EM in one call.
+
+    >>> score_answer("Jane Doe", ["Jane Doe"])
+    AnswerScores(f1=1.0, em=1.0, cover_em=1.0)
+    """
+    return AnswerScores(
+        f1=f1_score(prediction, golden_answers),
+        em=exact_match(prediction, golden_answers),
+        cover_em=cover_exact_match(prediction, golden_answers),
+    )
+
+
+def resolve_reward(reward: str | RewardFn) -> RewardFn:
+    """Map ``"f1"``, ``"em"``, ``"cover_em"`` or a callable to a reward function."""
+    if callable(reward):
+        return reward
+    try:
+        return REWARDS[reward]
+    except KeyError:
+        from .errors import ConfigError
+
+        raise ConfigError(
+            f"reward expects one of {sorted(REWARDS)} or a callable(answer, golden_answers) -> float, got {reward!r}"
+        ) from None
