@@ -1,0 +1,1 @@
+"""Token-level learners (PPO, GRPO, REINFORCE) that train a policy on ZeroSearch environments."""

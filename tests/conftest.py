@@ -1,0 +1,56 @@
+"""Shared fixtures: small simulators with known behaviour."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from zerosearch_env.errors import SimulatorError
+from zerosearch_env.simulators.base import SearchRequest, SearchResult
+
+
+class FixedSimulator:
+    """Returns the same documents for every request and records what it was asked."""
+
+    name = "fixed"
+
+    def __init__(self, documents: Sequence[str] = ("Jane Doe founded Acme in 1901.", "Acme is a company.")):
+        self.documents = tuple(documents)
+        self.requests: list[SearchRequest] = []
+
+    def simulate(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
+        self.requests.extend(requests)
+        return [SearchResult(documents=self.documents, prompt_tokens=10, completion_tokens=20) for _ in requests]
+
+
+class FailingSimulator:
+    """Fails ``failures`` times, then answers like FixedSimulator."""
+
+    name = "failing"
+
+    def __init__(self, failures: int = 1):
+        self.failures = failures
+        self.fixed = FixedSimulator()
+
+    def simulate(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
+        if self.failures > 0:
+            self.failures -= 1
+            raise SimulatorError("backend unreachable after 3 retries")
+        return self.fixed.simulate(requests)
+
+
+ROWS = [
+    {"question": "Who founded Acme?", "golden_answers": ["Jane Doe"], "data_source": "toy"},
+    {"question": "When was Acme founded?", "golden_answers": ["1901"], "data_source": "toy"},
+]
+
+
+@pytest.fixture
+def fixed_sim() -> FixedSimulator:
+    return FixedSimulator()
+
+
+@pytest.fixture
+def toy_rows() -> list[dict]:
+    return [dict(row) for row in ROWS]

@@ -1,0 +1,73 @@
+import pytest
+
+from zerosearch_env.protocol import (
+    INVALID_ACTION_FEEDBACK,
+    POLICY_PROMPT_TEMPLATE,
+    build_policy_prompt,
+    cut_at_stop,
+    format_information,
+    parse_action,
+    question_from_prompt,
+)
+
+
+@pytest.mark.parametrize(
+    "turn, kind, content",
+    [
+        ("<search> capital of France </search>", "search", "capital of France"),
+        ("<think>x</think>\n<answer>\n Paris \n</answer>", "answer", "Paris"),
+        ("<search></search>", "search", ""),  # empty query is still a search
+        ("<answer>   </answer>", "answer", ""),
+        ("<search> a </search><answer> b </answer>", "search", "a"),  # first match decides
+        ("<answer> b </answer><search> a </search>", "answer", "b"),
+        ("<search> outer <search> inner </search>", "search", "outer <search> inner"),  # nested: first close wins
+        ("<search> unclosed", "invalid", None),
+        ("<search> mismatched </answer>", "invalid", None),
+        ("<SEARCH> upper </SEARCH>", "invalid", None),  # tags are case-sensitive
+        ("plain text", "invalid", None),
+        ("", "invalid", None),
+        ("<search> 東京タワー の 高さ </search>", "search", "東京タワー の 高さ"),
+        ("<answer>Zoë Saldaña</answer>", "answer", "Zoë Saldaña"),
+        ("<search>line one\nline two</search>", "search", "line one\nline two"),  # DOTALL
+    ],
+)
+def test_parse_action(turn, kind, content):
+    parsed = parse_action(turn)
+    assert (parsed.kind, parsed.content) == (kind, content)
+
+
+def test_parse_very_long_action():
+    turn = "<think>" + "x " * 100_000 + "</think><answer> Paris </answer>"
+    assert parse_action(turn).content == "Paris"
+
+
+@pytest.mark.parametrize(
+    "text, kept, ignored",
+    [
+        ("<search> q </search> and more <answer>x</answer>", "<search> q </search>", " and more <answer>x</answer>"),
+        ("<answer> a </answer></search>", "<answer> a </answer>", "</search>"),  # the first stop tag of either kind
+        ("no stop tag", "no stop tag", ""),
+        ("</search>", "</search>", ""),
+    ],
+)
+def test_cut_at_stop(text, kept, ignored):
+    assert cut_at_stop(text) == (kept, ignored)
+
+
+def test_prompt_template_is_the_reference_text():
+    prompt = build_policy_prompt("  who is X?  ")
+    assert prompt.startswith("Answer the given question. You must conduct reasoning inside <think> and </think> first")
+    assert "You can search as many times as your want." in prompt  # sic: the released policies saw this typo
+    assert prompt.endswith("For example, <answer> Beijing </answer>. Question: who is X?\n")
+    assert POLICY_PROMPT_TEMPLATE.count("{question}") == 1
+    assert question_from_prompt(prompt) == "who is X?"
+    assert question_from_prompt("no marker") is None
+
+
+def test_observation_strings():
+    assert format_information("Doc 1: a") == "\n\n<information>Doc 1: a</information>\n\n"
+    assert INVALID_ACTION_FEEDBACK == (
+        "\nMy previous action is invalid. If I want to search, I should put the query between <search> and "
+        "</search>. If I want to give the final answer, I should put the answer between <answer> and </answer>. "
+        "Let me try again.\n"
+    )

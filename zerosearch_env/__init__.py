@@ -1,0 +1,74 @@
+"""zerosearch-env: ZeroSearch as a Gymnasium environment.
+
+``import zerosearch_env`` registers ``ZeroSearch-v0`` (and its presets) with Gymnasium.
+It imports nothing heavy: torch, transformers and vllm load only inside the simulator
+backends that need them.
+"""
+
+from __future__ import annotations
+
+from .curriculum import ConstantCurriculum, ExponentialCurriculum, LinearCurriculum, make_curriculum
+from .data import CorpusDoc, QARow
+from .errors import (
+    ConfigError,
+    DatasetError,
+    MissingDependencyError,
+    SimulatorError,
+    UnknownSimulatorError,
+    ZeroSearchError,
+)
+from .registration import ENV_IDS, register_envs
+from .reward import cover_exact_match, exact_match, f1_score, normalize_answer
+from .simulators.base import Passage, SearchRequest, SearchResult, Simulator, SimulatorFault
+from .spaces import TextSpace
+
+__version__ = "0.1.0"
+
+register_envs()
+
+
+def __getattr__(name: str):
+    # The env class pulls in gymnasium's Env machinery and the registry; load on use.
+    if name == "ZeroSearchEnv":
+        from .env import ZeroSearchEnv
+
+        return ZeroSearchEnv
+    if name == "make_simulator":
+        from .simulators.registry import make_simulator
+
+        return make_simulator
+    if name == "load_questions":
+        from .data import load_questions
+
+        return load_questions
+    raise AttributeError(f"module 'zerosearch_env' has no attribute {name!r}")
+
+
+__all__ = [
+    "ENV_IDS",
+    "ConfigError",
+    "ConstantCurriculum",
+    "CorpusDoc",
+    "DatasetError",
+    "ExponentialCurriculum",
+    "LinearCurriculum",
+    "MissingDependencyError",
+    "Passage",
+    "QARow",
+    "SearchRequest",
+    "SearchResult",
+    "Simulator",
+    "SimulatorError",
+    "SimulatorFault",
+    "TextSpace",
+    "UnknownSimulatorError",
+    "ZeroSearchEnv",
+    "ZeroSearchError",
+    "cover_exact_match",
+    "exact_match",
+    "f1_score",
+    "load_questions",
+    "make_curriculum",
+    "make_simulator",
+    "normalize_answer",
+]

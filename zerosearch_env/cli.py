@@ -1,0 +1,147 @@
+"""The ``zerosearch`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+WIDTH = 100
+
+
+@dataclass
+class EpisodeLog:
+    """What ``demo`` prints about one episode."""
+
+    question: str
+    golden_answers: list[str]
+    turns: list[tuple[str, str]] = field(default_factory=list)  # (who, text)
+    f1: float = 0.0
+    searches: int = 0
+    noisy_searches: int = 0
+    truncated: bool = False
+
+
+def run_scripted_episode(env, agent, *, seed: int | None = None, index: int | None = None) -> EpisodeLog:
+    """Play one episode of ``env`` with the scripted agent and log it."""
+    options = {"index": index} if index is not None else None
+    obs, info = env.reset(seed=seed, options=options)
+    agent.reset()
+    log = EpisodeLog(question=info["question"], golden_answers=info["golden_answers"])
+    done = False
+    while not done:
+        action = agent.act(obs)
+        obs, _, terminated, truncated, info = env.step(action)
+        log.turns.append(("agent", action))
+        if info["action"] == "search" and info["documents"] is not None:
+            log.turns.append((f"search engine [{info['doc_quality']}]", "\n".join(info["documents"]) or "(no documents)"))
+        elif info["action"] == "invalid" and not truncated:
+            log.turns.append(("env", obs.strip()))
+        done = terminated or truncated
+    log.f1 = float(info["f1"] or 0.0)
+    log.searches = info["searches"]
+    log.noisy_searches = info["noisy_searches"]
+    log.truncated = truncated
+    return log
+
+
+def _print_episode(log: EpisodeLog, title: str) -> None:
+    print(f"\n── {title} " + "─" * max(0, WIDTH - len(title) - 4))
+    print(textwrap.fill(f"Question: {log.question}", WIDTH))
+    print(f"Golden answers: {log.golden_answers}")
+    for who, text in log.turns:
+        body = textwrap.indent("\n".join(textwrap.shorten(line, WIDTH - 4) for line in text.splitlines()), "    ")
+        print(f"  {who}:\n{body}")
+    print(f"  → F1 {log.f1:.2f}, {log.searches} search(es), {log.noisy_searches} noisy{' (truncated)' if log.truncated else ''}")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import zerosearch_env  # noqa: F401  (registers the ids)
+    import gymnasium as gym
+
+    from .baselines import ScriptedAgent
+
+    started = time.perf_counter()
+    summary = []
+    for difficulty in args.difficulties:
+        env = gym.make("ZeroSearch-v0", split="test", difficulty=difficulty)
+        agent = ScriptedAgent(seed=args.seed)
+        logs = [run_scripted_episode(env, agent, seed=args.seed if i == 0 else None) for i in range(args.episodes)]
+        for i, log in enumerate(logs[: args.show]):
+            _print_episode(log, f"difficulty {difficulty:.2f} · episode {i + 1}")
+        searches = sum(log.searches for log in logs)
+        summary.append(
+            (
+                difficulty,
+                sum(log.f1 for log in logs) / len(logs),
+                searches / len(logs),
+                sum(log.noisy_searches for log in logs) / max(1, searches),
+            )
+        )
+        env.close()
+    print(f"\nScripted agent on the synthetic world (test split), {args.episodes} episodes per difficulty, seed {args.seed}:")
+    print(f"  {'difficulty':>10} {'mean F1':>8} {'searches/ep':>12} {'noisy share':>12}")
+    for difficulty, f1, per_episode, noisy in summary:
+        print(f"  {difficulty:>10.2f} {f1:>8.3f} {per_episode:>12.2f} {noisy:>12.2f}")
+    print(f"done in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def cmd_sims(args: argparse.Namespace) -> int:
+    from .simulators.registry import SIMULATOR_NAMES
+
+    for name, description in SIMULATOR_NAMES.items():
+        print(f"{name:<16} {description}")
+    return 0
+
+
+def cmd_world(args: argparse.Namespace) -> int:
+    from .worlds.synthetic import make_world
+
+    world = make_world(seed=args.seed)
+    paths = world.write(args.out)
+    for path in paths:
+        print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zerosearch",
+        description="ZeroSearch as a Gymnasium environment: simulators, curriculum, F1 reward.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = commands.add_parser("demo", help="play a few episodes on the built-in synthetic world with the scripted agent")
+    demo.add_argument("--episodes", type=int, default=40, help="episodes per difficulty for the summary (default 40)")
+    demo.add_argument("--show", type=int, default=2, help="transcripts printed per difficulty (default 2)")
+    demo.add_argument("--difficulties", type=float, nargs="+", default=[0.0, 0.5], help="noise probabilities to compare")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the first reset")
+    demo.set_defaults(func=cmd_demo)
+
+    sims = commands.add_parser("sims", help="list the simulator names that sim= accepts")
+    sims.set_defaults(func=cmd_sims)
+
+    world = commands.add_parser("world", help="write the synthetic world (corpus.jsonl, train.jsonl, test.jsonl) to a folder")
+    world.add_argument("out", help="output folder")
+    world.add_argument("--seed", type=int, default=0, help="world seed (default 0)")
+    world.set_defaults(func=cmd_world)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .errors import ZeroSearchError
+
+    try:
+        return args.func(args)
+    except ZeroSearchError as error:
+        print(f"zerosearch {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,407 @@
+"""``ZeroSearchEnv``: a question-answering episode in which a simulator plays the search engine."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.error import ResetNeeded
+
+from .curriculum import Curriculum, make_curriculum
+from .data import CorpusDoc, QARow
+from .errors import ConfigError, DatasetError, SimulatorError
+from .protocol import (
+    INVALID_ACTION_FEEDBACK,
+    ParsedAction,
+    build_policy_prompt,
+    cut_at_stop,
+    format_information,
+    parse_action,
+)
+from .reward import RewardFn, resolve_reward, score_answer
+from .simulators.base import SearchRequest, SearchResult, Simulator, SimulatorFault
+from .spaces import TextSpace
+
+ObservationMode = Literal["delta", "transcript"]
+CurriculumClock = Literal["manual", "episode"]
+OnSimError = Literal["raise", "fallback"]
+
+MAX_OBSERVATION_CHARS = 1 << 24
+
+#: The keys of every ``info`` dict, in a stable order (a public API: keep the names).
+INFO_KEYS: tuple[str, ...] = (
+    "question",
+    "golden_answers",
+    "data_source",
+    "index",
+    "turn",
+    "action",
+    "query",
+    "answer",
+    "documents",
+    "doc_quality",
+    "noise_prob",
+    "f1",
+    "em",
+    "cover_em",
+    "sim_error",
+    "ignored_text",
+    "training_step",
+    "searches",
+    "noisy_searches",
+    "sim_prompt_tokens",
+    "sim_completion_tokens",
+    "sim_latency_s",
+)
+
+
+@dataclass(frozen=True)
+class PendingTurn:
+    """A parsed policy turn, decided but not yet applied to the episode.
+
+    ``request`` is set when the turn needs the simulator. Splitting a step in two lets a
+    vector environment gather every sub-environment's request into one simulator call.
+    """
+
+    turn_text: str
+    ignored_text: str
+    parsed: ParsedAction
+    final: bool  # the generation after the last search round
+    noise_prob: float
+    request: SearchRequest | None
+    rng_state: Mapping[str, Any]  # np_random state before this turn's draws
+
+
+class ZeroSearchEnv(gym.Env[str, str]):
+    """
+    ## Description
+    A question-answering episode in the ZeroSearch protocol (arXiv 2505.04588). The agent
+    reads a question, may search several times, and must finally answer. The search
+    engine is a *simulator*: a fine-tuned LLM that writes useful or noisy documents
+    (``sim="sft-7b"`` and friends), or, by default, a BM25 engine over the built-in
+    synthetic world whose results are made useful or noisy on purpose. The probability
+    of noisy documents is the curriculum difficulty.
+
+    ## Action Space
+    ``TextSpace(max_action_chars)``: one policy turn as text. The turn is cut after its
+    first ``</search>`` or ``</answer>`` (the rest is ignored and returned in
+    ``info["ignored_text"]``). The first match of ``<(search|answer)>(.*?)</\\1>``
+    decides the action; its stripped content is the query or the answer. A turn with
+    neither tag is invalid.
+
+    ## Observation Space
+    ``TextSpace``: the text the environment appends to the transcript. After ``reset``:
+    the policy prompt (the dataset's ``prompt`` column when it has one, else the
+    ZeroSearch template around the question). After a search:
+    ``"\\n\\n<information>Doc 1: ...\\nDoc 2: ...</information>\\n\\n"``. After an
+    invalid turn: the reference feedback string ("My previous action is invalid. ...").
+    After the episode ends: ``""``. With ``observation_mode="transcript"`` every
+    observation is the whole transcript so far instead.
+
+    ## Rewards
+    0 on every turn but an answer. An answer earns ``reward(answer, golden_answers)``:
+    token F1 by default (max over golden answers, SQuAD normalisation), or strict EM,
+    cover-EM or any callable. ``info`` always reports ``f1``, ``em`` and ``cover_em``
+    of the final answer.
+
+    ## Starting State
+    A question drawn uniformly with the environment's seeded RNG, or the one chosen with
+    ``reset(options={"index": i})`` or ``reset(options={"question": q, "golden_answers": [...]})``.
+
+    ## Episode End
+    Terminated when the agent answers. Truncated (reward 0) when the turn after
+    ``max_turns`` search rounds is not an answer: that final turn cannot search.
+    Invalid turns count as rounds.
+
+    ## Arguments
+    - ``sim``: a simulator name (``"corpus"`` default; see ``zerosearch sims``) or an
+      object with ``simulate(requests) -> results``.
+    - ``dataset``: ``"synthetic"`` (default), a file or folder path, a Hugging Face id,
+      a list of rows, or a ``SyntheticWorld``. ``split``: which split to read (default:
+      ``"train"`` of the synthetic world, every row of a file).
+    - ``corpus``: documents for ``sim="corpus"`` when the dataset is not synthetic.
+    - ``max_turns`` (5), ``topk`` (5 documents per search).
+    - ``reward``: ``"f1"`` (default), ``"em"``, ``"cover_em"`` or a callable.
+    - ``difficulty``: a fixed noise probability; or ``curriculum``: a schedule (mapping
+      with ``start``, ``end``, ``total_steps``, ``base``, ``kind``; or an object), moved by
+      ``set_training_step(t)`` or, with ``curriculum_clock="episode"``, by each reset.
+    - ``observation_mode``: ``"delta"`` (default) or ``"transcript"``.
+    - ``on_sim_error``: ``"raise"`` (default) or ``"fallback"`` (empty documents, flagged in
+      ``info["sim_error"]``).
+    - ``render_mode``: ``"ansi"`` returns the transcript, ``"human"`` prints it.
+
+    ## Version History
+    - v0: first release.
+    """
+
+    metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}
+
+    def __init__(
+        self,
+        sim: str | Simulator = "corpus",
+        dataset: str | Path | Sequence[QARow | Mapping[str, Any]] | Any = "synthetic",
+        split: str | None = None,
+        *,
+        corpus: str | Path | Sequence[CorpusDoc | str] | None = None,
+        max_turns: int = 5,
+        topk: int = 5,
+        reward: str | RewardFn = "f1",
+        difficulty: float | None = None,
+        curriculum: Curriculum | Mapping[str, Any] | None = None,
+        curriculum_clock: CurriculumClock = "manual",
+        observation_mode: ObservationMode = "delta",
+        on_sim_error: OnSimError = "raise",
+        max_action_chars: int = 20_000,
+        sim_kwargs: Mapping[str, Any] | None = None,
+        render_mode: str | None = None,
+    ):
+        if not isinstance(max_turns, int) or max_turns < 0:
+            raise ConfigError(f"max_turns expects a non-negative int, got {max_turns!r}")
+        if not isinstance(topk, int) or topk < 1:
+            raise ConfigError(f"topk expects a positive int, got {topk!r}")
+        if difficulty is not None and curriculum is not None:
+            raise ConfigError("pass either difficulty (a fixed noise probability) or curriculum (a schedule), not both")
+        if curriculum_clock not in ("manual", "episode"):
+            raise ConfigError(f"curriculum_clock expects 'manual' or 'episode', got {curriculum_clock!r}")
+        if observation_mode not in ("delta", "transcript"):
+            raise ConfigError(f"observation_mode expects 'delta' or 'transcript', got {observation_mode!r}")
+        if on_sim_error not in ("raise", "fallback"):
+            raise ConfigError(f"on_sim_error expects 'raise' or 'fallback', got {on_sim_error!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ConfigError(f"render_mode expects one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+
+        from .simulators.registry import make_simulator
+
+        self.rows, world = _resolve_dataset(dataset, split)
+        self.simulator: Simulator = make_simulator(sim, corpus=corpus, world=world, rows=self.rows, **dict(sim_kwargs or {}))
+        self.max_turns = max_turns
+        self.topk = topk
+        self.reward_fn = resolve_reward(reward)
+        self.curriculum = make_curriculum(difficulty if difficulty is not None else curriculum)
+        self.curriculum_clock = curriculum_clock
+        self.observation_mode = observation_mode
+        self.on_sim_error = on_sim_error
+        self.render_mode = render_mode
+
+        self.action_space = TextSpace(max_action_chars)
+        self.observation_space = TextSpace(MAX_OBSERVATION_CHARS)
+
+        self.training_step = 0
+        self._episodes_started = 0
+        self._row: QARow | None = None
+        self._index: int | None = None
+        self._transcript: list[str] = []
+        self._turn = 0
+        self._searches = 0
+        self._noisy_searches = 0
+        self._done = True
+
+    # ------------------------------------------------------------------ curriculum
+    def set_training_step(self, step: int) -> None:
+        """Move the curriculum to training step ``step`` (called by a trainer)."""
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+            raise ConfigError(f"set_training_step expects a non-negative int, got {step!r}")
+        self.training_step = int(step)
+
+    @property
+    def noise_prob(self) -> float:
+        """The probability that the next search returns noisy documents."""
+        return float(self.curriculum(self.training_step))
+
+    # ------------------------------------------------------------------ episode
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        super().reset(seed=seed)
+        if self.curriculum_clock == "episode" and self._episodes_started > 0:
+            self.training_step += 1
+        self._episodes_started += 1
+
+        self._index, self._row = self._pick_row(options or {})
+        prompt = self._row.prompt or build_policy_prompt(self._row.question)
+        self._transcript = [prompt]
+        self._turn = 0
+        self._searches = 0
+        self._noisy_searches = 0
+        self._done = False
+        return self._observation(prompt), self._info()
+
+    def _pick_row(self, options: Mapping[str, Any]) -> tuple[int | None, QARow]:
+        unknown = set(options) - {"index", "question", "golden_answers"}
+        if unknown:
+            raise ConfigError(f"reset options expects keys 'index' or 'question'/'golden_answers', got {sorted(unknown)}")
+        if "question" in options:
+            question, golden = options["question"], options.get("golden_answers")
+            if not isinstance(question, str) or not question.strip():
+                raise ConfigError(f"options['question'] expects a non-empty str, got {question!r}")
+            if isinstance(golden, str):
+                golden = [golden]
+            if not golden or not all(isinstance(g, str) for g in golden):
+                raise ConfigError(f"options['golden_answers'] expects a non-empty list of str, got {golden!r}")
+            return None, QARow(question=question, golden_answers=tuple(golden), data_source="custom")
+        if "index" in options:
+            index = options["index"]
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(self.rows):
+                raise ConfigError(f"options['index'] expects an int in [0, {len(self.rows)}), got {index!r}")
+            return int(index), self.rows[int(index)]
+        index = int(self.np_random.integers(len(self.rows)))
+        return index, self.rows[index]
+
+    def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        pending = self.begin_turn(action)
+        result = self._simulate_one(pending) if pending.request is not None else None
+        return self.finish_turn(pending, result)
+
+    def begin_turn(self, action: str) -> PendingTurn:
+        """Parse ``action`` and decide what it needs; the episode state is not changed
+        (only the RNG advances, and :meth:`finish_turn` or :meth:`abort_turn` settle it)."""
+        if self._done:
+            raise ResetNeeded("the episode has ended; call env.reset() before env.step()")
+        self.action_space.check(action)
+        rng_state = self.np_random.bit_generator.state
+        turn_text, ignored = cut_at_stop(action)
+        parsed = parse_action(turn_text)
+        final = self._turn >= self.max_turns
+        noise_prob = self.noise_prob
+        request = None
+        if parsed.kind == "search" and not final:
+            quality = "useful" if self.np_random.random() > noise_prob else "noisy"
+            assert self._row is not None
+            request = SearchRequest(
+                query=parsed.content or "",
+                question=self._row.question,
+                golden_answers=self._row.golden_answers,
+                quality=quality,
+                topk=self.topk,
+                seed=int(self.np_random.integers(2**31 - 1)),
+                context=self._row.context,
+            )
+        return PendingTurn(turn_text, ignored, parsed, final, noise_prob, request, rng_state)
+
+    def abort_turn(self, pending: PendingTurn) -> None:
+        """Undo the RNG draws of a turn whose simulation failed, so that a retried step
+        draws the same coin and seed: a simulator fault never corrupts the episode."""
+        self.np_random.bit_generator.state = pending.rng_state
+
+    def _simulate_one(self, pending: PendingTurn) -> SearchResult:
+        assert pending.request is not None
+        try:
+            results = self.simulator.simulate([pending.request])
+        except SimulatorError as error:
+            if self.on_sim_error == "raise":
+                self.abort_turn(pending)
+                raise
+            return fallback_result(error)
+        if len(results) != 1:
+            self.abort_turn(pending)
+            raise SimulatorError(f"{self.simulator.name} returned {len(results)} results for 1 request")
+        return results[0]
+
+    def finish_turn(self, pending: PendingTurn, result: SearchResult | None) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        """Apply a decided turn (and its simulator result, if it searched) to the episode."""
+        assert self._row is not None
+        self._turn += 1
+        self._transcript.append(pending.turn_text)
+        parsed = pending.parsed
+        reward, terminated, truncated, appended = 0.0, False, False, ""
+        step_info: dict[str, Any] = {"action": parsed.kind, "noise_prob": pending.noise_prob, "ignored_text": pending.ignored_text}
+
+        if parsed.kind == "answer":
+            scores = score_answer(parsed.content, self._row.golden_answers)
+            reward = float(self.reward_fn(parsed.content or "", self._row.golden_answers))
+            terminated = True
+            step_info.update(answer=parsed.content, f1=scores.f1, em=scores.em, cover_em=scores.cover_em)
+        elif pending.final:
+            truncated = True
+            step_info.update(f1=0.0, em=0.0, cover_em=0.0)
+            if parsed.kind == "search":
+                step_info["query"] = parsed.content
+        elif parsed.kind == "search":
+            assert pending.request is not None and result is not None
+            self._searches += 1
+            self._noisy_searches += pending.request.quality == "noisy"
+            appended = format_information(result.text)
+            step_info.update(
+                query=pending.request.query,
+                documents=list(result.documents),
+                doc_quality=pending.request.quality,
+                sim_error=result.error,
+                sim_prompt_tokens=result.prompt_tokens,
+                sim_completion_tokens=result.completion_tokens,
+                sim_latency_s=result.latency_s,
+            )
+        else:
+            appended = INVALID_ACTION_FEEDBACK
+
+        if appended:
+            self._transcript.append(appended)
+        self._done = terminated or truncated
+        if self.render_mode == "human":
+            self.render()
+        return self._observation(appended), reward, terminated, truncated, self._info(**step_info)
+
+    # ------------------------------------------------------------------ views
+    @property
+    def transcript(self) -> str:
+        """Prompt, policy turns and observations of the current episode, concatenated."""
+        return "".join(self._transcript)
+
+    def _observation(self, appended: str) -> str:
+        return self.transcript if self.observation_mode == "transcript" else appended
+
+    def _info(self, **step_info: Any) -> dict[str, Any]:
+        assert self._row is not None
+        info = dict.fromkeys(INFO_KEYS)
+        info.update(
+            question=self._row.question,
+            golden_answers=list(self._row.golden_answers),
+            data_source=self._row.data_source,
+            index=self._index,
+            turn=self._turn,
+            noise_prob=self.noise_prob,
+            training_step=self.training_step,
+            searches=self._searches,
+            noisy_searches=self._noisy_searches,
+            sim_prompt_tokens=0,
+            sim_completion_tokens=0,
+            sim_latency_s=0.0,
+            ignored_text="",
+        )
+        info.update(step_info)
+        return info
+
+    def render(self) -> str | None:
+        if self.render_mode == "ansi":
+            return self.transcript
+        if self.render_mode == "human":
+            print(self.transcript)
+        return None
+
+
+def _resolve_dataset(dataset: Any, split: str | None) -> tuple[list[QARow], Any]:
+    """Rows to draw questions from, and the synthetic world they come from (or None)."""
+    from .worlds.synthetic import SyntheticWorld, make_world
+
+    world = None
+    if isinstance(dataset, SyntheticWorld):
+        world = dataset
+    elif isinstance(dataset, str) and dataset == "synthetic":
+        world = make_world()
+    if world is not None:
+        rows = world.questions(split or "train")
+    else:
+        from .data import load_questions
+
+        rows = load_questions(dataset, split=split)
+    if not rows:
+        raise DatasetError(f"dataset {dataset!r} (split={split!r}) has no rows; check the split name")
+    return list(rows), world
+
+
+def fallback_result(error: SimulatorError) -> SearchResult:
+    """The explicit result of a failed simulation when the user opted in to fallbacks:
+    no documents, and the fault in ``info["sim_error"]``."""
+    fault = getattr(error, "fault", None) or SimulatorFault(kind="backend", message=str(error))
+    return SearchResult(documents=(), error=fault)
