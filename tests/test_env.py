@@ -130,12 +130,13 @@ def test_bad_reset_options(toy_rows, options):
 
 def test_bad_actions_raise_clear_errors(toy_rows):
     env = make_toy(toy_rows, max_action_chars=100)
-    env.reset()
+    prompt, _ = env.reset()
     with pytest.raises(TypeError, match="expects a str"):
         env.step(42)
     with pytest.raises(ValueError, match="at most 100 characters"):
         env.step("x" * 101)
-    assert env.unwrapped.transcript == env.reset(seed=0)[0]  # nothing was appended by the failures
+    assert env.transcript == prompt  # nothing was appended by the failures
+    assert env.step("<answer>x</answer>")[2]
 
 
 def test_step_before_reset_raises(toy_rows):
@@ -195,10 +196,14 @@ def test_set_training_step_moves_the_curriculum(toy_rows):
         env.set_training_step(-1)
 
 
-def test_episode_clock_advances_per_reset():
+def test_episode_clock_advances_per_finished_episode():
     env = gym.make("ZeroSearch-Curriculum-v0")
-    steps = [env.reset(seed=i)[1]["training_step"] for i in range(5)]
+    steps = []
+    for i in range(5):
+        steps.append(env.reset(seed=i)[1]["training_step"])
+        env.step("<answer> x </answer>")
     assert steps == [0, 1, 2, 3, 4]
+    assert env.reset()[1]["training_step"] == env.reset()[1]["training_step"] == 5  # a reset alone does not advance
     env.unwrapped.set_training_step(1000)
     assert env.reset()[1]["noise_prob"] == 0.5
 

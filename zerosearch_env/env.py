@@ -128,7 +128,8 @@ class ZeroSearchEnv(gym.Env[str, str]):
     - ``reward``: ``"f1"`` (default), ``"em"``, ``"cover_em"`` or a callable.
     - ``difficulty``: a fixed noise probability; or ``curriculum``: a schedule (mapping
       with ``start``, ``end``, ``total_steps``, ``base``, ``kind``; or an object), moved by
-      ``set_training_step(t)`` or, with ``curriculum_clock="episode"``, by each reset.
+      ``set_training_step(t)`` or, with ``curriculum_clock="episode"``, by each finished
+      episode.
     - ``observation_mode``: ``"delta"`` (default) or ``"transcript"``.
     - ``on_sim_error``: ``"raise"`` (default) or ``"fallback"`` (empty documents, flagged in
       ``info["sim_error"]``).
@@ -191,7 +192,6 @@ class ZeroSearchEnv(gym.Env[str, str]):
         self.observation_space = TextSpace(MAX_OBSERVATION_CHARS)
 
         self.training_step = 0
-        self._episodes_started = 0
         self._row: QARow | None = None
         self._index: int | None = None
         self._transcript: list[str] = []
@@ -215,10 +215,6 @@ class ZeroSearchEnv(gym.Env[str, str]):
     # ------------------------------------------------------------------ episode
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
-        if self.curriculum_clock == "episode" and self._episodes_started > 0:
-            self.training_step += 1
-        self._episodes_started += 1
-
         self._index, self._row = self._pick_row(options or {})
         prompt = self._row.prompt or build_policy_prompt(self._row.question)
         self._transcript = [prompt]
@@ -338,6 +334,8 @@ class ZeroSearchEnv(gym.Env[str, str]):
         if appended:
             self._transcript.append(appended)
         self._done = terminated or truncated
+        if self._done and self.curriculum_clock == "episode":
+            self.training_step += 1
         if self.render_mode == "human":
             self.render()
         return self._observation(appended), reward, terminated, truncated, self._info(**step_info)
