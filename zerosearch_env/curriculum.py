@@ -88,7 +88,7 @@ class ExponentialCurriculum:
 
     >>> c = ExponentialCurriculum(start=0.0, end=0.5, total_steps=203, base=4)
     >>> c(0), c(203), round(c(101), 4)
-    (0.0, 0.5, 0.1653)
+    (0.0, 0.5, 0.1655)
     """
 
     start: float = 0.0
