@@ -108,3 +108,28 @@ def test_make_simulator_corpus_sources(tmp_path):
     assert isinstance(make_simulator("corpus", rows=rows), ContextSimulator)
     with pytest.raises(ConfigError, match="sim_kwargs"):
         make_simulator("corpus", corpus=CORPUS, temperature=0.8)
+
+
+def test_world_invariants_with_the_real_simulator():
+    """On the built-in world, a good query (the question itself) gets the answer from a
+    useful search, and a noisy search never returns it."""
+    from zerosearch_env.reward import normalize_answer
+    from zerosearch_env.simulators.registry import make_simulator
+    from zerosearch_env.worlds.synthetic import make_world
+
+    world = make_world()
+    sim = make_simulator("corpus", world=world)
+    rows = [r for r in world.questions("test") if r.data_source == "synthetic-single"][:150]
+
+    def requests(quality):
+        return [SearchRequest(r.question, r.question, r.golden_answers, quality) for r in rows]
+
+    def holds_answer(result, row):
+        text = f" {normalize_answer(result.text)} "
+        return any(f" {normalize_answer(g)} " in text for g in row.golden_answers)
+
+    useful = sim.simulate(requests("useful"))
+    noisy = sim.simulate(requests("noisy"))
+    assert sum(holds_answer(res, row) for res, row in zip(useful, rows)) / len(rows) >= 0.95
+    assert not any(holds_answer(res, row) for res, row in zip(noisy, rows))
+    assert all(res.documents for res in noisy)  # on-topic documents, just not the answer

@@ -16,7 +16,8 @@ from zerosearch_env.protocol import build_policy_prompt
 from zerosearch_env.simulators.base import Passage
 
 _PARQUET_NAME = "shared/data/nq_search_test_200.parquet"
-_CANDIDATES = (Path(__file__).resolve().parents[1] / _PARQUET_NAME, Path("/work") / _PARQUET_NAME)
+# ``shared/`` lies beside the checkout (CI clones the repo next to it) or inside it.
+_CANDIDATES = (Path(__file__).resolve().parents[2] / _PARQUET_NAME, Path(__file__).resolve().parents[1] / _PARQUET_NAME)
 SHARED_PARQUET = next((p for p in _CANDIDATES if p.exists()), _CANDIDATES[0])
 
 

@@ -298,3 +298,20 @@ def test_simulator_failure_fallback_is_flagged(toy_rows):
     assert info["documents"] == []
     info = env.step("<search> q </search>")[4]
     assert info["sim_error"] is None and info["documents"]
+
+
+def test_hotpotqa_context_rows_are_searched_directly():
+    from zerosearch_env.data import QARow
+    from zerosearch_env.simulators.base import Passage
+
+    context = (
+        Passage("Acme", "Acme was founded by Jane Doe.", supporting=True),
+        Passage("Beta", "Beta Corp makes anvils.", supporting=False),
+    )
+    env = ZeroSearchEnv(dataset=[QARow("Who founded Acme?", ("Jane Doe",), context=context)], difficulty=0.0)
+    env.reset(seed=0)
+    info = env.step("<search> Acme founder </search>")[4]
+    assert info["documents"][0] == '"Acme" Acme was founded by Jane Doe.'
+    noisy = ZeroSearchEnv(dataset=[QARow("Who founded Acme?", ("Jane Doe",), context=context)], difficulty=1.0)
+    noisy.reset(seed=0)
+    assert noisy.step("<search> Acme founder </search>")[4]["documents"] == ['"Beta" Beta Corp makes anvils.']
