@@ -1,0 +1,77 @@
+"""The simulator prompts are the released models' wire protocol: check them against the spec text."""
+
+import pytest
+
+from zerosearch_env.simulators.base import SearchRequest
+from zerosearch_env.simulators.prompts import (
+    build_prompt,
+    chat_messages,
+    few_shot_prompt,
+    parse_documents,
+    postprocess,
+    sft_prompt,
+)
+
+SPEC_USEFUL = """You are the Google search engine.
+Given a query, you need to generate five useful documents for the query.
+
+The user is trying to answer the question: "Who founded Acme?" whose answer is Jane Doe.
+Each document should contain about 30 words, and these documents should contain useful information.
+
+Query: acme founder
+Useful Output:"""
+
+
+def request(quality="useful", **kwargs):
+    fields = dict(query="acme founder", question="Who founded Acme?", golden_answers=("Jane Doe", "J. Doe"), quality=quality)
+    fields.update(kwargs)
+    return SearchRequest(**fields)
+
+
+def test_sft_useful_prompt_is_the_spec_text():
+    assert sft_prompt(request("useful")) == SPEC_USEFUL
+
+
+def test_sft_noisy_prompt_is_the_spec_text_with_noisy():
+    expected = (
+        SPEC_USEFUL.replace("generate five useful documents", "generate five noisy documents")
+        .replace("should contain useful information", "should contain noisy information")
+        .replace("Useful Output:", "Noisy Output:")
+    )
+    assert sft_prompt(request("noisy")) == expected
+    assert "useful" not in sft_prompt(request("noisy")).lower()
+
+
+def test_each_request_gets_its_own_question_and_answer():
+    a = request(question="Q one?", golden_answers=("A1",))
+    b = request(question="Q two?", golden_answers=("A2",))
+    assert '"Q one?" whose answer is A1.' in sft_prompt(a)
+    assert '"Q two?" whose answer is A2.' in sft_prompt(b)
+
+
+def test_few_shot_prompt():
+    useful, noisy = few_shot_prompt(request("useful")), few_shot_prompt(request("noisy"))
+    assert useful.endswith('Write them as "Doc 1: ..." to "Doc 5: ..., one per line.')
+    assert "You must directly output the English documents and not output any other texts." in useful
+    assert "Query: acme founder" in useful and "(answer: Jane Doe, J. Doe)" in useful
+    assert "must not contain or imply the answer" in noisy
+    assert build_prompt(request(), "prompt") == useful and build_prompt(request(), "sft") == SPEC_USEFUL
+    with pytest.raises(ValueError, match="sft"):
+        build_prompt(request(), "zero-shot")
+
+
+def test_chat_has_empty_system_message():
+    assert chat_messages("hi") == [{"role": "system", "content": ""}, {"role": "user", "content": "hi"}]
+
+
+def test_postprocess_matches_reference():
+    reply = "Doc 1: a\n\nDoc 2: b\n\nDoc 3: c\n\nDoc 4: d\n\nDoc 5: e\n\nDoc 6: f"
+    assert postprocess(reply, topk=5) == "Doc 1: a\nDoc 2: b\nDoc 3: c\nDoc 4: d\nDoc 5: e\n"
+    assert postprocess(reply, topk=3) == "Doc 1: a\nDoc 2: b\nDoc 3: c\n"
+    assert postprocess("no docs", topk=5) == "no docs"
+
+
+def test_parse_documents_handles_model_quirks():
+    assert parse_documents("Doc 1: a b\nc\nDoc 2. d", topk=5) == ("a b c", "d")
+    assert parse_documents("Sure! Here:\nDoc 1: x\nDoc 2: y", topk=5) == ("x", "y")
+    assert parse_documents("Doc 1: x\nDoc 2:\nDoc 3: z", topk=5) == ("x", "z")

@@ -1,0 +1,143 @@
+"""What a simulation LLM is asked, and how its reply becomes documents.
+
+The *sft* prompts are the wire protocol of the released simulation LLMs
+(``sunhaonlp/Simulation_LLM_*``): they were fine-tuned on exactly this text, so it is
+reproduced byte for byte. The *prompt-based* (few-shot) prompts are this project's own
+design, for plain instruct models.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .base import SearchRequest
+
+SFT_USEFUL_TEMPLATE = (
+    "You are the Google search engine.\n"
+    "Given a query, you need to generate five useful documents for the query.\n"
+    "\n"
+    'The user is trying to answer the question: "{problem}" whose answer is {ground_truth}.\n'
+    "Each document should contain about 30 words, and these documents should contain useful information.\n"
+    "\n"
+    "Query: {query}\n"
+    "Useful Output:"
+)
+
+SFT_NOISY_TEMPLATE = (
+    "You are the Google search engine.\n"
+    "Given a query, you need to generate five noisy documents for the query.\n"
+    "\n"
+    'The user is trying to answer the question: "{problem}" whose answer is {ground_truth}.\n'
+    "Each document should contain about 30 words, and these documents should contain noisy information.\n"
+    "\n"
+    "Query: {query}\n"
+    "Noisy Output:"
+)
+
+_FEW_SHOT_INSTRUCTIONS = {
+    "useful": (
+        "You are a search engine. Given a search query and the question the user is trying to answer, "
+        "write five short documents (about 30 words each) that a good search engine would return. "
+        "The documents must be accurate and useful: together they should let a reader answer the question."
+    ),
+    "noisy": (
+        "You are a search engine. Given a search query and the question the user is trying to answer, "
+        "write five short documents (about 30 words each) that look like real search results for the query "
+        "but are noisy: related to its topic, yet they must not contain or imply the answer to the question."
+    ),
+}
+
+_FEW_SHOT_EXAMPLES = {
+    "useful": (
+        "Query: tallest mountain in Africa\n"
+        'Question: "What is the highest mountain in Africa?" (answer: Mount Kilimanjaro)\n'
+        "Doc 1: Mount Kilimanjaro in Tanzania is the highest mountain in Africa, rising 5,895 metres above sea level.\n"
+        "Doc 2: Kilimanjaro is a dormant volcano with three cones: Kibo, Mawenzi and Shira. Kibo's summit, Uhuru Peak, is Africa's highest point.\n"
+        "Doc 3: Climbers reach the roof of Africa, Kilimanjaro's Uhuru Peak, in five to nine days on routes such as Marangu and Machame.\n"
+        "Doc 4: At 5,895 m, Kilimanjaro is taller than Mount Kenya (5,199 m), the second-highest mountain on the continent.\n"
+        "Doc 5: Kilimanjaro National Park protects Africa's tallest peak and its glaciers, which have shrunk sharply over the last century."
+    ),
+    "noisy": (
+        "Query: tallest mountain in Africa\n"
+        'Question: "What is the highest mountain in Africa?" (answer: Mount Kilimanjaro)\n'
+        "Doc 1: The Atlas Mountains stretch about 2,500 km across Morocco, Algeria and Tunisia, separating the coast from the Sahara.\n"
+        "Doc 2: Africa's mountains host unique wildlife, from mountain gorillas in the Virunga range to Ethiopian wolves in the Bale highlands.\n"
+        "Doc 3: Mountain tourism in East Africa grew quickly in the 1990s, with guided treks becoming a major source of local income.\n"
+        "Doc 4: The Drakensberg range in South Africa is known for its basalt cliffs and thousands of ancient San rock paintings.\n"
+        "Doc 5: The Rwenzori Mountains, sometimes called the Mountains of the Moon, receive rain on most days of the year."
+    ),
+}
+
+
+def sft_prompt(request: SearchRequest) -> str:
+    """The user message for a released (fine-tuned) simulation LLM.
+
+    ``{ground_truth}`` is the first golden answer, as in the reference.
+    """
+    template = SFT_USEFUL_TEMPLATE if request.quality == "useful" else SFT_NOISY_TEMPLATE
+    ground_truth = request.golden_answers[0] if request.golden_answers else ""
+    return template.format(problem=request.question, ground_truth=ground_truth, query=request.query)
+
+
+def few_shot_prompt(request: SearchRequest) -> str:
+    """The user message for prompt-based simulation with a plain instruct model."""
+    answer = ", ".join(request.golden_answers) or "unknown"
+    return (
+        f"{_FEW_SHOT_INSTRUCTIONS[request.quality]}\n\n"
+        f"Example:\n{_FEW_SHOT_EXAMPLES[request.quality]}\n\n"
+        f"Now the real request.\n"
+        f"Query: {request.query}\n"
+        f'Question: "{request.question}" (answer: {answer})\n'
+        "You must directly output the English documents and not output any other texts. "
+        'Write them as "Doc 1: ..." to "Doc 5: ..., one per line.'
+    )
+
+
+def build_prompt(request: SearchRequest, mode: str) -> str:
+    """``mode`` is ``"sft"`` (released simulators) or ``"prompt"`` (few-shot)."""
+    if mode == "sft":
+        return sft_prompt(request)
+    if mode == "prompt":
+        return few_shot_prompt(request)
+    raise ValueError(f"simulator prompt mode expects 'sft' or 'prompt', got {mode!r}")
+
+
+def chat_messages(prompt: str) -> list[dict[str, str]]:
+    """The chat the reference sends: an empty system message, then the prompt."""
+    return [{"role": "system", "content": ""}, {"role": "user", "content": prompt}]
+
+
+def postprocess(reply: str, topk: int) -> str:
+    """The reference's post-processing: ``"\\n\\n"`` -> ``"\\n"``, then cut from ``"Doc {topk+1}"`` on.
+
+    >>> postprocess("Doc 1: a\\n\\nDoc 2: b\\n\\nDoc 3: c", topk=2)
+    'Doc 1: a\\nDoc 2: b\\n'
+    """
+    text = reply.replace("\n\n", "\n")
+    cut = text.find(f"Doc {topk + 1}")
+    return text if cut < 0 else text[:cut]
+
+
+_DOC_MARKER = re.compile(r"(?:^|\n)[ \t]*Doc[ \t]*(\d+)[ \t]*[:.][ \t]*")
+
+
+def parse_documents(reply: str, topk: int) -> tuple[str, ...]:
+    """Post-process a simulator reply and split it into at most ``topk`` documents.
+
+    A reply without ``Doc i:`` markers is one document (the model ignored the format;
+    its text is still what it wrote).
+
+    >>> parse_documents("Doc 1: Paris is big.\\n\\nDoc 2: It is in France.\\nDoc 3: x", topk=2)
+    ('Paris is big.', 'It is in France.')
+    >>> parse_documents("  free text  ", topk=5)
+    ('free text',)
+    >>> parse_documents("", topk=5)
+    ()
+    """
+    text = postprocess(reply, topk)
+    parts = _DOC_MARKER.split(text)
+    if len(parts) == 1:
+        return (" ".join(text.split()),) if text.strip() else ()
+    # parts = [preamble, n1, body1, n2, body2, ...]
+    bodies = [" ".join(body.split()) for body in parts[2::2]]
+    return tuple(body for body in bodies if body)[:topk]
