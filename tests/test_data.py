@@ -352,7 +352,7 @@ def test_hub_id_without_datasets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "datasets", None)  # makes `import datasets` raise ImportError
     with pytest.raises(MissingDependencyError, match="pip install datasets") as info:
         load_questions("sunhaonlp/ZeroSearch_dataset")
-    assert "huggingface-cli download" in str(info.value)
+    assert "hf download" in str(info.value)
 
 
 def test_hub_id_offline(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -360,7 +360,7 @@ def test_hub_id_offline(monkeypatch: pytest.MonkeyPatch) -> None:
         raise ConnectionError("offline")
 
     monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=load_dataset))
-    with pytest.raises(DatasetError, match=r"'owner/name'.*offline.*huggingface-cli download") as info:
+    with pytest.raises(DatasetError, match=r"'owner/name'.*offline.*hf download") as info:
         load_questions("owner/name", split="test")
     assert isinstance(info.value.__cause__, ConnectionError)
 

@@ -91,10 +91,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_sims(args: argparse.Namespace) -> int:
-    from .simulators.registry import SIMULATOR_NAMES
+    from .simulators.registry import simulator_table
 
-    for name, description in SIMULATOR_NAMES.items():
-        print(f"{name:<16} {description}")
+    for name, size, what in simulator_table():
+        print(f"{name:<16} {size:<5} {what}")
     return 0
 
 
@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="seed of the first reset")
     demo.set_defaults(func=cmd_demo)
 
-    sims = commands.add_parser("sims", help="list the simulator names that sim= accepts")
+    sims = commands.add_parser("sims", help="list the simulators that sim= accepts, with size and Hugging Face id")
     sims.set_defaults(func=cmd_sims)
 
     world = commands.add_parser("world", help="write the synthetic world (corpus.jsonl, train.jsonl, test.jsonl) to a folder")

@@ -61,7 +61,7 @@ _EXPECTED_CORPUS_KEYS = "id, contents (or title/text)"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _DOWNLOAD_HINT = (
     "download it on a machine with network access, e.g. "
-    "`huggingface-cli download --repo-type dataset sunhaonlp/ZeroSearch_dataset "
+    "`hf download --repo-type dataset sunhaonlp/ZeroSearch_dataset "
     "--local-dir ZeroSearch_dataset`, and pass the local parquet path instead "
     "(e.g. load_questions('ZeroSearch_dataset/test.parquet'))"
 )

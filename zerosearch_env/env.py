@@ -56,6 +56,8 @@ INFO_KEYS: tuple[str, ...] = (
     "sim_prompt_tokens",
     "sim_completion_tokens",
     "sim_latency_s",
+    "episode_sim_prompt_tokens",
+    "episode_sim_completion_tokens",
 )
 
 
@@ -118,8 +120,11 @@ class ZeroSearchEnv(gym.Env[str, str]):
     Invalid turns count as rounds.
 
     ## Arguments
-    - ``sim``: a simulator name (``"corpus"`` default; see ``zerosearch sims``) or an
-      object with ``simulate(requests) -> results``.
+    - ``sim``: a simulator name (``"corpus"`` default, ``"sft-7b"``, ``"prompt:<model>"``,
+      ``"openai"``; see ``zerosearch sims``), a model folder, or an object with
+      ``simulate(requests) -> results``. ``sim_backend``: ``"vllm"``, ``"hf"`` or
+      ``"openai"`` (default: vLLM with a GPU, else transformers). ``sim_kwargs``: backend
+      and sampling options (``temperature``, ``max_new_tokens``, ``batch_size``, ...).
     - ``dataset``: ``"synthetic"`` (default), a file or folder path, a Hugging Face id,
       a list of rows, or a ``SyntheticWorld``. ``split``: which split to read (default:
       ``"train"`` of the synthetic world, every row of a file).
@@ -157,6 +162,7 @@ class ZeroSearchEnv(gym.Env[str, str]):
         observation_mode: ObservationMode = "delta",
         on_sim_error: OnSimError = "raise",
         max_action_chars: int = 20_000,
+        sim_backend: str | None = None,
         sim_kwargs: Mapping[str, Any] | None = None,
         render_mode: str | None = None,
     ):
@@ -178,7 +184,9 @@ class ZeroSearchEnv(gym.Env[str, str]):
         from .simulators.registry import make_simulator
 
         self.rows, world = _resolve_dataset(dataset, split)
-        self.simulator: Simulator = make_simulator(sim, corpus=corpus, world=world, rows=self.rows, **dict(sim_kwargs or {}))
+        self.simulator: Simulator = make_simulator(
+            sim, sim_backend=sim_backend, corpus=corpus, world=world, rows=self.rows, **dict(sim_kwargs or {})
+        )
         self.max_turns = max_turns
         self.topk = topk
         self.reward_fn = resolve_reward(reward)
@@ -198,6 +206,7 @@ class ZeroSearchEnv(gym.Env[str, str]):
         self._turn = 0
         self._searches = 0
         self._noisy_searches = 0
+        self._sim_tokens = [0, 0]
         self._done = True
 
     # ------------------------------------------------------------------ curriculum
@@ -221,6 +230,7 @@ class ZeroSearchEnv(gym.Env[str, str]):
         self._turn = 0
         self._searches = 0
         self._noisy_searches = 0
+        self._sim_tokens = [0, 0]  # prompt, completion over the episode
         self._done = False
         return self._observation(prompt), self._info()
 
@@ -318,6 +328,8 @@ class ZeroSearchEnv(gym.Env[str, str]):
             assert pending.request is not None and result is not None
             self._searches += 1
             self._noisy_searches += pending.request.quality == "noisy"
+            self._sim_tokens[0] += result.prompt_tokens
+            self._sim_tokens[1] += result.completion_tokens
             appended = format_information(result.text)
             step_info.update(
                 query=pending.request.query,
@@ -365,6 +377,8 @@ class ZeroSearchEnv(gym.Env[str, str]):
             sim_prompt_tokens=0,
             sim_completion_tokens=0,
             sim_latency_s=0.0,
+            episode_sim_prompt_tokens=self._sim_tokens[0],
+            episode_sim_completion_tokens=self._sim_tokens[1],
             ignored_text="",
         )
         info.update(step_info)

@@ -25,8 +25,20 @@ class UnknownSimulatorError(ConfigError):
 
 
 class SimulatorError(ZeroSearchError, RuntimeError):
-    """A simulator could not produce documents for a request (after its retries)."""
+    """A simulator could not produce documents for a request (after its retries).
+
+    ``fault`` (a :class:`~zerosearch_env.simulators.base.SimulatorFault`, when the
+    backend knows it) says what kind of failure it was and how many attempts were made.
+    """
+
+    def __init__(self, message: str, fault=None):
+        super().__init__(message)
+        self.fault = fault
 
 
 class MissingDependencyError(ZeroSearchError, ImportError):
     """An optional package is needed for the requested feature; the message has the pip line."""
+
+
+class MissingWeightsError(ZeroSearchError, FileNotFoundError):
+    """Model weights are not on this machine; the message has the download command."""

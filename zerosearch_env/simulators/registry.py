@@ -1,23 +1,125 @@
-"""From a ``sim=`` argument (a name or an object) to a :class:`Simulator`."""
+"""From a ``sim=`` argument (a name, a path or an object) to a :class:`Simulator`.
+
+Names:
+
+- ``sft-3b``/``sft-7b``/``sft-14b``: the released Google-style simulation LLMs;
+  ``wiki-sft-3b``/``7b``/``14b``: the Wikipedia-style ones;
+- ``prompt:<model>``: prompt-based (few-shot) simulation with any instruct model;
+- a local folder saved with ``save_pretrained``: an sft simulator from disk;
+- ``openai``: any OpenAI-compatible server (SGLang, ``vllm serve``, ...);
+- ``corpus`` / ``context``: the LLM-free search engines.
+
+LLM simulators run on a backend: ``sim_backend="vllm"`` (offline engine), ``"hf"``
+(transformers) or ``"openai"`` (HTTP). Without one, vLLM is used when it is installed and
+a GPU is visible, else transformers.
+"""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, UnknownSimulatorError
+from ..errors import ConfigError, MissingWeightsError, UnknownSimulatorError
 from .base import Simulator
 
 if TYPE_CHECKING:
     from ..data import CorpusDoc, QARow
     from ..worlds.synthetic import SyntheticWorld
 
-SIMULATOR_NAMES: dict[str, str] = {
+
+@dataclass(frozen=True)
+class SimulatorModel:
+    """A released simulation LLM."""
+
+    hub_id: str
+    size: str
+    style: str
+
+
+SFT_MODELS: dict[str, SimulatorModel] = {
+    "sft-3b": SimulatorModel("sunhaonlp/Simulation_LLM_google_3B_V2", "3B", "Google search"),
+    "sft-7b": SimulatorModel("sunhaonlp/Simulation_LLM_google_7B_V2", "7B", "Google search"),
+    "sft-14b": SimulatorModel("sunhaonlp/Simulation_LLM_google_14B_V2", "14B", "Google search"),
+    "wiki-sft-3b": SimulatorModel("sunhaonlp/Simulation_LLM_wiki_3B_V2", "3B", "Wikipedia"),
+    "wiki-sft-7b": SimulatorModel("sunhaonlp/Simulation_LLM_wiki_7B_V2", "7B", "Wikipedia"),
+    "wiki-sft-14b": SimulatorModel("sunhaonlp/Simulation_LLM_wiki_14B_V2", "14B", "Wikipedia"),
+}
+
+OTHER_SIMULATORS: dict[str, str] = {
+    "prompt:<model>": "prompt-based simulation with any instruct model (a hub id in the cache, or a folder)",
+    "<path>": "a local folder with a fine-tuned simulator saved by save_pretrained",
+    "openai": "any OpenAI-compatible server; sim_kwargs={'base_urls': [...], 'model': ...}",
     "corpus": "BM25 over a corpus (the synthetic world's by default); useful = answer-bearing first, noisy = answer-bearing removed",
     "context": "the paragraphs a HotpotQA-style row ships with; useful = supporting first, noisy = distractors only",
 }
+
+BACKENDS: tuple[str, ...] = ("vllm", "hf", "openai")
+
+
+def simulator_table() -> list[tuple[str, str, str]]:
+    """(name, size, what) for ``zerosearch sims``."""
+    rows = [(name, m.size, f"{m.hub_id} ({m.style} style)") for name, m in SFT_MODELS.items()]
+    return rows + [(name, "", what) for name, what in OTHER_SIMULATORS.items()]
+
+
+def download_command(hub_id: str) -> str:
+    return f"hf download {hub_id} --local-dir {hub_id.split('/')[-1]}"
+
+
+def resolve_weights(model: str) -> str:
+    """A local folder for ``model`` (a path, or a hub id already in the Hugging Face cache).
+
+    Nothing is downloaded: a missing model raises :class:`MissingWeightsError` with the
+    exact download command and the local-path alternative.
+    """
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return str(path)
+    looks_like_hub_id = model.count("/") == 1 and not model.startswith((".", "/", "~"))
+    if looks_like_hub_id:
+        try:
+            from huggingface_hub import snapshot_download
+
+            return snapshot_download(model, local_files_only=True)
+        except Exception:  # not in the cache, or huggingface_hub missing: same advice
+            pass
+        raise MissingWeightsError(
+            f"the weights of {model} are not on this machine. Download them on a machine with network access:\n"
+            f"    {download_command(model)}\n"
+            f"then pass the folder: sim='{model.split('/')[-1]}' (or any path to it)"
+        )
+    raise MissingWeightsError(f"simulator folder {model!r} does not exist; pass a folder saved with save_pretrained")
+
+
+def choose_backend(sim_backend: str | None) -> str:
+    """The explicit backend, else vLLM when installed with a visible GPU, else transformers."""
+    if sim_backend is not None:
+        if sim_backend not in BACKENDS:
+            raise ConfigError(f"sim_backend expects one of {list(BACKENDS)} or None, got {sim_backend!r}")
+        return sim_backend
+    from ..import_utils import cuda_device_count, is_vllm_available
+
+    return "vllm" if is_vllm_available() and cuda_device_count() > 0 else "hf"
+
+
+def _llm_simulator(model: str, mode: str, name: str, sim_backend: str | None, sim_kwargs: dict[str, Any]) -> Simulator:
+    backend = choose_backend(sim_backend)
+    if backend == "openai":
+        from .openai import OpenAISimulator
+
+        sim_kwargs.setdefault("model", model)
+        return OpenAISimulator(mode=mode, name=name, **sim_kwargs)
+    weights = resolve_weights(model)
+    if backend == "vllm":
+        from .vllm import VLLMSimulator
+
+        return VLLMSimulator(weights, mode=mode, name=name, **sim_kwargs)
+    from .hf import HFSimulator
+
+    return HFSimulator(weights, mode=mode, name=name, **sim_kwargs)
 
 
 @functools.lru_cache(maxsize=8)
@@ -35,56 +137,81 @@ def _file_simulator(path: str, mtime: float) -> Simulator:
     return CorpusSimulator(load_corpus(path), name=f"corpus:{Path(path).name}")
 
 
+def _corpus_simulator(
+    corpus: str | Path | Sequence[CorpusDoc | str] | None, world: SyntheticWorld | None, rows: Sequence[QARow]
+) -> Simulator:
+    from .corpus import ContextSimulator, CorpusSimulator
+
+    if corpus is not None:
+        if isinstance(corpus, (str, Path)):
+            path = Path(corpus)
+            if not path.exists():
+                from ..errors import DatasetError
+
+                raise DatasetError(f"corpus file {str(path)!r} does not exist; pass a FlashRAG jsonl with 'id' and 'contents'")
+            return _file_simulator(str(path.resolve()), path.stat().st_mtime)
+        return CorpusSimulator(list(corpus))
+    if world is not None:
+        return _world_simulator(world)
+    if rows and all(row.context for row in rows):
+        return ContextSimulator()
+    raise ConfigError(
+        "sim='corpus' needs documents to search: pass corpus='path/to/corpus.jsonl' "
+        "(FlashRAG format, one {'id', 'contents'} per line), use dataset='synthetic', "
+        "or a HotpotQA-style dataset whose rows carry 'context' paragraphs"
+    )
+
+
 def make_simulator(
-    sim: str | Simulator,
+    sim: str | Path | Simulator,
     *,
+    sim_backend: str | None = None,
     corpus: str | Path | Sequence[CorpusDoc | str] | None = None,
     world: SyntheticWorld | None = None,
     rows: Sequence[QARow] = (),
     **sim_kwargs: Any,
 ) -> Simulator:
-    """Resolve ``sim`` to a simulator.
+    """Resolve ``sim`` to a simulator; ``sim_kwargs`` go to the backend (sampling, batch
+    size, URLs, engine options).
 
     ``"corpus"`` searches ``corpus`` (a FlashRAG jsonl/parquet path or a list of
     documents) when given, else the synthetic ``world``'s corpus, else the rows'
     HotpotQA ``context`` paragraphs. Indexes of the built-in world and of corpus files
     are cached, so many environments over the same corpus share one index.
     """
-    if not isinstance(sim, str):
+    if not isinstance(sim, (str, Path)):
         if not callable(getattr(sim, "simulate", None)):
             raise ConfigError(
-                f"sim expects a simulator name ({', '.join(SIMULATOR_NAMES)}) or an object with a "
+                "sim expects a simulator name (see `zerosearch sims`), a folder, or an object with a "
                 f"simulate(requests) method, got {type(sim).__name__}"
             )
         return sim
-    if sim in ("corpus", "context") and sim_kwargs:
-        raise ConfigError(f"sim={sim!r} takes no sim_kwargs, got {sorted(sim_kwargs)}")
-    if sim == "corpus":
-        from .corpus import ContextSimulator, CorpusSimulator
+    name = str(sim)
+    if name in ("corpus", "context"):
+        if sim_kwargs or sim_backend:
+            raise ConfigError(f"sim={name!r} takes no sim_backend or sim_kwargs, got {sorted(sim_kwargs) or sim_backend}")
+        if name == "context":
+            from .corpus import ContextSimulator
 
-        if corpus is not None:
-            if isinstance(corpus, (str, Path)):
-                path = Path(corpus)
-                if not path.exists():
-                    from ..errors import DatasetError
-
-                    raise DatasetError(f"corpus file {str(path)!r} does not exist; pass a FlashRAG jsonl with 'id' and 'contents'")
-                return _file_simulator(str(path.resolve()), path.stat().st_mtime)
-            return CorpusSimulator(list(corpus))
-        if world is not None:
-            return _world_simulator(world)
-        if rows and all(row.context for row in rows):
             return ContextSimulator()
-        raise ConfigError(
-            "sim='corpus' needs documents to search: pass corpus='path/to/corpus.jsonl' "
-            "(FlashRAG format, one {'id', 'contents'} per line), use dataset='synthetic', "
-            "or a HotpotQA-style dataset whose rows carry 'context' paragraphs"
-        )
-    if sim == "context":
-        from .corpus import ContextSimulator
+        return _corpus_simulator(corpus, world, rows)
+    kwargs = dict(sim_kwargs)
+    if name in SFT_MODELS:
+        return _llm_simulator(SFT_MODELS[name].hub_id, "sft", name, sim_backend, kwargs)
+    if name.startswith("prompt:"):
+        model = name.removeprefix("prompt:")
+        if not model:
+            raise ConfigError("sim='prompt:<model>' expects a model after the colon, e.g. 'prompt:Qwen/Qwen2.5-14B-Instruct'")
+        return _llm_simulator(model, "prompt", name, sim_backend, kwargs)
+    if name == "openai":
+        if sim_backend not in (None, "openai"):
+            raise ConfigError(f"sim='openai' runs on the openai backend, got sim_backend={sim_backend!r}")
+        from .openai import OpenAISimulator
 
-        return ContextSimulator()
+        return OpenAISimulator(**kwargs)
+    if Path(name).expanduser().is_dir():
+        return _llm_simulator(name, kwargs.pop("mode", "sft"), f"sft:{Path(name).name}", sim_backend, kwargs)
     raise UnknownSimulatorError(
-        f"unknown sim {sim!r}; expected one of {sorted(SIMULATOR_NAMES)} or a simulator object "
-        "(run `zerosearch sims` to list them)"
+        f"unknown sim {name!r}; expected one of {sorted(SFT_MODELS)}, 'prompt:<model>', 'openai', 'corpus', "
+        "'context', a local model folder, or a simulator object (run `zerosearch sims` to list them)"
     )

@@ -1,0 +1,142 @@
+"""The transformers backend: batched, left-padded ``generate`` on CPU or GPU."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError, SimulatorError
+from ..import_utils import require
+from .base import SearchRequest, SearchResult, SimulatorFault
+from .prompts import build_prompt, chat_messages, parse_documents
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """Sampling of a simulation LLM; the defaults are the reference's."""
+
+    temperature: float = 0.8  # 0 means greedy decoding
+    top_p: float = 1.0
+    max_new_tokens: int = 600
+
+    def __post_init__(self) -> None:
+        if self.temperature < 0:
+            raise ConfigError(f"temperature expects a value >= 0, got {self.temperature!r}")
+        if not 0 < self.top_p <= 1:
+            raise ConfigError(f"top_p expects a value in (0, 1], got {self.top_p!r}")
+        if self.max_new_tokens < 1:
+            raise ConfigError(f"max_new_tokens expects a positive int, got {self.max_new_tokens!r}")
+
+
+def batch_seed(batch: Sequence[SearchRequest]) -> int:
+    """One stable seed from the batch's request seeds (None counts as 0).
+
+    >>> batch_seed([SearchRequest("q", "Q?", ("a",), seed=1)]) == batch_seed([SearchRequest("x", "Y?", ("b",), seed=1)])
+    True
+    """
+    import numpy as np
+
+    return int(np.random.SeedSequence([r.seed or 0 for r in batch]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+class HFSimulator:
+    """A simulation LLM run with transformers.
+
+    Requests are grouped into batches of ``batch_size`` and each batch is one left-padded
+    ``generate`` call. Sampling is made reproducible by seeding a forked torch RNG with
+    the batch's request seeds, so the same batch gives the same documents and the global
+    RNG is left as it was.
+
+    Args:
+        model: a local folder saved with ``save_pretrained`` (or a hub id already in the
+            local cache).
+        mode: ``"sft"`` for the released simulators, ``"prompt"`` for a plain instruct model.
+        batch_size: requests per ``generate`` call.
+        device: ``"cpu"``, ``"cuda"``, ... (default: cuda if visible, else cpu).
+        dtype: torch dtype name (``"bfloat16"``, ``"float32"``; default: bf16 on GPU, fp32 on CPU).
+    """
+
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        mode: str = "sft",
+        temperature: float = 0.8,
+        top_p: float = 1.0,
+        max_new_tokens: int = 600,
+        batch_size: int = 16,
+        device: str | None = None,
+        dtype: str | None = None,
+        name: str | None = None,
+    ):
+        require("torch", "the transformers simulator backend")
+        require("transformers", "the transformers simulator backend")
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if mode not in ("sft", "prompt"):
+            raise ConfigError(f"mode expects 'sft' or 'prompt', got {mode!r}")
+        if batch_size < 1:
+            raise ConfigError(f"batch_size expects a positive int, got {batch_size!r}")
+        self.sampling = SamplingConfig(temperature, top_p, max_new_tokens)
+        self.mode = mode
+        self.batch_size = batch_size
+        self.name = name or f"hf:{Path(str(model)).name}"
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        torch_dtype = getattr(torch, dtype) if dtype else (torch.bfloat16 if self.device.startswith("cuda") else torch.float32)
+        self.tokenizer = AutoTokenizer.from_pretrained(str(model))
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(str(model), dtype=torch_dtype).to(self.device).eval()
+
+    def render(self, request: SearchRequest) -> str:
+        """The exact text fed to the model: the prompt inside the model's chat template."""
+        messages = chat_messages(build_prompt(request, self.mode))
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def simulate(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
+        results: list[SearchResult] = []
+        for start in range(0, len(requests), self.batch_size):
+            results.extend(self._generate(requests[start : start + self.batch_size]))
+        return results
+
+    def _generate(self, batch: Sequence[SearchRequest]) -> list[SearchResult]:
+        import torch
+
+        started = time.perf_counter()
+        texts = [self.render(r) for r in batch]
+        encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        sampling = self.sampling
+        kwargs = dict(max_new_tokens=sampling.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
+        if sampling.temperature > 0:
+            kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p)
+        else:
+            kwargs.update(do_sample=False)
+        seed = batch_seed(batch)
+        try:
+            with torch.random.fork_rng(devices=[] if self.device == "cpu" else None), torch.inference_mode():
+                torch.manual_seed(seed)
+                output = self.model.generate(**encoded, **kwargs)  # (B, prompt + new)
+        except (RuntimeError, ValueError) as error:
+            raise SimulatorError(f"{self.name}: generate failed: {error}") from error
+        new_tokens = output[:, encoded["input_ids"].shape[1] :]  # (B, new)
+        latency = (time.perf_counter() - started) / len(batch)
+        results = []
+        for request, prompt_mask, completion in zip(batch, encoded["attention_mask"], new_tokens):
+            completion_tokens = int((completion != self.tokenizer.pad_token_id).sum())
+            reply = self.tokenizer.decode(completion, skip_special_tokens=True)
+            documents = parse_documents(reply, request.topk)
+            error = None if documents else SimulatorFault(kind="empty", message=f"{self.name} wrote no documents")
+            results.append(
+                SearchResult(
+                    documents=documents,
+                    prompt_tokens=int(prompt_mask.sum()),
+                    completion_tokens=completion_tokens,
+                    latency_s=latency,
+                    error=error,
+                )
+            )
+        return results

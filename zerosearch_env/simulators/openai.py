@@ -1,0 +1,161 @@
+"""The OpenAI-compatible HTTP backend: SGLang, ``vllm serve``, TGI, or a hosted API.
+
+The reference calls its simulator server one query at a time from a thread pool; this
+backend does the same with a bound on concurrency, spreads requests round-robin over
+several servers, retries a failed request on the next server with exponential backoff,
+and turns a request that still fails into a typed fault.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
+
+from ..errors import ConfigError, SimulatorError
+from ..import_utils import require
+from .base import SearchRequest, SearchResult, SimulatorFault
+from .hf import SamplingConfig
+from .prompts import build_prompt, chat_messages, parse_documents
+
+
+class OpenAISimulator:
+    """A simulation LLM behind ``/v1/chat/completions``.
+
+    Args:
+        base_urls: one URL or several (``http://host:port/v1``); requests are spread
+            round-robin and a failed request retries on the next one.
+        model: the model name the server expects.
+        mode: ``"sft"`` (released simulators) or ``"prompt"`` (few-shot).
+        api_key_env: the environment variable holding the API key, if any. The key is
+            sent as a bearer token and never logged.
+        concurrency: requests in flight at once.
+        timeout_s, retries, backoff_s: per-attempt timeout; extra attempts after the
+            first; the first backoff (doubled on each retry).
+        on_error: ``"raise"`` a :class:`SimulatorError`, or return an explicit
+            ``"fallback"`` result (no documents, ``error`` set) for the failed requests.
+    """
+
+    def __init__(
+        self,
+        base_urls: str | Sequence[str] = "http://127.0.0.1:6001/v1",
+        *,
+        model: str = "default",
+        mode: str = "sft",
+        temperature: float = 0.8,
+        top_p: float = 1.0,
+        max_new_tokens: int = 600,
+        api_key_env: str | None = "OPENAI_API_KEY",
+        concurrency: int = 16,
+        timeout_s: float = 60.0,
+        retries: int = 3,
+        backoff_s: float = 0.5,
+        on_error: Literal["raise", "fallback"] = "raise",
+        name: str | None = None,
+    ):
+        require("httpx", "the OpenAI-compatible simulator backend")
+        import httpx
+
+        urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
+        if not urls or not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls):
+            raise ConfigError(f"base_urls expects one or more http(s) URLs like 'http://host:6001/v1', got {base_urls!r}")
+        if mode not in ("sft", "prompt"):
+            raise ConfigError(f"mode expects 'sft' or 'prompt', got {mode!r}")
+        if concurrency < 1 or retries < 0 or timeout_s <= 0 or backoff_s < 0:
+            raise ConfigError(
+                f"expects concurrency >= 1, retries >= 0, timeout_s > 0, backoff_s >= 0; "
+                f"got {concurrency}, {retries}, {timeout_s}, {backoff_s}"
+            )
+        if on_error not in ("raise", "fallback"):
+            raise ConfigError(f"on_error expects 'raise' or 'fallback', got {on_error!r}")
+        self.base_urls = [u.rstrip("/") for u in urls]
+        self.model = model
+        self.mode = mode
+        self.sampling = SamplingConfig(temperature, top_p, max_new_tokens)
+        self.concurrency = concurrency
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.on_error = on_error
+        self.name = name or f"openai:{model}"
+        api_key = os.environ.get(api_key_env) if api_key_env else None
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(timeout=timeout_s, headers=headers, limits=httpx.Limits(max_connections=concurrency))
+        self._next_url = itertools.count()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"OpenAISimulator(base_urls={self.base_urls}, model={self.model!r}, mode={self.mode!r})"
+
+    def payload(self, request: SearchRequest) -> dict:
+        """The JSON body of one chat completion request."""
+        s = self.sampling
+        body = {
+            "model": self.model,
+            "messages": chat_messages(build_prompt(request, self.mode)),
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+            "max_tokens": s.max_new_tokens,
+        }
+        if request.seed is not None:
+            body["seed"] = request.seed
+        return body
+
+    def simulate(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
+        if not requests:
+            return []
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(requests))) as pool:
+            results = list(pool.map(self._one, requests))
+        failures = [r for r in results if r.error is not None and r.error.kind != "empty"]
+        if failures and self.on_error == "raise":
+            fault = failures[0].error
+            raise SimulatorError(
+                f"{self.name}: {len(failures)} of {len(results)} requests failed after "
+                f"{fault.attempts} attempt(s): {fault.message}",
+                fault=fault,
+            )
+        return results
+
+    def _url(self) -> str:
+        with self._lock:
+            return self.base_urls[next(self._next_url) % len(self.base_urls)]
+
+    def _one(self, request: SearchRequest) -> SearchResult:
+        import httpx
+
+        body = self.payload(request)
+        fault = SimulatorFault(kind="backend", message="no attempt made")
+        started = time.perf_counter()
+        for attempt in range(1, self.retries + 2):
+            url = self._url()
+            try:
+                response = self._client.post(f"{url}/chat/completions", json=body)
+                if response.status_code == 200:
+                    data = response.json()
+                    reply = data["choices"][0]["message"]["content"] or ""
+                    usage = data.get("usage") or {}
+                    documents = parse_documents(reply, request.topk)
+                    empty = None if documents else SimulatorFault(kind="empty", message=f"{url} wrote no documents", attempts=attempt)
+                    return SearchResult(
+                        documents=documents,
+                        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                        completion_tokens=int(usage.get("completion_tokens") or 0),
+                        latency_s=time.perf_counter() - started,
+                        error=empty,
+                    )
+                fault = SimulatorFault(kind="http", message=f"{url} answered HTTP {response.status_code}", attempts=attempt)
+            except httpx.TimeoutException:
+                fault = SimulatorFault(kind="timeout", message=f"{url} timed out", attempts=attempt)
+            except httpx.TransportError as error:
+                fault = SimulatorFault(kind="connection", message=f"{url} unreachable: {type(error).__name__}", attempts=attempt)
+            except (ValueError, KeyError, IndexError, TypeError):
+                fault = SimulatorFault(kind="protocol", message=f"{url} sent a reply that is not a chat completion", attempts=attempt)
+            if attempt <= self.retries:
+                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+        return SearchResult(documents=(), latency_s=time.perf_counter() - started, error=fault)
+
+    def close(self) -> None:
+        self._client.close()
