@@ -54,3 +54,13 @@ def fixed_sim() -> FixedSimulator:
 @pytest.fixture
 def toy_rows() -> list[dict]:
     return [dict(row) for row in ROWS]
+
+
+def _has_vllm_gpu() -> bool:
+    from zerosearch_env.import_utils import cuda_device_count, is_vllm_available
+
+    return is_vllm_available() and cuda_device_count() > 0
+
+
+#: GPU-only tests; their CPU twins (same prompts, same parsing) run everywhere.
+require_vllm = pytest.mark.skipif(not _has_vllm_gpu(), reason="needs the vllm package and a CUDA GPU")

@@ -24,9 +24,11 @@ def test_console_script_demo_exits_zero():
     assert "noisy share" in out.stdout
 
 
-def test_sims_lists_corpus(capsys):
+def test_sims_lists_names_with_size_and_id(capsys):
     assert main(["sims"]) == 0
-    assert "corpus" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "sft-7b" in out and "7B" in out and "sunhaonlp/Simulation_LLM_google_7B_V2" in out
+    assert "wiki-sft-14b" in out and "prompt:<model>" in out and "openai" in out and "corpus" in out
 
 
 def test_world_writes_files(tmp_path, capsys):

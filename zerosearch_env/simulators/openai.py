@@ -119,9 +119,9 @@ class OpenAISimulator:
             )
         return results
 
-    def _url(self) -> str:
+    def _first_server(self) -> int:
         with self._lock:
-            return self.base_urls[next(self._next_url) % len(self.base_urls)]
+            return next(self._next_url)
 
     def _one(self, request: SearchRequest) -> SearchResult:
         import httpx
@@ -129,8 +129,9 @@ class OpenAISimulator:
         body = self.payload(request)
         fault = SimulatorFault(kind="backend", message="no attempt made")
         started = time.perf_counter()
+        first = self._first_server()  # round-robin start; each retry moves to the next server
         for attempt in range(1, self.retries + 2):
-            url = self._url()
+            url = self.base_urls[(first + attempt - 1) % len(self.base_urls)]
             try:
                 response = self._client.post(f"{url}/chat/completions", json=body)
                 if response.status_code == 200:

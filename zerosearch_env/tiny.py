@@ -1,7 +1,9 @@
 """Tiny Llama-architecture models built in-process (no download), saved with save_pretrained.
 
-Loading them back through ``from_pretrained(path)`` exercises the same code a user's 7B
-folder goes through.
+Tests, benchmarks and CPU demos need a real causal LM without a download. Loading one back
+through ``from_pretrained(path)`` exercises the same code a user's 7B folder goes
+through. A Llama config is used on purpose: with transformers 5 a Qwen2 config makes
+``AutoTokenizer`` rebuild Qwen's pre-tokenizer and silently change token ids.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ SPECIAL_TOKENS = ["<pad>", "<|end|>", "<|system|>", "<|user|>", "<|assistant|>"]
 
 
 def _training_text() -> list[str]:
-    from zerosearch_env.protocol import POLICY_PROMPT_TEMPLATE
-    from zerosearch_env.simulators.prompts import SFT_NOISY_TEMPLATE, SFT_USEFUL_TEMPLATE
-    from zerosearch_env.worlds.synthetic import make_world
+    from .protocol import POLICY_PROMPT_TEMPLATE
+    from .simulators.prompts import SFT_NOISY_TEMPLATE, SFT_USEFUL_TEMPLATE
+    from .worlds.synthetic import make_world
 
     world = make_world()
     docs = [d.contents for d in world.documents[:300]]
@@ -26,6 +28,8 @@ def _training_text() -> list[str]:
 
 
 def build_tokenizer(vocab_size: int = 512):
+    """A byte-level BPE trained on the protocol strings and synthetic documents, with a
+    small chat template (system/user/assistant markers)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
