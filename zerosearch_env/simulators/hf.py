@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import ConfigError, SimulatorError
 from ..import_utils import require
 from .base import SearchRequest, SearchResult, SimulatorFault
-from .prompts import build_prompt, chat_messages, parse_documents
+from .prompts import parse_documents, render_chat
 
 
 @dataclass(frozen=True)
@@ -94,8 +94,7 @@ class HFSimulator:
 
     def render(self, request: SearchRequest) -> str:
         """The exact text fed to the model: the prompt inside the model's chat template."""
-        messages = chat_messages(build_prompt(request, self.mode))
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return render_chat(self.tokenizer, request, self.mode)
 
     def simulate(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
         results: list[SearchResult] = []

@@ -107,6 +107,13 @@ def chat_messages(prompt: str) -> list[dict[str, str]]:
     return [{"role": "system", "content": ""}, {"role": "user", "content": prompt}]
 
 
+def render_chat(tokenizer, request: SearchRequest, mode: str) -> str:
+    """The exact text a local backend feeds its model: the prompt as the user turn after an
+    empty system message, inside the tokenizer's chat template (shared by hf and vLLM)."""
+    messages = chat_messages(build_prompt(request, mode))
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
 def postprocess(reply: str, topk: int) -> str:
     """The reference's post-processing: ``"\\n\\n"`` -> ``"\\n"``, then cut from ``"Doc {topk+1}"`` on.
 

@@ -3,7 +3,7 @@
 An offline engine is fastest when it sees every query of an RL step at once, so this
 backend never splits a batch: continuous batching inside vLLM does the rest. Prompts are
 rendered with the model's chat template exactly as the transformers backend renders them
-(same ``chat_messages``/``build_prompt``), and each request gets its own sampling seed.
+(``prompts.render_chat``), and each request gets its own sampling seed.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from ..errors import ConfigError, SimulatorError
 from ..import_utils import require
 from .base import SearchRequest, SearchResult, SimulatorFault
 from .hf import SamplingConfig
-from .prompts import build_prompt, chat_messages, parse_documents
+from .prompts import parse_documents, render_chat
 
 
 class VLLMSimulator:
@@ -64,8 +64,7 @@ class VLLMSimulator:
         self.tokenizer = self.engine.get_tokenizer()
 
     def render(self, request: SearchRequest) -> str:
-        messages = chat_messages(build_prompt(request, self.mode))
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return render_chat(self.tokenizer, request, self.mode)
 
     def sampling_params(self, request: SearchRequest):
         from vllm import SamplingParams
