@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,12 +203,32 @@ class ZeroSearchEnv(gym.Env[str, str]):
         self.training_step = 0
         self._row: QARow | None = None
         self._index: int | None = None
-        self._transcript: list[str] = []
+        self._start_episode([])
+        self._done = True
+
+    def _start_episode(self, transcript: list[str]) -> None:
+        """Clear the per-episode state (one place for reset, __init__ and sibling)."""
+        self._transcript = transcript
         self._turn = 0
         self._searches = 0
         self._noisy_searches = 0
-        self._sim_tokens = [0, 0]
-        self._done = True
+        self._sim_tokens = [0, 0]  # simulator prompt, completion tokens over the episode
+        self._done = False
+
+    def sibling(self) -> ZeroSearchEnv:
+        """A new environment with this one's configuration that shares its dataset rows,
+        simulator and curriculum (all read-only during an episode) but has its own
+        episode state and RNG. The vector env builds its sub-envs this way, so N
+        environments cost one dataset load and one simulator."""
+        twin = copy.copy(self)
+        twin._np_random = None
+        twin._np_random_seed = None
+        twin.action_space = TextSpace(self.action_space.max_length)
+        twin.observation_space = TextSpace(self.observation_space.max_length)
+        twin._row, twin._index = None, None
+        twin._start_episode([])
+        twin._done = True
+        return twin
 
     # ------------------------------------------------------------------ curriculum
     def set_training_step(self, step: int) -> None:
@@ -226,12 +247,7 @@ class ZeroSearchEnv(gym.Env[str, str]):
         super().reset(seed=seed)
         self._index, self._row = self._pick_row(options or {})
         prompt = self._row.prompt or build_policy_prompt(self._row.question)
-        self._transcript = [prompt]
-        self._turn = 0
-        self._searches = 0
-        self._noisy_searches = 0
-        self._sim_tokens = [0, 0]  # prompt, completion over the episode
-        self._done = False
+        self._start_episode([prompt])
         return self._observation(prompt), self._info()
 
     def _pick_row(self, options: Mapping[str, Any]) -> tuple[int | None, QARow]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from gymnasium.envs.registration import register, registry
 
 ENTRY_POINT = "zerosearch_env.env:ZeroSearchEnv"
+VECTOR_ENTRY_POINT = "zerosearch_env.vector:ZeroSearchVectorEnv"
 
 #: id -> default kwargs. ``ZeroSearch-v0`` is the configurable env; the others are
 #: presets of it.
@@ -25,4 +26,4 @@ def register_envs() -> None:
     """Register every id once (idempotent)."""
     for env_id, kwargs in ENV_IDS.items():
         if env_id not in registry:
-            register(id=env_id, entry_point=ENTRY_POINT, kwargs=kwargs)
+            register(id=env_id, entry_point=ENTRY_POINT, vector_entry_point=VECTOR_ENTRY_POINT, kwargs=kwargs)

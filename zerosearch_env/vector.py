@@ -1,0 +1,233 @@
+"""``ZeroSearchVectorEnv``: N episodes stepped together, one simulator call per step.
+
+RL for LLMs runs hundreds of episodes at once and the simulator LLM is the cost. An
+offline engine is fastest when it sees every query of a step in one call, so this vector
+env parses every sub-environment's turn first, sends all their searches to the simulator
+as one batch (each request with its own question and golden answers), then applies the
+results. Sub-environments are plain :class:`ZeroSearchEnv` instances that share the
+dataset rows and the simulator.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from .env import INFO_KEYS, ZeroSearchEnv, fallback_result
+from .errors import ConfigError, SimulatorError
+
+
+_AUTORESET_MODES: dict[Any, AutoresetMode] = {
+    "next_step": AutoresetMode.NEXT_STEP,
+    "same_step": AutoresetMode.SAME_STEP,
+    **{mode: mode for mode in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)},
+    **{mode.value: mode for mode in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)},
+}
+
+
+@dataclass
+class StepStats:
+    """What one vector ``step`` cost: simulator calls, requests, tokens and wall time."""
+
+    sim_calls: int = 0
+    sim_requests: int = 0
+    sim_prompt_tokens: int = 0
+    sim_completion_tokens: int = 0
+    sim_wall_s: float = 0.0
+    step_wall_s: float = 0.0
+
+    @property
+    def overhead_s(self) -> float:
+        """Wall time of the step outside the simulator (parsing, rewards, bookkeeping)."""
+        return self.step_wall_s - self.sim_wall_s
+
+
+class ZeroSearchVectorEnv(VectorEnv):
+    """A native batched vector environment over ``num_envs`` ZeroSearch episodes.
+
+    Registered as the ``vector_entry_point`` of every ZeroSearch id, so
+    ``gym.make_vec("ZeroSearch-v0", num_envs=N, **env_kwargs)`` returns it.
+
+    - Observations are a tuple of ``num_envs`` strings; actions a sequence of strings.
+    - Autoreset: ``"next_step"`` (Gymnasium's default; the step after an episode ends
+      resets that sub-env and ignores its action) or ``"same_step"`` (the sub-env is
+      reset in the same step; the last observation and info of the finished episode are
+      in ``infos["final_obs"]`` / ``infos["final_info"]``).
+    - ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i``: the batch replays exactly the
+      episodes of ``num_envs`` single envs seeded ``s, s+1, ...``.
+    - ``last_step_stats`` holds the :class:`StepStats` of the latest step.
+    """
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
+        max_episode_steps: int | None = None,
+        **env_kwargs: Any,
+    ):
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+            raise ConfigError(f"num_envs expects a positive int, got {num_envs!r}")
+        mode = _AUTORESET_MODES.get(autoreset_mode)
+        if mode is None:
+            raise ConfigError(f"autoreset_mode expects 'next_step' or 'same_step', got {autoreset_mode!r}")
+        if max_episode_steps is not None:
+            raise ConfigError("ZeroSearch ends episodes itself (max_turns); max_episode_steps is not supported")
+        first = ZeroSearchEnv(**env_kwargs)
+        self.envs: list[ZeroSearchEnv] = [first] + [first.sibling() for _ in range(num_envs - 1)]
+        self.simulator = first.simulator
+        self.num_envs = num_envs
+        self.metadata = {**ZeroSearchEnv.metadata, "autoreset_mode": mode}
+        self.render_mode = first.render_mode
+        self.single_observation_space = first.observation_space
+        self.single_action_space = first.action_space
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self._autoreset = np.zeros(num_envs, dtype=bool)
+        self.last_step_stats = StepStats()
+
+    # ------------------------------------------------------------------ gymnasium API
+    def reset(
+        self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[tuple[str, ...], dict[str, Any]]:
+        if seed is None or isinstance(seed, (int, np.integer)):
+            seeds = [None if seed is None else int(seed) + i for i in range(self.num_envs)]
+        else:
+            seeds = list(seed)
+            if len(seeds) != self.num_envs:
+                raise ConfigError(f"reset expects {self.num_envs} seeds, got {len(seeds)}")
+        options = dict(options or {})
+        mask = options.pop("reset_mask", None)
+        mask = np.ones(self.num_envs, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+        obs = [env.transcript if env.observation_mode == "transcript" else "" for env in self.envs]
+        infos: list[dict[str, Any] | None] = [None] * self.num_envs
+        for i, env in enumerate(self.envs):
+            if mask[i]:
+                obs[i], infos[i] = env.reset(seed=seeds[i], options=options or None)
+                self._autoreset[i] = False
+        return tuple(obs), self._batch_infos(infos)
+
+    def step(self, actions: Sequence[str]) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        started = time.perf_counter()
+        if len(actions) != self.num_envs:
+            raise ConfigError(f"step expects {self.num_envs} actions, got {len(actions)}")
+        n = self.num_envs
+        obs: list[str] = [""] * n
+        rewards = np.zeros(n, dtype=np.float64)
+        terminated = np.zeros(n, dtype=bool)
+        truncated = np.zeros(n, dtype=bool)
+        infos: list[dict[str, Any] | None] = [None] * n
+
+        # 1. Decide every turn (parse, draw the noise coin); reset sub-envs due for it.
+        pending = [None] * n
+        for i, (env, action) in enumerate(zip(self.envs, actions)):
+            if self._autoreset[i]:
+                obs[i], infos[i] = env.reset()
+            else:
+                pending[i] = env.begin_turn(action)
+
+        # 2. One simulator call for every search of this step.
+        searching = [i for i in range(n) if pending[i] is not None and pending[i].request is not None]
+        results = self._simulate(pending, searching)
+
+        # 3. Apply the turns.
+        final_obs, final_info = {}, {}
+        for i, env in enumerate(self.envs):
+            if pending[i] is None:
+                continue
+            obs[i], rewards[i], terminated[i], truncated[i], infos[i] = env.finish_turn(pending[i], results.get(i))
+            if (terminated[i] or truncated[i]) and self.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP:
+                final_obs[i], final_info[i] = obs[i], infos[i]
+                obs[i], infos[i] = env.reset()
+        self._autoreset = (terminated | truncated) & (self.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP)
+
+        batched = self._batch_infos(infos)
+        if final_obs:
+            batched["final_obs"] = np.array([final_obs.get(i) for i in range(n)], dtype=object)
+            batched["_final_obs"] = np.array([i in final_obs for i in range(n)])
+            batched["final_info"] = self._batch_infos([final_info.get(i) for i in range(n)])
+            batched["_final_info"] = batched["_final_obs"].copy()
+        self.last_step_stats.step_wall_s = time.perf_counter() - started
+        return tuple(obs), rewards, terminated, truncated, batched
+
+    def _simulate(self, pending: list, searching: list[int]) -> dict[int, Any]:
+        stats = self.last_step_stats = StepStats(sim_requests=len(searching))
+        if not searching:
+            return {}
+        requests = [pending[i].request for i in searching]
+        sim_started = time.perf_counter()
+        try:
+            results = self.simulator.simulate(requests)
+            if len(results) != len(requests):
+                raise SimulatorError(f"{self.simulator.name} returned {len(results)} results for {len(requests)} requests")
+        except SimulatorError as error:
+            if self.envs[0].on_sim_error == "raise":
+                for i, turn in enumerate(pending):
+                    if turn is not None:
+                        self.envs[i].abort_turn(turn)
+                raise
+            results = [fallback_result(error)] * len(requests)
+        stats.sim_calls = 1
+        stats.sim_wall_s = time.perf_counter() - sim_started
+        stats.sim_prompt_tokens = sum(r.prompt_tokens for r in results)
+        stats.sim_completion_tokens = sum(r.completion_tokens for r in results)
+        return dict(zip(searching, results))
+
+    def _batch_infos(self, infos: list[dict[str, Any] | None]) -> dict[str, Any]:
+        """Gymnasium's vector info layout (``info[key][i]`` plus a ``_key`` mask), built
+        column by column because every sub-env info has the same keys."""
+        present = np.array([info is not None for info in infos])
+        if not present.any():
+            return {}
+        batched: dict[str, Any] = {}
+        for key in INFO_KEYS:
+            values = [info[key] if info is not None else None for info in infos]
+            kinds = {type(v) for v in values if v is not None}
+            if kinds and kinds <= {int, float, bool} and all(v is not None for v, p in zip(values, present) if p):
+                dtype = bool if kinds == {bool} else (np.int64 if kinds == {int} else np.float64)
+                column = np.zeros(self.num_envs, dtype=dtype)
+                column[present] = [v for v, p in zip(values, present) if p]
+            else:
+                column = np.empty(self.num_envs, dtype=object)
+                column[:] = values
+            batched[key] = column
+            batched[f"_{key}"] = present
+        return batched
+
+    # ------------------------------------------------------------------ conveniences
+    def set_training_step(self, step: int) -> None:
+        """Move the curriculum of every sub-env."""
+        for env in self.envs:
+            env.set_training_step(step)
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        """Call a method (or read an attribute) of every sub-env, like SyncVectorEnv.call."""
+        results = []
+        for env in self.envs:
+            attribute = getattr(env, name)
+            results.append(attribute(*args, **kwargs) if callable(attribute) else attribute)
+        return tuple(results)
+
+    def get_attr(self, name: str) -> tuple[Any, ...]:
+        return tuple(getattr(env, name) for env in self.envs)
+
+    def set_attr(self, name: str, values: Any) -> None:
+        if not isinstance(values, (list, tuple)):
+            values = [values] * self.num_envs
+        if len(values) != self.num_envs:
+            raise ConfigError(f"set_attr expects {self.num_envs} values, got {len(values)}")
+        for env, value in zip(self.envs, values):
+            setattr(env, name, value)
+
+    def render(self) -> tuple[Any, ...] | None:
+        return self.call("render")
+
+    def close_extras(self, **kwargs: Any) -> None:
+        for env in self.envs:
+            env.close()
