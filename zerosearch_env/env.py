@@ -136,6 +136,9 @@ class ZeroSearchEnv(gym.Env[str, str]):
       with ``start``, ``end``, ``total_steps``, ``base``, ``kind``; or an object), moved by
       ``set_training_step(t)`` or, with ``curriculum_clock="episode"``, by each finished
       episode.
+    - ``dedup``, ``cache_size``, ``cache_path``: share one simulation between identical
+      requests of a batch, and cache results (see ``simulators/cache.py``; both change
+      what the policy sees, so both are off by default).
     - ``observation_mode``: ``"delta"`` (default) or ``"transcript"``.
     - ``on_sim_error``: ``"raise"`` (default) or ``"fallback"`` (empty documents, flagged in
       ``info["sim_error"]``).
@@ -165,6 +168,9 @@ class ZeroSearchEnv(gym.Env[str, str]):
         max_action_chars: int = 20_000,
         sim_backend: str | None = None,
         sim_kwargs: Mapping[str, Any] | None = None,
+        dedup: bool = False,
+        cache_size: int = 0,
+        cache_path: str | Path | None = None,
         render_mode: str | None = None,
     ):
         if not isinstance(max_turns, int) or max_turns < 0:
@@ -188,6 +194,10 @@ class ZeroSearchEnv(gym.Env[str, str]):
         self.simulator: Simulator = make_simulator(
             sim, sim_backend=sim_backend, corpus=corpus, world=world, rows=self.rows, **dict(sim_kwargs or {})
         )
+        if dedup or cache_size:
+            from .simulators.cache import CachingSimulator
+
+            self.simulator = CachingSimulator(self.simulator, dedup=dedup, cache_size=cache_size, cache_path=cache_path)
         self.max_turns = max_turns
         self.topk = topk
         self.reward_fn = resolve_reward(reward)
