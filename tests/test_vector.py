@@ -175,3 +175,15 @@ def test_wrong_number_of_actions():
     envs.reset(seed=0)
     with pytest.raises(ConfigError, match="expects 2 actions, got 1"):
         envs.step(["<answer> x </answer>"])
+
+
+def test_simulator_failure_during_an_autoreset_step_loses_nothing():
+    envs = ZeroSearchVectorEnv(num_envs=2, sim=FailingSimulator(failures=0), dataset=[{"question": "q?", "golden_answers": ["a"]}])
+    envs.reset(seed=0)
+    envs.step(["<answer> a </answer>", "<think>x</think>"])  # sub-env 0 is due for autoreset
+    envs.simulator.failures = 1
+    with pytest.raises(SimulatorError):
+        envs.step(["ignored", "<search> a </search>"])
+    obs, _, _, _, infos = envs.step(["ignored", "<search> a </search>"])
+    assert obs[0].endswith("Question: q?\n") and infos["turn"][0] == 0  # reset happened exactly once, now
+    assert infos["turn"][1] == 2

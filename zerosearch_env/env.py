@@ -32,6 +32,7 @@ CurriculumClock = Literal["manual", "episode"]
 OnSimError = Literal["raise", "fallback"]
 
 MAX_OBSERVATION_CHARS = 1 << 24
+_DRAW_CHUNK = 8  # search rounds of randomness drawn at a time
 
 #: The keys of every ``info`` dict, in a stable order (a public API: keep the names).
 INFO_KEYS: tuple[str, ...] = (
@@ -76,7 +77,6 @@ class PendingTurn:
     final: bool  # the generation after the last search round
     noise_prob: float
     request: SearchRequest | None
-    rng_state: Mapping[str, Any]  # np_random state before this turn's draws
 
 
 class ZeroSearchEnv(gym.Env[str, str]):
@@ -223,6 +223,8 @@ class ZeroSearchEnv(gym.Env[str, str]):
         self._searches = 0
         self._noisy_searches = 0
         self._sim_tokens = [0, 0]  # simulator prompt, completion tokens over the episode
+        self._coins: list[float] = []  # per search round, see _turn_randomness
+        self._seeds: list[int] = []
         self._done = False
 
     def sibling(self) -> ZeroSearchEnv:
@@ -287,19 +289,20 @@ class ZeroSearchEnv(gym.Env[str, str]):
         return self.finish_turn(pending, result)
 
     def begin_turn(self, action: str) -> PendingTurn:
-        """Parse ``action`` and decide what it needs; the episode state is not changed
-        (only the RNG advances, and :meth:`finish_turn` or :meth:`abort_turn` settle it)."""
+        """Parse ``action`` and decide what it needs, without changing the episode: a
+        turn that is never finished (its simulation failed) can simply be retried, and
+        draws the same noise coin and simulator seed again."""
         if self._done:
             raise ResetNeeded("the episode has ended; call env.reset() before env.step()")
         self.action_space.check(action)
-        rng_state = self.np_random.bit_generator.state
         turn_text, ignored = cut_at_stop(action)
         parsed = parse_action(turn_text)
         final = self._turn >= self.max_turns
         noise_prob = self.noise_prob
         request = None
         if parsed.kind == "search" and not final:
-            quality = "useful" if self.np_random.random() > noise_prob else "noisy"
+            coin, seed = self._turn_randomness(self._turn)
+            quality = "useful" if coin > noise_prob else "noisy"
             assert self._row is not None
             request = SearchRequest(
                 query=parsed.content or "",
@@ -307,15 +310,20 @@ class ZeroSearchEnv(gym.Env[str, str]):
                 golden_answers=self._row.golden_answers,
                 quality=quality,
                 topk=self.topk,
-                seed=int(self.np_random.integers(2**31 - 1)),
+                seed=seed,
                 context=self._row.context,
             )
-        return PendingTurn(turn_text, ignored, parsed, final, noise_prob, request, rng_state)
+        return PendingTurn(turn_text, ignored, parsed, final, noise_prob, request)
 
-    def abort_turn(self, pending: PendingTurn) -> None:
-        """Undo the RNG draws of a turn whose simulation failed, so that a retried step
-        draws the same coin and seed: a simulator fault never corrupts the episode."""
-        self.np_random.bit_generator.state = pending.rng_state
+    def _turn_randomness(self, turn: int) -> tuple[float, int]:
+        """The noise coin ``u ~ U(0, 1)`` and simulator seed of search round ``turn``.
+
+        Drawn from ``np_random`` in chunks and stored per round, so the values belong to
+        the round, not to the attempt: a retried turn gets the same ones."""
+        while turn >= len(self._coins):
+            self._coins.extend(self.np_random.random(_DRAW_CHUNK).tolist())
+            self._seeds.extend(self.np_random.integers(2**31 - 1, size=_DRAW_CHUNK).tolist())
+        return self._coins[turn], self._seeds[turn]
 
     def _simulate_one(self, pending: PendingTurn) -> SearchResult:
         assert pending.request is not None
@@ -323,11 +331,9 @@ class ZeroSearchEnv(gym.Env[str, str]):
             results = self.simulator.simulate([pending.request])
         except SimulatorError as error:
             if self.on_sim_error == "raise":
-                self.abort_turn(pending)
                 raise
             return fallback_result(error)
         if len(results) != 1:
-            self.abort_turn(pending)
             raise SimulatorError(f"{self.simulator.name} returned {len(results)} results for 1 request")
         return results[0]
 

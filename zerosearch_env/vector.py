@@ -124,22 +124,19 @@ class ZeroSearchVectorEnv(VectorEnv):
         truncated = np.zeros(n, dtype=bool)
         infos: list[dict[str, Any] | None] = [None] * n
 
-        # 1. Decide every turn (parse, draw the noise coin); reset sub-envs due for it.
-        pending = [None] * n
-        for i, (env, action) in enumerate(zip(self.envs, actions)):
-            if self._autoreset[i]:
-                obs[i], infos[i] = env.reset()
-            else:
-                pending[i] = env.begin_turn(action)
+        # 1. Decide every turn (parse, look up the noise coin). Nothing changes yet, so a
+        #    simulator fault below leaves every sub-env as it was.
+        pending = [None if self._autoreset[i] else env.begin_turn(action) for i, (env, action) in enumerate(zip(self.envs, actions))]
 
         # 2. One simulator call for every search of this step.
         searching = [i for i in range(n) if pending[i] is not None and pending[i].request is not None]
         results = self._simulate(pending, searching)
 
-        # 3. Apply the turns.
+        # 3. Apply the turns; reset the sub-envs whose episode ended last step.
         final_obs, final_info = {}, {}
         for i, env in enumerate(self.envs):
             if pending[i] is None:
+                obs[i], infos[i] = env.reset()
                 continue
             obs[i], rewards[i], terminated[i], truncated[i], infos[i] = env.finish_turn(pending[i], results.get(i))
             if (terminated[i] or truncated[i]) and self.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP:
@@ -168,10 +165,7 @@ class ZeroSearchVectorEnv(VectorEnv):
                 raise SimulatorError(f"{self.simulator.name} returned {len(results)} results for {len(requests)} requests")
         except SimulatorError as error:
             if self.envs[0].on_sim_error == "raise":
-                for i, turn in enumerate(pending):
-                    if turn is not None:
-                        self.envs[i].abort_turn(turn)
-                raise
+                raise  # no sub-env was changed: begin_turn only decides
             results = [fallback_result(error)] * len(requests)
         stats.sim_calls = 1
         stats.sim_wall_s = time.perf_counter() - sim_started
