@@ -24,7 +24,8 @@ def env():
 
 def test_step_search(benchmark, env):
     action = "<think>I should look this up.</think><search> founder of the company </search>"
-    benchmark(env.step, action)
+    # 50 steps per timed round: a round is long enough that timer jitter does not count.
+    benchmark.pedantic(env.step, args=(action,), rounds=300, iterations=50, warmup_rounds=10)
     if benchmark.stats is not None:
         median = benchmark.stats.stats.median
         print(f"\nsearch step median: {median * 1e6:.1f} µs (target <= {TARGET_STEP_MEDIAN_S * 1e6:.0f} µs)")

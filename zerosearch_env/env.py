@@ -63,7 +63,7 @@ INFO_KEYS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PendingTurn:
     """A parsed policy turn, decided but not yet applied to the episode.
 
@@ -225,6 +225,7 @@ class ZeroSearchEnv(gym.Env[str, str]):
         self._sim_tokens = [0, 0]  # simulator prompt, completion tokens over the episode
         self._coins: list[float] = []  # per search round, see _turn_randomness
         self._seeds: list[int] = []
+        self._info_base: dict[str, Any] | None = None
         self._done = False
 
     def sibling(self) -> ZeroSearchEnv:
@@ -260,7 +261,7 @@ class ZeroSearchEnv(gym.Env[str, str]):
         self._index, self._row = self._pick_row(options or {})
         prompt = self._row.prompt or build_policy_prompt(self._row.question)
         self._start_episode([prompt])
-        return self._observation(prompt), self._info()
+        return self._observation(prompt), self._info(noise_prob=self.noise_prob)
 
     def _pick_row(self, options: Mapping[str, Any]) -> tuple[int | None, QARow]:
         unknown = set(options) - {"index", "question", "golden_answers"}
@@ -320,7 +321,7 @@ class ZeroSearchEnv(gym.Env[str, str]):
 
         Drawn from ``np_random`` in chunks and stored per round, so the values belong to
         the round, not to the attempt: a retried turn gets the same ones."""
-        while turn >= len(self._coins):
+        while turn >= len(self._coins):  # once per _DRAW_CHUNK rounds
             self._coins.extend(self.np_random.random(_DRAW_CHUNK).tolist())
             self._seeds.extend(self.np_random.integers(2**31 - 1, size=_DRAW_CHUNK).tolist())
         return self._coins[turn], self._seeds[turn]
@@ -342,47 +343,48 @@ class ZeroSearchEnv(gym.Env[str, str]):
         assert self._row is not None
         self._turn += 1
         self._transcript.append(pending.turn_text)
-        parsed = pending.parsed
+        parsed, request = pending.parsed, pending.request
         reward, terminated, truncated, appended = 0.0, False, False, ""
-        step_info: dict[str, Any] = {"action": parsed.kind, "noise_prob": pending.noise_prob, "ignored_text": pending.ignored_text}
-
         if parsed.kind == "answer":
-            scores = score_answer(parsed.content, self._row.golden_answers)
             reward = float(self.reward_fn(parsed.content or "", self._row.golden_answers))
             terminated = True
-            step_info.update(answer=parsed.content, f1=scores.f1, em=scores.em, cover_em=scores.cover_em)
         elif pending.final:
             truncated = True
-            step_info.update(f1=0.0, em=0.0, cover_em=0.0)
-            if parsed.kind == "search":
-                step_info["query"] = parsed.content
-        elif parsed.kind == "search":
-            assert pending.request is not None and result is not None
+        elif request is not None:
+            assert result is not None
             self._searches += 1
-            self._noisy_searches += pending.request.quality == "noisy"
+            self._noisy_searches += request.quality == "noisy"
             self._sim_tokens[0] += result.prompt_tokens
             self._sim_tokens[1] += result.completion_tokens
             appended = format_information(result.text)
-            step_info.update(
-                query=pending.request.query,
-                documents=list(result.documents),
-                doc_quality=pending.request.quality,
-                sim_error=result.error,
-                sim_prompt_tokens=result.prompt_tokens,
-                sim_completion_tokens=result.completion_tokens,
-                sim_latency_s=result.latency_s,
-            )
         else:
             appended = INVALID_ACTION_FEEDBACK
-
         if appended:
             self._transcript.append(appended)
         self._done = terminated or truncated
         if self._done and self.curriculum_clock == "episode":
             self.training_step += 1
+
+        info = self._info(action=parsed.kind, noise_prob=pending.noise_prob, ignored_text=pending.ignored_text)
+        if terminated:
+            scores = score_answer(parsed.content, self._row.golden_answers)
+            info.update(answer=parsed.content, f1=scores.f1, em=scores.em, cover_em=scores.cover_em)
+        elif truncated:
+            info.update(f1=0.0, em=0.0, cover_em=0.0, query=parsed.content if parsed.kind == "search" else None)
+        elif request is not None:
+            assert result is not None
+            info.update(
+                query=request.query,
+                documents=list(result.documents),
+                doc_quality=request.quality,
+                sim_error=result.error,
+                sim_prompt_tokens=result.prompt_tokens,
+                sim_completion_tokens=result.completion_tokens,
+                sim_latency_s=result.latency_s,
+            )
         if self.render_mode == "human":
             self.render()
-        return self._observation(appended), reward, terminated, truncated, self._info(**step_info)
+        return self._observation(appended), reward, terminated, truncated, info
 
     # ------------------------------------------------------------------ views
     @property
@@ -394,26 +396,31 @@ class ZeroSearchEnv(gym.Env[str, str]):
         return self.transcript if self.observation_mode == "transcript" else appended
 
     def _info(self, **step_info: Any) -> dict[str, Any]:
-        assert self._row is not None
-        info = dict.fromkeys(INFO_KEYS)
+        """Every key of ``INFO_KEYS``: the episode's constants (filled once per episode),
+        its counters, then what this step adds (``noise_prob`` included)."""
+        if self._info_base is None:
+            assert self._row is not None
+            self._info_base = dict.fromkeys(INFO_KEYS)
+            self._info_base.update(
+                question=self._row.question,
+                data_source=self._row.data_source,
+                index=self._index,
+                sim_prompt_tokens=0,
+                sim_completion_tokens=0,
+                sim_latency_s=0.0,
+                ignored_text="",
+            )
+        info = self._info_base.copy()
         info.update(
-            question=self._row.question,
             golden_answers=list(self._row.golden_answers),
-            data_source=self._row.data_source,
-            index=self._index,
             turn=self._turn,
-            noise_prob=self.noise_prob,
             training_step=self.training_step,
             searches=self._searches,
             noisy_searches=self._noisy_searches,
-            sim_prompt_tokens=0,
-            sim_completion_tokens=0,
-            sim_latency_s=0.0,
             episode_sim_prompt_tokens=self._sim_tokens[0],
             episode_sim_completion_tokens=self._sim_tokens[1],
-            ignored_text="",
+            **step_info,
         )
-        info.update(step_info)
         return info
 
     def render(self) -> str | None:

@@ -7,8 +7,7 @@ trained on them, so they are reproduced byte for byte.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 ActionKind = Literal["search", "answer", "invalid"]
 
@@ -82,9 +81,8 @@ def cut_at_stop(text: str) -> tuple[str, str]:
     return text[: match.end()], text[match.end() :]
 
 
-@dataclass(frozen=True)
-class ParsedAction:
-    """What one policy turn asks for."""
+class ParsedAction(NamedTuple):
+    """What one policy turn asks for (a named tuple: built on every step, so it is cheap)."""
 
     kind: ActionKind
     content: str | None  # the stripped query or answer; None for an invalid turn

@@ -7,7 +7,6 @@ one call; a single-request call is just a batch of one.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
@@ -16,7 +15,7 @@ Quality = Literal["useful", "noisy"]
 QUALITIES: tuple[str, ...] = ("useful", "noisy")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Passage:
     """A paragraph that ships with a question (HotpotQA ``context``).
 
@@ -28,7 +27,7 @@ class Passage:
     supporting: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SearchRequest:
     """One search the policy made, with everything a simulator may condition on.
 
@@ -51,7 +50,7 @@ class SearchRequest:
             raise ValueError(f"SearchRequest.topk expects a positive int, got {self.topk!r}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SimulatorFault:
     """Why a simulator could not answer a request; travels in ``info["sim_error"]``."""
 
@@ -60,7 +59,7 @@ class SimulatorFault:
     attempts: int = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SearchResult:
     """The documents a simulator wrote or retrieved for one request.
 
@@ -87,21 +86,21 @@ def format_documents(documents: Sequence[str]) -> str:
 
     >>> format_documents(["Paris is the capital of France.", "It lies on the Seine."])
     'Doc 1: Paris is the capital of France.\\nDoc 2: It lies on the Seine.'
-    >>> format_documents(["two  spaces\\nand a newline "])
-    'Doc 1: two spaces and a newline'
+    >>> format_documents(["two  spaces\\nand a line break "])
+    'Doc 1: two spaces and a line break'
     >>> format_documents([])
     ''
     """
-    return "\n".join(f"Doc {i}: {_one_line(doc)}" for i, doc in enumerate(documents, start=1))
-
-
-_IRREGULAR_SPACE = re.compile(r"\s\s|[^\S ]|^\s|\s$")
+    return "\n".join([f"Doc {i}: {_one_line(doc)}" for i, doc in enumerate(documents, start=1)])
 
 
 def _one_line(document: str) -> str:
-    """Collapse white space so a document stays on its line (skipped when already clean,
-    which is what simulators return: this runs on every search)."""
-    return " ".join(document.split()) if _IRREGULAR_SPACE.search(document) else document
+    """Collapse the white space of a document that has line breaks (or other control
+    characters) or loose ends, so it stays on its line. Clean documents, which is what
+    simulators return, pass through untouched: this runs on every search."""
+    if document.isprintable() and document.strip() is document:
+        return document
+    return " ".join(document.split())
 
 
 @runtime_checkable
