@@ -13,6 +13,7 @@ import string
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Union
 
 Golden = Union[str, Iterable[str]]
@@ -36,6 +37,12 @@ def normalize_answer(text: str | None) -> str:
     return " ".join(text.split())
 
 
+@lru_cache(maxsize=1 << 16)
+def _normalized(text: str) -> str:
+    """``normalize_answer`` memoised: golden answers and RL groups' answers repeat."""
+    return normalize_answer(text)
+
+
 def _as_list(golden_answers: Golden | None) -> list[str]:
     if golden_answers is None:
         return []
@@ -44,9 +51,11 @@ def _as_list(golden_answers: Golden | None) -> list[str]:
     return [g for g in golden_answers if isinstance(g, str)]
 
 
-def _token_f1(prediction: str, golden: str) -> float:
-    pred_tokens = normalize_answer(prediction).split()
-    gold_tokens = normalize_answer(golden).split()
+def _token_f1(normalized_prediction: str, normalized_golden: str) -> float:
+    pred_tokens = normalized_prediction.split()
+    gold_tokens = normalized_golden.split()
+    if not pred_tokens or not gold_tokens:
+        return 0.0
     overlap = sum((Counter(pred_tokens) & Counter(gold_tokens)).values())
     if overlap == 0:
         return 0.0
@@ -67,7 +76,8 @@ def f1_score(prediction: str | None, golden_answers: Golden | None) -> float:
     """
     if not prediction:
         return 0.0
-    return max((_token_f1(prediction, g) for g in _as_list(golden_answers)), default=0.0)
+    pred = _normalized(prediction)
+    return max((_token_f1(pred, _normalized(g)) for g in _as_list(golden_answers)), default=0.0)
 
 
 def exact_match(prediction: str | None, golden_answers: Golden | None) -> float:
@@ -78,10 +88,10 @@ def exact_match(prediction: str | None, golden_answers: Golden | None) -> float:
     >>> exact_match("the Beatles and Queen", ["Beatles"])
     0.0
     """
-    pred = normalize_answer(prediction)
+    pred = _normalized(prediction) if prediction else ""
     if not pred:
         return 0.0
-    return float(any(pred == normalize_answer(g) for g in _as_list(golden_answers)))
+    return float(any(pred == _normalized(g) for g in _as_list(golden_answers)))
 
 
 def cover_exact_match(prediction: str | None, golden_answers: Golden | None) -> float:
@@ -93,10 +103,10 @@ def cover_exact_match(prediction: str | None, golden_answers: Golden | None) -> 
     >>> cover_exact_match("Queen", ["Beatles"])
     0.0
     """
-    pred = normalize_answer(prediction)
+    pred = _normalized(prediction) if prediction else ""
     if not pred:
         return 0.0
-    golds = (normalize_answer(g) for g in _as_list(golden_answers))
+    golds = (_normalized(g) for g in _as_list(golden_answers))
     return float(any(g and g in pred for g in golds))
 
 
@@ -124,10 +134,14 @@ def score_answer(prediction: str | None, golden_answers: Golden | None) -> Answe
     >>> score_answer("Jane Doe", ["Jane Doe"])
     AnswerScores(f1=1.0, em=1.0, cover_em=1.0)
     """
+    pred = _normalized(prediction) if prediction else ""
+    if not pred:
+        return AnswerScores(0.0, 0.0, 0.0)
+    golds = [_normalized(g) for g in _as_list(golden_answers)]
     return AnswerScores(
-        f1=f1_score(prediction, golden_answers),
-        em=exact_match(prediction, golden_answers),
-        cover_em=cover_exact_match(prediction, golden_answers),
+        f1=max((_token_f1(pred, g) for g in golds), default=0.0),
+        em=float(pred in golds),
+        cover_em=float(any(g and g in pred for g in golds)),
     )
 
 

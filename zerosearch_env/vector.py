@@ -31,6 +31,18 @@ _AUTORESET_MODES: dict[Any, AutoresetMode] = {
 }
 
 
+#: Info keys that every sub-env info holds as a number (the fast path of _batch_infos).
+_NUMERIC_INFO: dict[str, Any] = {
+    **dict.fromkeys(
+        ("turn", "training_step", "searches", "noisy_searches", "sim_prompt_tokens", "sim_completion_tokens",
+         "episode_sim_prompt_tokens", "episode_sim_completion_tokens"),
+        np.int64,
+    ),
+    "noise_prob": np.float64,
+    "sim_latency_s": np.float64,
+}
+
+
 @dataclass
 class StepStats:
     """What one vector ``step`` cost: simulator calls, requests, tokens and wall time."""
@@ -179,17 +191,22 @@ class ZeroSearchVectorEnv(VectorEnv):
         present = np.array([info is not None for info in infos])
         if not present.any():
             return {}
+        everyone = bool(present.all())
         batched: dict[str, Any] = {}
         for key in INFO_KEYS:
             values = [info[key] if info is not None else None for info in infos]
-            kinds = {type(v) for v in values if v is not None}
-            if kinds and kinds <= {int, float, bool} and all(v is not None for v, p in zip(values, present) if p):
-                dtype = bool if kinds == {bool} else (np.int64 if kinds == {int} else np.float64)
-                column = np.zeros(self.num_envs, dtype=dtype)
-                column[present] = [v for v, p in zip(values, present) if p]
+            dtype = _NUMERIC_INFO.get(key)
+            if dtype is not None and everyone:
+                column = np.array(values, dtype=dtype)
             else:
-                column = np.empty(self.num_envs, dtype=object)
-                column[:] = values
+                kinds = {type(v) for v in values if v is not None}
+                if kinds and kinds <= {int, float, bool} and all(v is not None for v, p in zip(values, present) if p):
+                    dtype = bool if kinds == {bool} else (np.int64 if kinds == {int} else np.float64)
+                    column = np.zeros(self.num_envs, dtype=dtype)
+                    column[present] = [v for v, p in zip(values, present) if p]
+                else:
+                    column = np.empty(self.num_envs, dtype=object)
+                    column[:] = values
             batched[key] = column
             batched[f"_{key}"] = present
         return batched
