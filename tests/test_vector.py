@@ -187,3 +187,28 @@ def test_simulator_failure_during_an_autoreset_step_loses_nothing():
     obs, _, _, _, infos = envs.step(["ignored", "<search> a </search>"])
     assert obs[0].endswith("Question: q?\n") and infos["turn"][0] == 0  # reset happened exactly once, now
     assert infos["turn"][1] == 2
+
+
+def test_reset_with_one_row_index_per_sub_env_asks_groups_the_same_question():
+    envs = ZeroSearchVectorEnv(num_envs=6)
+    _, infos = envs.reset(seed=0, options={"index": [7, 7, 7, 12, 12, 12]})
+    assert list(infos["index"]) == [7, 7, 7, 12, 12, 12]
+    assert len(set(infos["question"][:3])) == 1 and infos["question"][0] != infos["question"][3]
+    _, infos = envs.reset(seed=0, options={"index": 5})  # one value for every sub-env
+    assert list(infos["index"]) == [5] * 6
+    with pytest.raises(ConfigError, match="one row index per sub-env"):
+        envs.reset(options={"index": [1, 2]})
+
+
+def test_none_action_leaves_a_sub_env_untouched():
+    sim = RecordingSimulator()
+    envs = ZeroSearchVectorEnv(num_envs=3, sim=sim)
+    envs.reset(seed=0)
+    obs, rewards, terminated, _, infos = envs.step(["<answer> x </answer>", "<search> q </search>", None])
+    assert terminated[0] and obs[2] == "" and not infos["_turn"][2]
+    assert len(sim.batches[-1]) == 1  # the skipped sub-env sent no request
+    # Sub-env 0 ended: a None keeps it waiting instead of resetting it.
+    obs, _, _, _, infos = envs.step([None, "<answer> y </answer>", "<search> q </search>"])
+    assert obs[0] == "" and envs.envs[0]._done and infos["turn"][2] == 1
+    obs, _, _, _, infos = envs.step(["ignored", None, None])  # now the autoreset happens
+    assert "Question:" in obs[0] and infos["turn"][0] == 0

@@ -117,15 +117,34 @@ class ZeroSearchVectorEnv(VectorEnv):
         options = dict(options or {})
         mask = options.pop("reset_mask", None)
         mask = np.ones(self.num_envs, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+        per_env = self._per_env_options(options)
         obs = [env.transcript if env.observation_mode == "transcript" else "" for env in self.envs]
         infos: list[dict[str, Any] | None] = [None] * self.num_envs
         for i, env in enumerate(self.envs):
             if mask[i]:
-                obs[i], infos[i] = env.reset(seed=seeds[i], options=options or None)
+                obs[i], infos[i] = env.reset(seed=seeds[i], options=per_env[i] or None)
                 self._autoreset[i] = False
         return tuple(obs), self._batch_infos(infos)
 
-    def step(self, actions: Sequence[str]) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    def _per_env_options(self, options: dict[str, Any]) -> list[dict[str, Any]]:
+        """Split reset options: ``{"index": [i0, i1, ...]}`` (one row per sub-env, e.g. a
+        GRPO group asking one question n times) or one value for every sub-env."""
+        per_env: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        for key, value in options.items():
+            if key == "index" and isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, str):
+                if len(value) != self.num_envs:
+                    raise ConfigError(f"options['index'] expects one row index per sub-env ({self.num_envs}), got {len(value)}")
+                for i, index in enumerate(value):
+                    per_env[i][key] = index
+            else:
+                for env_options in per_env:
+                    env_options[key] = value
+        return per_env
+
+    def step(self, actions: Sequence[str | None]) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Step every sub-env. ``actions[i] = None`` leaves sub-env ``i`` untouched this
+        step (empty observation, no reward, no info; a pending autoreset waits): an LLM
+        rollout whose episodes end at different turns steps only the live ones."""
         started = time.perf_counter()
         if len(actions) != self.num_envs:
             raise ConfigError(f"step expects {self.num_envs} actions, got {len(actions)}")
@@ -138,7 +157,11 @@ class ZeroSearchVectorEnv(VectorEnv):
 
         # 1. Decide every turn (parse, look up the noise coin). Nothing changes yet, so a
         #    simulator fault below leaves every sub-env as it was.
-        pending = [None if self._autoreset[i] else env.begin_turn(action) for i, (env, action) in enumerate(zip(self.envs, actions))]
+        skipped = [action is None for action in actions]
+        pending = [
+            None if skipped[i] or self._autoreset[i] else env.begin_turn(action)
+            for i, (env, action) in enumerate(zip(self.envs, actions))
+        ]
 
         # 2. One simulator call for every search of this step.
         searching = [i for i in range(n) if pending[i] is not None and pending[i].request is not None]
@@ -147,6 +170,8 @@ class ZeroSearchVectorEnv(VectorEnv):
         # 3. Apply the turns; reset the sub-envs whose episode ended last step.
         final_obs, final_info = {}, {}
         for i, env in enumerate(self.envs):
+            if skipped[i]:
+                continue
             if pending[i] is None:
                 obs[i], infos[i] = env.reset()
                 continue
@@ -154,7 +179,8 @@ class ZeroSearchVectorEnv(VectorEnv):
             if (terminated[i] or truncated[i]) and self.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP:
                 final_obs[i], final_info[i] = obs[i], infos[i]
                 obs[i], infos[i] = env.reset()
-        self._autoreset = (terminated | truncated) & (self.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP)
+        ended = (terminated | truncated) & (self.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP)
+        self._autoreset = np.where(skipped, self._autoreset, ended)
 
         batched = self._batch_infos(infos)
         if final_obs:

@@ -1,0 +1,125 @@
+"""The native vector env against Gymnasium's SyncVectorEnv over the same env and simulator.
+
+Both run the same episodes (search, search, answer, then the autoreset step) at 1, 16,
+64 and 256 sub-envs, with three simulators:
+
+- ``fixed``: returns five fixed documents at once, so only the environments' own work
+  is measured;
+- ``corpus``: the default BM25 simulator over the synthetic world;
+- ``tiny-llm``: a tiny Llama through the transformers backend, the CPU stand-in for an
+  LLM simulator, where one batched call instead of one call per sub-env is the point.
+
+Targets (ratios from one run): at 256 sub-envs the native env makes at least 3x the
+steps/s of SyncVectorEnv with the LLM simulator, and its own per-step overhead (wall
+time outside the simulator, ``last_step_stats.overhead_s``) is under 3 ms.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+import gymnasium as gym
+import pytest
+
+import zerosearch_env  # noqa: F401  (registers the ids)
+
+from .conftest import FixedDocumentsSimulator
+
+NUM_ENVS = (1, 16, 64, 256)
+CYCLE = (
+    "<think>Look it up.</think><search> founder of the company </search>",
+    "<search> where was the company founded </search>",
+    "<answer> Jane Doe </answer>",
+    "<answer> ignored: this step resets the finished episodes </answer>",
+)
+TARGET_RATIO_AT_256 = 3.0
+TARGET_OVERHEAD_S = 3e-3
+LLM_NEW_TOKENS = 8
+
+_means: dict[tuple[str, str, int], float] = {}
+_overheads: dict[int, float] = {}
+
+
+@pytest.fixture(scope="module")
+def simulators(tmp_path_factory):
+    sims = {"fixed": FixedDocumentsSimulator(), "corpus": "corpus"}
+    try:
+        from zerosearch_env.simulators.hf import HFSimulator
+        from zerosearch_env.tiny import build_tiny_llama
+    except ImportError:  # the hf extra is not installed
+        return sims
+    path = build_tiny_llama(tmp_path_factory.mktemp("bench_vector") / "tiny")
+    sims["tiny-llm"] = HFSimulator(path, max_new_tokens=LLM_NEW_TOKENS, batch_size=256)
+    return sims
+
+
+def _make(mode: str, n: int, sim):
+    if mode == "native":
+        return gym.make_vec("ZeroSearch-v0", num_envs=n, sim=sim)
+    return gym.make_vec("ZeroSearch-v0", num_envs=n, vectorization_mode="sync", sim=sim)
+
+
+def _cycle(envs, n: int) -> None:
+    for action in CYCLE:
+        envs.step([action] * n)
+
+
+@pytest.mark.parametrize("n", NUM_ENVS)
+@pytest.mark.parametrize("mode", ["native", "sync"])
+@pytest.mark.parametrize("sim_name", ["fixed", "corpus", "tiny-llm"])
+def test_vector_steps(benchmark, simulators, sim_name, mode, n):
+    if sim_name not in simulators:
+        pytest.skip("needs the hf extra: pip install -e '.[hf]'")
+    if sim_name == "tiny-llm" and mode == "sync" and n == 256 and benchmark.disabled:
+        pytest.skip("quick mode: 256 one-request LLM calls per step is the slow side of the ratio")
+    envs = _make(mode, n, simulators[sim_name])
+    envs.reset(seed=0)
+    benchmark.group = f"vector env, {sim_name} simulator"
+    benchmark.extra_info.update(sim=sim_name, mode=mode, num_envs=n, steps_per_round=len(CYCLE))
+    # One warm-up round: torch's first call at a new batch shape pays one-off set-up costs.
+    rounds = max(3, 400 // n) if sim_name != "tiny-llm" else 2
+    benchmark.pedantic(_cycle, args=(envs, n), rounds=rounds, warmup_rounds=1)
+    if benchmark.stats is not None:
+        _means[(sim_name, mode, n)] = benchmark.stats.stats.mean
+        benchmark.extra_info["steps_per_s"] = len(CYCLE) / benchmark.stats.stats.mean
+    envs.close()
+
+
+def test_native_overhead_at_256(benchmark):
+    """Median wall time per step outside the simulator, over whole episodes."""
+    n = 256
+    envs = gym.make_vec("ZeroSearch-v0", num_envs=n, sim=FixedDocumentsSimulator())
+    envs.reset(seed=0)
+    overheads: list[float] = []
+
+    def cycle_recording_overhead():
+        for action in CYCLE:
+            envs.step([action] * n)
+            overheads.append(envs.last_step_stats.overhead_s)
+
+    benchmark.group = "vector env overhead"
+    benchmark.pedantic(cycle_recording_overhead, rounds=20, warmup_rounds=1)
+    median = statistics.median(overheads)
+    benchmark.extra_info["median_overhead_s"] = median
+    if benchmark.stats is not None:
+        _overheads[n] = median
+        print(f"\nnative vector env, 256 sub-envs: median overhead {median * 1e3:.2f} ms per step "
+              f"(target < {TARGET_OVERHEAD_S * 1e3:.0f} ms)")
+        assert median < TARGET_OVERHEAD_S
+
+
+def test_native_over_sync_ratios():
+    if not _means:
+        pytest.skip("run with the benchmarks above (not --benchmark-disable)")
+    print("\nsteps/s, native / SyncVectorEnv:")
+    for sim_name in ("fixed", "corpus", "tiny-llm"):
+        cells = []
+        for n in NUM_ENVS:
+            native, sync = _means.get((sim_name, "native", n)), _means.get((sim_name, "sync", n))
+            if native and sync:
+                cells.append(f"{n}: {sync / native:.1f}x")
+        print(f"  {sim_name:9s} " + ", ".join(cells))
+    native, sync = _means.get(("tiny-llm", "native", 256)), _means.get(("tiny-llm", "sync", 256))
+    if native is None or sync is None:
+        pytest.skip("the tiny-llm pair at 256 sub-envs did not run")
+    assert sync / native >= TARGET_RATIO_AT_256
