@@ -39,13 +39,27 @@ def _answers(request: SearchRequest) -> list[str]:
     return [_padded_norm(g) for g in request.golden_answers if normalize_answer(g)]
 
 
-def _select(candidates: Sequence[int], bearing: Sequence[bool], quality: str, topk: int) -> list[int]:
-    """Useful: answer-bearing candidates first (stable); noisy: answer-bearing dropped."""
+def _select(candidates: Sequence[int], padded: Sequence[str], answers: Sequence[str], quality: str, topk: int) -> list[int]:
+    """Useful: answer-bearing candidates first (stable); noisy: answer-bearing dropped.
+
+    ``padded[c]`` is candidate ``c``'s normalised text. The answer test runs lazily: a
+    noisy search stops at its ``topk``-th clean candidate instead of testing all of them,
+    and a question without answers skips the test."""
+    if not answers:
+        return list(candidates[:topk])
     if quality == "useful":
-        ranked = [c for c, b in zip(candidates, bearing) if b] + [c for c, b in zip(candidates, bearing) if not b]
-    else:
-        ranked = [c for c, b in zip(candidates, bearing) if not b]
-    return ranked[:topk]
+        bearing = [any(a in padded[c] for a in answers) for c in candidates]
+        ranked = [c for c, b in zip(candidates, bearing) if b]
+        if len(ranked) < topk:
+            ranked += [c for c, b in zip(candidates, bearing) if not b]
+        return ranked[:topk]
+    chosen = []
+    for c in candidates:
+        if not any(a in padded[c] for a in answers):
+            chosen.append(c)
+            if len(chosen) == topk:
+                break
+    return chosen
 
 
 def _doc_text(contents: str) -> str:
@@ -62,6 +76,9 @@ class CorpusSimulator:
             selection; noisy results need more than ``topk`` because answer-bearing
             hits are dropped.
         name: shown in ``info`` and reports.
+
+    Hits are ranked by BM25 score, best first, and equal scores by corpus order, so a
+    search returns the same documents on every machine and numpy version.
     """
 
     def __init__(self, documents: Sequence[CorpusDoc | str], *, candidates: int = 50, name: str = "corpus"):
@@ -75,6 +92,10 @@ class CorpusSimulator:
         self.contents: list[str] = [d.contents if isinstance(d, CorpusDoc) else str(d) for d in documents]
         self.candidates = max(1, min(candidates, len(self.contents)))
         self._padded = [_padded_norm(c) for c in self.contents]
+        # One-line texts, made the first time a document is returned (at most one per
+        # document): a search returns a handful of documents, so start-up pays nothing
+        # and memory grows only with the documents actually served.
+        self._lines: dict[int, str] = {}
         tokens = bm25s.tokenize(self.contents, stopwords="en", show_progress=False)
         self._bm25 = bm25s.BM25()
         self._bm25.index(tokens, show_progress=False)
@@ -83,28 +104,62 @@ class CorpusSimulator:
         return len(self.contents)
 
     def retrieve(self, queries: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Raw BM25: (doc indices, scores), each of shape (len(queries), k)."""
+        """Raw BM25 from ``bm25s``: (doc indices, scores), each of shape (len(queries), k).
+
+        Zero-score documents fill rows with fewer than ``k`` hits, and equal scores come
+        in an arbitrary order; :meth:`ranked` is what :meth:`simulate` uses."""
         import bm25s
 
         tokens = bm25s.tokenize(list(queries), stopwords="en", return_ids=False, show_progress=False)
         k = min(k, len(self.contents))
         return self._bm25.retrieve(tokens, k=k, show_progress=False)
 
+    def ranked(self, queries: Sequence[str], k: int) -> list[list[int]]:
+        """The at most ``k`` documents with a positive BM25 score for each query: best
+        first, equal scores in corpus order.
+
+        ``bm25s.retrieve`` selects the top ``k`` with ``np.argpartition`` over the whole
+        corpus, which dominated a search (and slows down badly when most scores are
+        zero, as they are for any query on a large corpus). Here the scores are the same
+        (``BM25.get_scores``), but only the documents that match a query word are ranked."""
+        import bm25s
+
+        tokens = bm25s.tokenize(list(queries), stopwords="en", return_ids=False, show_progress=False)
+        return [self._top(words, k) for words in tokens]
+
+    def _top(self, words: list[str], k: int) -> list[int]:
+        if not words:  # every word was a stop word
+            return []
+        scores = self._bm25.get_scores(words)
+        hits = np.flatnonzero(scores > 0)  # ascending corpus order
+        values = scores[hits]
+        if hits.size > k:
+            # Keep everything scoring at least the k-th best score (ties at the cut
+            # included), so the stable sort below decides ties by corpus order alone.
+            cut = hits.size - k
+            keep = values >= np.partition(values, cut)[cut]
+            hits, values = hits[keep], values[keep]
+        order = np.argsort(-values, kind="stable")[:k]
+        return hits[order].tolist()
+
+    def _line(self, index: int) -> str:
+        line = self._lines.get(index)
+        if line is None:
+            line = self._lines[index] = _doc_text(self.contents[index])
+        return line
+
     def simulate(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
         if not requests:
             return []
         started = time.perf_counter()
-        hits, scores = self.retrieve([r.query for r in requests], self.candidates)
-        chosen_per_request = []
-        for request, row_hits, row_scores in zip(requests, hits, scores):
-            candidates = [int(h) for h, s in zip(row_hits, row_scores) if s > 0]
-            answers = _answers(request)
-            bearing = [_has_answer(self._padded[c], answers) for c in candidates]
-            chosen_per_request.append(_select(candidates, bearing, request.quality, request.topk))
+        hits_per_request = self.ranked([r.query for r in requests], self.candidates)
+        chosen_per_request = [
+            _select(hits, self._padded, _answers(request), request.quality, request.topk)
+            for request, hits in zip(requests, hits_per_request)
+        ]
         latency = (time.perf_counter() - started) / len(requests)
         return [
-            SearchResult(documents=tuple(_doc_text(self.contents[c]) for c in chosen), latency_s=latency)
-            for chosen in chosen_per_request
+            SearchResult(documents=tuple(self._line(c) for c in chosen), latency_s=latency) for chosen in chosen_per_request
         ]
 
 

@@ -1,0 +1,160 @@
+"""The policy: loading it (and a value head), and teacher-forced log-probs.
+
+A policy is any Hugging Face causal LM with its tokenizer. ``policy="tiny"`` builds one
+in-process for the CPU demo: a small Llama over a *word-level* tokenizer of the
+synthetic world, where every name is a handful of tokens and the protocol tags
+(``<search>``, ``</answer>``, ...) are single tokens, so a model of well under a million
+parameters can learn the protocol in minutes on a laptop CPU.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .losses import entropy_from_logits, token_logprobs
+
+#: Protocol tags kept whole by the tiny tokenizer (the policy writes and reads them).
+PROTOCOL_TAGS = ("<think>", "</think>", "<search>", "</search>", "<answer>", "</answer>", "<information>", "</information>")
+TINY_SPECIAL = ("<pad>", "<unk>", "<eos>")
+
+
+def build_word_tokenizer(texts: list[str]):
+    """A word-level tokenizer over ``texts`` (words and single punctuation marks), with
+    the protocol tags as whole tokens. Decoding joins tokens with spaces, which the
+    environment's parsing and scoring ignore."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.WordLevel(unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    trainer = trainers.WordLevelTrainer(special_tokens=list(TINY_SPECIAL), min_frequency=1)
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    tokenizer.add_tokens(list(PROTOCOL_TAGS))
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        pad_token="<pad>",
+        unk_token="<unk>",
+        eos_token="<eos>",
+        model_input_names=["input_ids", "attention_mask"],
+    )
+
+
+def build_tiny_policy(path: str | Path, *, hidden_size: int = 64, layers: int = 2, seed: int = 0) -> Path:
+    """Write a word-level tokenizer over the synthetic world and a randomly initialised
+    tiny Llama to ``path`` (loaded back with ``load_policy(path)``, like any checkpoint)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from zerosearch_env.protocol import INVALID_ACTION_FEEDBACK, POLICY_PROMPT_TEMPLATE
+    from zerosearch_env.worlds.synthetic import make_world
+
+    world = make_world()
+    texts = [POLICY_PROMPT_TEMPLATE, INVALID_ACTION_FEEDBACK, "Doc 1 : Doc 2 : Doc 3 : Doc 4 : Doc 5 :"]
+    texts += [d.contents for d in world.documents]
+    texts += [q.question for split in ("train", "test") for q in world.questions(split)]
+    tokenizer = build_word_tokenizer(texts)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=hidden_size * 4,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=4096,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None,
+        tie_word_embeddings=True,
+    )
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = LlamaForCausalLM(config)
+    path = Path(path)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def load_policy(name_or_path: str | Path, *, dtype: torch.dtype | None = None) -> tuple[Any, Any]:
+    """(model, tokenizer) from a hub id or folder, with a pad token and left padding for
+    generation. A missing folder that looks like a path fails with what to do."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = str(name_or_path)
+    if (source.startswith((".", "/")) or Path(source).suffix) and not Path(source).exists():
+        raise FileNotFoundError(f"policy {source!r} does not exist; pass a hub id (e.g. Qwen/Qwen2.5-3B) or a model folder")
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype) if dtype else AutoModelForCausalLM.from_pretrained(source)
+    return model, tokenizer
+
+
+class ValueHead(nn.Module):
+    """A scalar value per token from the last hidden state (PPO's critic head)."""
+
+    def __init__(self, hidden_size: int):
+        super().__init__()
+        self.linear = nn.Linear(hidden_size, 1)
+        nn.init.zeros_(self.linear.weight)
+        nn.init.zeros_(self.linear.bias)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:  # (B, T, H) -> (B, T)
+        return self.linear(hidden.to(self.linear.weight.dtype)).squeeze(-1)
+
+
+class Critic(nn.Module):
+    """A value model: a causal LM trunk (the policy's, or a copy of it) plus a value head."""
+
+    def __init__(self, trunk: nn.Module):
+        super().__init__()
+        self.trunk = trunk
+        self.head = ValueHead(trunk.config.hidden_size)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        out = self.trunk(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+        return self.head(out.hidden_states[-1])  # (B, T)
+
+
+def position_ids_for(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Positions that skip padding (left or right): 0 at each row's first real token."""
+    return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
+def forward_logprobs(
+    model: nn.Module,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    *,
+    temperature: float = 1.0,
+    with_entropy: bool = False,
+    with_hidden: bool = False,
+    chunk_size: int | None = 1024,
+) -> dict[str, torch.Tensor]:
+    """Teacher-forced log-prob of every token given the ones before it.
+
+    Returns ``logprobs`` (B, T) with position t holding log p(token_t | tokens_<t) (0 at
+    t = 0), optionally ``entropy`` (B, T) and the last ``hidden`` states (B, T, H).
+    Logits are divided by the sampling temperature, so the log-probs match the
+    distribution rollouts were sampled from.
+    """
+    out = model(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        position_ids=position_ids_for(attention_mask),
+        output_hidden_states=with_hidden,
+    )
+    logits = out.logits[:, :-1].float() / max(temperature, 1e-6)  # (B, T-1, V): predicts tokens 1..T-1
+    targets = input_ids[:, 1:]
+    logprobs = token_logprobs(logits, targets, chunk_size=chunk_size)  # (B, T-1)
+    pad = logprobs.new_zeros(logprobs.shape[0], 1)
+    result = {"logprobs": torch.cat([pad, logprobs], dim=1)}
+    if with_entropy:
+        result["entropy"] = torch.cat([pad, entropy_from_logits(logits)], dim=1)
+    if with_hidden:
+        result["hidden"] = out.hidden_states[-1]
+    return result

@@ -1,0 +1,203 @@
+"""One learner update: score a rollout batch, compute advantages, take optimizer steps.
+
+Kept apart from the training loop so that a user with their own loop (or a test with a
+bandit) can call it on any batch of ``(input_ids, attention_mask, loss_mask,
+token_rewards, rewards, group_ids)`` tensors.
+
+- GRPO: group-normalised episode rewards on every policy token, clipped ratio, KL to
+  the frozen reference as a loss term (low-variance estimator by default).
+- PPO: per-token values from a value head or a separate critic, GAE over policy tokens
+  (observation tokens are skipped, not discounted), whitened advantages, clipped value
+  loss.
+- REINFORCE: episode reward minus an optional baseline. With one epoch the behaviour
+  and current policies coincide, the ratio is 1, and the clipped surrogate's gradient is
+  exactly REINFORCE's ``-A * grad log p``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from .advantages import gae, group_normalized_advantages, reinforce_advantages, tokens_from_sequence, whiten
+from .config import TrainConfig
+from .losses import aggregate, clipped_policy_loss, kl_penalty, masked_mean, value_loss
+from .policy import forward_logprobs
+
+
+@dataclass
+class Learner:
+    """The trainable parts and their optimizer. ``ref_model`` is None when kl_coef is 0;
+    with LoRA the reference is the policy with its adapter disabled (``"adapter-off"``)."""
+
+    config: TrainConfig
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any = None
+    ref_model: nn.Module | str | None = None
+    value_head: nn.Module | None = None  # PPO critic="head"
+    critic: nn.Module | None = None  # PPO critic="model"
+    accelerator: Any = None
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        modules = [m for m in (self.model, self.value_head, self.critic) if m is not None]
+        return [p for m in modules for p in m.parameters() if p.requires_grad]
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        return self.accelerator.autocast() if self.accelerator is not None else contextlib.nullcontext()
+
+
+def _micro_batches(size: int, micro: int) -> list[slice]:
+    return [slice(start, min(start + micro, size)) for start in range(0, size, micro)]
+
+
+@torch.no_grad()
+def score_batch(learner: Learner, batch: dict[str, torch.Tensor]) -> None:
+    """Fill ``old_logprobs`` (current policy, before the update), ``ref_logprobs`` and,
+    for PPO, ``old_values``: teacher-forced, micro-batch by micro-batch."""
+    cfg = learner.config
+    n = batch["input_ids"].shape[0]
+    old, ref, values = [], [], []
+    for part in _micro_batches(n, cfg.micro_batch_size):
+        ids, attention = batch["input_ids"][part], batch["attention_mask"][part]
+        with learner.autocast():
+            out = forward_logprobs(learner.model, ids, attention, temperature=cfg.temperature, with_hidden=learner.value_head is not None)
+            old.append(out["logprobs"].float())
+            if learner.value_head is not None:
+                values.append(learner.value_head(out["hidden"]).float())
+            elif learner.critic is not None:
+                values.append(learner.critic(ids, attention).float())
+            if learner.ref_model == "adapter-off":
+                with learner.model.disable_adapter():
+                    ref.append(forward_logprobs(learner.model, ids, attention, temperature=cfg.temperature)["logprobs"].float())
+            elif learner.ref_model is not None:
+                ref_device = next(learner.ref_model.parameters()).device
+                ref_out = forward_logprobs(learner.ref_model, ids.to(ref_device), attention.to(ref_device), temperature=cfg.temperature)
+                ref.append(ref_out["logprobs"].float().to(ids.device))
+    batch["old_logprobs"] = torch.cat(old)
+    if ref:
+        batch["ref_logprobs"] = torch.cat(ref)
+    if values:
+        batch["old_values"] = torch.cat(values)
+
+
+def compute_advantages(config: TrainConfig, batch: dict[str, torch.Tensor]) -> None:
+    """Fill ``advantages`` (B, T) on policy tokens (and ``returns`` for PPO)."""
+    mask = batch["loss_mask"]
+    if config.algo == "grpo":
+        per_episode = group_normalized_advantages(batch["rewards"], batch["group_ids"])
+        batch["advantages"] = tokens_from_sequence(per_episode, mask)
+    elif config.algo == "reinforce":
+        groups = batch["group_ids"] if config.reinforce_baseline == "group_mean" else None
+        per_episode = reinforce_advantages(batch["rewards"], baseline=config.reinforce_baseline, group_ids=groups)
+        batch["advantages"] = tokens_from_sequence(per_episode, mask)
+    else:
+        advantages, returns = gae(batch["token_rewards"], batch["old_values"], mask, gamma=config.gamma, lam=config.lam)
+        batch["advantages"] = whiten(advantages, mask)
+        batch["returns"] = returns
+
+
+def _weight(mask: torch.Tensor, whole: torch.Tensor, agg: str) -> float:
+    """This micro-batch's share of its mini-batch, so accumulated gradients equal the
+    mini-batch's own aggregate (tokens for token-mean, episodes otherwise)."""
+    if agg == "token-mean":
+        return float(mask.sum() / whole.sum().clamp(min=1))
+    return float((mask.sum(-1) > 0).sum() / (whole.sum(-1) > 0).sum().clamp(min=1))
+
+
+def optimize(learner: Learner, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    """``ppo_epochs`` passes of mini-batch optimizer steps over a scored batch with advantages."""
+    cfg, acc = learner.config, learner.accelerator
+    n = batch["input_ids"].shape[0]
+    mini = cfg.mini_batch_size or n
+    sums: dict[str, float] = {}
+    counts = 0
+    tokens = 0
+    started = time.perf_counter()
+    learner.model.train()
+    for _ in range(cfg.ppo_epochs):
+        for mini_part in _micro_batches(n, mini):
+            whole_mask = batch["loss_mask"][mini_part]
+            parts = _micro_batches(mini_part.stop - mini_part.start, cfg.micro_batch_size)
+            for k, local in enumerate(parts):
+                part = slice(mini_part.start + local.start, mini_part.start + local.stop)
+                sync = acc.no_sync(learner.model) if acc is not None and k < len(parts) - 1 else contextlib.nullcontext()
+                with sync:
+                    loss, stats = _micro_loss(learner, batch, part)
+                    weight = _weight(batch["loss_mask"][part], whole_mask, cfg.loss_agg)
+                    if acc is not None:
+                        acc.backward(loss * weight)
+                    else:
+                        (loss * weight).backward()
+                for key, value in stats.items():
+                    sums[key] = sums.get(key, 0.0) + float(value)
+                counts += 1
+                tokens += int(batch["attention_mask"][part].sum())
+            parameters = learner.trainable_parameters()
+            if cfg.max_grad_norm > 0:
+                clip = acc.clip_grad_norm_ if acc is not None else torch.nn.utils.clip_grad_norm_
+                grad_norm = clip(parameters, cfg.max_grad_norm)
+                sums["grad_norm"] = sums.get("grad_norm", 0.0) + float(grad_norm) * len(parts)
+            learner.optimizer.step()
+            if learner.scheduler is not None:
+                learner.scheduler.step()
+            learner.optimizer.zero_grad(set_to_none=True)
+    elapsed = time.perf_counter() - started
+    metrics = {key: value / counts for key, value in sums.items()}
+    metrics["update_s"] = elapsed
+    metrics["update_tokens_per_s"] = tokens / elapsed if elapsed > 0 else 0.0
+    metrics["lr"] = learner.optimizer.param_groups[0]["lr"]
+    return metrics
+
+
+def _micro_loss(learner: Learner, batch: dict[str, torch.Tensor], part: slice) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    cfg = learner.config
+    ids, attention, mask = batch["input_ids"][part], batch["attention_mask"][part], batch["loss_mask"][part]
+    with learner.autocast():
+        out = forward_logprobs(
+            learner.model, ids, attention, temperature=cfg.temperature, with_entropy=True, with_hidden=learner.value_head is not None
+        )
+    logprobs = out["logprobs"].float()
+    loss, stats = clipped_policy_loss(
+        logprobs, batch["old_logprobs"][part], batch["advantages"][part], mask, clip_eps=cfg.clip_eps, clip_eps_high=cfg.clip_eps_high, agg=cfg.loss_agg
+    )
+    stats = {"pg_loss": loss.detach(), **stats}
+    entropy = aggregate(out["entropy"].float(), mask, cfg.loss_agg)
+    stats["entropy"] = entropy.detach()
+    if cfg.entropy_coef:
+        loss = loss - cfg.entropy_coef * entropy
+    if "ref_logprobs" in batch:
+        kl = aggregate(kl_penalty(logprobs, batch["ref_logprobs"][part], cfg.kl_estimator, mask=mask), mask, cfg.loss_agg)
+        stats["kl"] = kl.detach()
+        loss = loss + cfg.kl_coef * kl
+    if cfg.algo == "ppo":
+        with learner.autocast():
+            values = learner.value_head(out["hidden"]) if learner.value_head is not None else learner.critic(ids, attention)
+        v_loss, v_stats = value_loss(
+            values.float(), batch["old_values"][part], batch["returns"][part], mask, clip_eps=cfg.value_clip_eps, agg=cfg.loss_agg
+        )
+        stats.update(value_loss=v_loss.detach(), value_mean=masked_mean(values.detach().float(), mask), **v_stats)
+        loss = loss + cfg.vf_coef * v_loss
+    stats["loss"] = loss.detach()
+    return loss, stats
+
+
+def update(learner: Learner, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Score, advantages, optimize: everything one step of training does after rollouts."""
+    batch = {k: v.to(learner.device) for k, v in batch.items()}
+    score_batch(learner, batch)
+    compute_advantages(learner.config, batch)
+    metrics = optimize(learner, batch)
+    mismatch = masked_mean((batch["old_logprobs"] - batch["sampling_logprobs"]).abs(), batch["loss_mask"]) if "sampling_logprobs" in batch else None
+    if mismatch is not None:
+        metrics["logprob_mismatch"] = float(mismatch)  # sampler vs learner numerics
+    return metrics

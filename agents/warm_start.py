@@ -1,0 +1,148 @@
+"""Supervised warm start: behaviour cloning on trajectories, with the RL loss's mask.
+
+A model that has never seen the tag protocol cannot be improved by RL: it never writes
+``<answer>`` and never earns a reward. Cloning demonstrations first teaches the format.
+The demonstrations are tokenized exactly as rollouts are (prompt, policy turns,
+observations), and only the policy turns are trained on.
+
+Sources: ``"scripted"`` plays :class:`~zerosearch_env.baselines.ScriptedAgent` on the
+training questions, or a jsonl file of ``{"prompt": str, "turns": [{"action": str,
+"observation": str}, ...]}`` records from any agent.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .losses import masked_mean
+from .policy import forward_logprobs
+from .rollout import Episode, RolloutBatch, prompt_ids, text_ids
+
+_THINK = re.compile(r"<think>.*?</think>\s*", re.DOTALL)
+
+
+@dataclass
+class Demonstration:
+    """One episode of text: the prompt, then (action, observation) per turn."""
+
+    prompt: str
+    turns: list[tuple[str, str]]
+
+
+def scripted_demonstrations(
+    env_kwargs: dict[str, Any], *, no_search_share: float = 0.0, keep_think: bool = True, seed: int = 0
+) -> list[Demonstration]:
+    """Play the scripted agent once on every row of the environment's dataset.
+
+    ``no_search_share`` of the episodes (chosen with ``seed``) come from the agent told
+    to answer at once (a typed guess), giving a warm start that sometimes skips search.
+    """
+    from zerosearch_env.baselines import ScriptedAgent
+    from zerosearch_env.env import ZeroSearchEnv
+
+    env = ZeroSearchEnv(**env_kwargs)
+    rng = np.random.default_rng(seed)
+    skip_search = rng.random(len(env.rows)) < no_search_share
+    demos = []
+    for index in range(len(env.rows)):
+        agent = ScriptedAgent(max_searches=0 if skip_search[index] else 3, seed=seed + index)
+        observation, _ = env.reset(seed=seed + index, options={"index": index})
+        prompt, turns, done = observation, [], False
+        while not done:
+            action = agent.act(observation)
+            observation, _, terminated, truncated, _ = env.step(action)
+            done = terminated or truncated
+            turns.append((action if keep_think else _THINK.sub("", action), observation))
+        demos.append(Demonstration(prompt, turns))
+    return demos
+
+
+def load_demonstrations(path: str | Path) -> list[Demonstration]:
+    """Demonstrations from a jsonl file; a malformed line fails with its number."""
+    demos = []
+    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            demos.append(Demonstration(record["prompt"], [(t["action"], t.get("observation", "")) for t in record["turns"]]))
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise ValueError(
+                f"{path}:{number}: expects {{'prompt': str, 'turns': [{{'action': str, 'observation': str}}]}}, got {line[:120]!r}"
+            ) from error
+    return demos
+
+
+def tokenize_demonstration(demo: Demonstration, tokenizer: Any, *, chat: bool, max_total_tokens: int) -> Episode:
+    """The demonstration as rollouts lay episodes out: policy turns masked in, the rest out."""
+    ids = prompt_ids(tokenizer, demo.prompt, chat)
+    episode = Episode([], [], [], prompt_length=len(ids))
+    episode.append(ids, policy=False)
+    for action, observation in demo.turns:
+        episode.append(text_ids(tokenizer, action), policy=True)
+        episode.append(text_ids(tokenizer, observation), policy=False)
+    if len(episode.token_ids) > max_total_tokens:
+        keep = max_total_tokens
+        episode.token_ids, episode.loss_mask, episode.logprobs = (
+            episode.token_ids[:keep],
+            episode.loss_mask[:keep],
+            episode.logprobs[:keep],
+        )
+    return episode
+
+
+def batches(episodes: Sequence[Episode], batch_size: int, seed: int) -> Iterator[list[Episode]]:
+    """Shuffled mini-batches, epoch after epoch, from a seeded generator."""
+    rng = np.random.default_rng(seed)
+    while True:
+        order = rng.permutation(len(episodes))
+        for start in range(0, len(order) - batch_size + 1, batch_size):
+            yield [episodes[i] for i in order[start : start + batch_size]]
+
+
+def behaviour_cloning(
+    model: Any,
+    episodes: Sequence[Episode],
+    *,
+    steps: int,
+    lr: float,
+    batch_size: int,
+    pad_id: int,
+    seed: int = 0,
+    accelerator: Any = None,
+    progress: bool = True,
+) -> list[float]:
+    """Minimise the policy tokens' negative log-likelihood; returns the loss per step."""
+    from tqdm.auto import tqdm
+
+    device = next(model.parameters()).device
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, steps // 10)))
+    if accelerator is not None:
+        model, optimizer = accelerator.prepare(model, optimizer)
+    model.train()
+    losses = []
+    bar = tqdm(zip(range(steps), batches(episodes, batch_size, seed)), total=steps, desc="warm start (behaviour cloning)", disable=not progress)
+    for _, batch in bar:
+        t = {k: v.to(device) for k, v in RolloutBatch(batch).tensors(pad_id).items()}
+        logprobs = forward_logprobs(model, t["input_ids"], t["attention_mask"])["logprobs"]
+        loss = -masked_mean(logprobs, t["loss_mask"])
+        if accelerator is not None:
+            accelerator.backward(loss)
+        else:
+            loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+        bar.set_postfix(nll=f"{loss.item():.3f}")
+    return losses
