@@ -108,6 +108,24 @@ def cmd_world(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from .import_utils import require
+
+    for package in ("torch", "transformers", "accelerate"):
+        require(package, "zerosearch train")
+    from agents.config import config_from_args
+    from agents.train import train
+
+    try:
+        config = config_from_args(args)
+    except ValueError as error:
+        print(f"zerosearch train: error: {error}", file=sys.stderr)
+        return 2
+    result = train(config)
+    print(f"run folder: {result.out_dir} (metrics.jsonl, reward_curve.png, final/, checkpoints/)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zerosearch",
@@ -129,6 +147,16 @@ def build_parser() -> argparse.ArgumentParser:
     world.add_argument("out", help="output folder")
     world.add_argument("--seed", type=int, default=0, help="world seed (default 0)")
     world.set_defaults(func=cmd_world)
+
+    from agents.train import build_parser as build_train_parser
+
+    train = commands.add_parser(
+        "train",
+        help="train a search agent (GRPO, PPO, REINFORCE); --preset cpu-demo runs on a laptop CPU",
+        description="Train a search agent. Start from --preset or --config; every field below overrides it.",
+    )
+    build_train_parser(train)
+    train.set_defaults(func=cmd_train)
     return parser
 
 

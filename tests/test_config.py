@@ -1,0 +1,66 @@
+"""TrainConfig: presets, YAML files, command-line overrides and the checks that say how to fix a config."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from agents.config import TrainConfig, add_config_arguments, config_from_args, make_config, preset_names
+
+
+def test_every_preset_loads_and_the_gpu_presets_match_the_reference():
+    assert set(preset_names()) >= {"cpu-demo", "grpo_qwen3b", "grpo_qwen7b", "ppo_qwen3b", "ppo_qwen7b"}
+    for name in preset_names():
+        make_config(name)
+    grpo = make_config("grpo_qwen3b")
+    assert (grpo.group_size, grpo.lr, grpo.kl_coef, grpo.kl_estimator, grpo.questions_per_step) == (5, 1e-6, 0.001, "low_var_kl", 64)
+    assert (grpo.max_turn_tokens, grpo.max_obs_tokens, grpo.curriculum_start, grpo.curriculum_end, grpo.curriculum_base) == (500, 2048, 0.0, 0.5, 4.0)
+    ppo = make_config("ppo_qwen7b")
+    assert (ppo.algo, ppo.gamma, ppo.lam, ppo.critic, ppo.policy) == ("ppo", 1.0, 1.0, "model", "Qwen/Qwen2.5-7B")
+
+
+def test_yaml_file_then_overrides(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("algo: reinforce\nreinforce_baseline: batch_mean\ngroup_size: 1\nsteps: 7\n")
+    cfg = make_config(path, steps=9)
+    assert (cfg.algo, cfg.steps, cfg.group_size) == ("reinforce", 9, 1)
+
+
+def test_command_line_flags_parse_with_the_field_types():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--preset")
+    add_config_arguments(parser)
+    args = parser.parse_args(["--preset", "cpu-demo", "--kl-coef", "0.01", "--tensorboard", "false", "--sim-backend", "none", "--steps", "3"])
+    cfg = config_from_args(args)
+    assert (cfg.kl_coef, cfg.tensorboard, cfg.sim_backend, cfg.steps, cfg.policy) == (0.01, False, None, 3, "tiny")
+
+
+def test_every_field_has_help():
+    import dataclasses
+
+    assert all(f.metadata.get("help") for f in dataclasses.fields(TrainConfig))
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"algo": "dqn"}, "algo expects one of"),
+        ({"algo": "grpo", "group_size": 1}, "group_size >= 2"),
+        ({"steps": 0}, "steps expects a positive int"),
+        ({"kl_estimator": "k9"}, "kl_estimator expects one of"),
+        ({"loss_agg": "sum"}, "loss_agg expects one of"),
+        ({"micro_batch_size": 4, "mini_batch_size": 6}, "multiple of micro_batch_size"),
+        ({"bc_steps": 10}, "needs bc_source"),
+        ({"curriculum_end": 1.5}, "probabilities in [0, 1]"),
+        ({"nonsense": 1}, "unknown TrainConfig fields"),
+    ],
+)
+def test_bad_configs_say_what_to_fix(overrides, message):
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        make_config(**overrides)
+
+
+def test_unknown_preset_lists_the_presets():
+    with pytest.raises(ValueError, match="presets: .*cpu-demo"):
+        make_config("no-such-preset")
