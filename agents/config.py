@@ -43,6 +43,7 @@ class TrainConfig:
     split: str | None = _help("train", "Split of the dataset to train on (None: every row of a file).")
     eval_split: str | None = _help("test", "Split used for the held-out evaluation (None: skip evaluation).")
     corpus: str | None = _help(None, "Corpus jsonl for sim=corpus when the dataset is not synthetic.")
+    prompt_template: str | None = _help(None, "Policy prompt with a {question} field for every row (None: the dataset's prompt or the ZeroSearch template).")
     topk: int = _help(5, "Documents per search.")
     max_turns: int = _help(5, "Search rounds per episode before the answer turn is forced.")
     curriculum_start: float = _help(0.0, "Noise probability at step 0 (reference: 0).")

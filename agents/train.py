@@ -66,6 +66,8 @@ def _env_kwargs(cfg: TrainConfig, split: str | None) -> dict[str, Any]:
         kwargs["sim_backend"] = cfg.sim_backend
     if cfg.corpus:
         kwargs["corpus"] = cfg.corpus
+    if cfg.prompt_template:
+        kwargs["prompt_template"] = cfg.prompt_template
     return kwargs
 
 

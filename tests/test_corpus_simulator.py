@@ -133,3 +133,13 @@ def test_world_invariants_with_the_real_simulator():
     assert sum(holds_answer(res, row) for res, row in zip(useful, rows)) / len(rows) >= 0.95
     assert not any(holds_answer(res, row) for res, row in zip(noisy, rows))
     assert all(res.documents for res in noisy)  # on-topic documents, just not the answer
+
+
+def test_equal_scores_rank_in_corpus_order_on_every_platform():
+    from zerosearch_env.simulators.corpus import CorpusSimulator
+
+    docs = ["kestin mills harbour", "other words entirely", "kestin mills harbour", "kestin mills harbour", "mills"]
+    sim = CorpusSimulator(docs)
+    ranked = sim.ranked(["kestin mills harbour"], k=5)[0]
+    assert ranked[:3] == [0, 2, 3]  # three identical documents: ties keep corpus order
+    assert 1 not in ranked  # no shared word, no positive score

@@ -315,3 +315,11 @@ def test_hotpotqa_context_rows_are_searched_directly():
     noisy = ZeroSearchEnv(dataset=[QARow("Who founded Acme?", ("Jane Doe",), context=context)], difficulty=1.0)
     noisy.reset(seed=0)
     assert noisy.step("<search> Acme founder </search>")[4]["documents"] == ['"Beta" Beta Corp makes anvils.']
+
+
+def test_prompt_template_replaces_the_policy_prompt_for_every_row():
+    env = ZeroSearchEnv(prompt_template="Question: {question}\n")
+    obs, info = env.reset(seed=0)
+    assert obs == f"Question: {info['question']}\n"
+    with pytest.raises(ConfigError, match="question"):
+        ZeroSearchEnv(prompt_template="no field here")

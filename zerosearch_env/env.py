@@ -140,6 +140,9 @@ class ZeroSearchEnv(gym.Env[str, str]):
     - ``dedup``, ``cache_size``, ``cache_path``: share one simulation between identical
       requests of a batch, and cache results (see ``simulators/cache.py``; both change
       what the policy sees, so both are off by default).
+    - ``prompt_template``: a policy prompt with a ``{question}`` field for every row,
+      instead of the dataset's ``prompt`` column or the ZeroSearch template (e.g. a
+      short prompt for a tiny policy trained from scratch).
     - ``observation_mode``: ``"delta"`` (default) or ``"transcript"``.
     - ``on_sim_error``: ``"raise"`` (default) or ``"fallback"`` (empty documents, flagged in
       ``info["sim_error"]``).
@@ -172,6 +175,7 @@ class ZeroSearchEnv(gym.Env[str, str]):
         dedup: bool = False,
         cache_size: int = 0,
         cache_path: str | Path | None = None,
+        prompt_template: str | None = None,
         render_mode: str | None = None,
     ):
         if not isinstance(max_turns, int) or max_turns < 0:
@@ -186,6 +190,8 @@ class ZeroSearchEnv(gym.Env[str, str]):
             raise ConfigError(f"observation_mode expects 'delta' or 'transcript', got {observation_mode!r}")
         if on_sim_error not in ("raise", "fallback"):
             raise ConfigError(f"on_sim_error expects 'raise' or 'fallback', got {on_sim_error!r}")
+        if prompt_template is not None and (not isinstance(prompt_template, str) or "{question}" not in prompt_template):
+            raise ConfigError(f"prompt_template expects a str with a {{question}} field, got {prompt_template!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ConfigError(f"render_mode expects one of {self.metadata['render_modes']} or None, got {render_mode!r}")
 
@@ -207,6 +213,7 @@ class ZeroSearchEnv(gym.Env[str, str]):
         self.observation_mode = observation_mode
         self.on_sim_error = on_sim_error
         self.render_mode = render_mode
+        self.prompt_template = prompt_template
 
         self.action_space = TextSpace(max_action_chars)
         self.observation_space = TextSpace(MAX_OBSERVATION_CHARS)
@@ -260,7 +267,10 @@ class ZeroSearchEnv(gym.Env[str, str]):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
         self._index, self._row = self._pick_row(options or {})
-        prompt = self._row.prompt or build_policy_prompt(self._row.question)
+        if self.prompt_template is not None:
+            prompt = self.prompt_template.format(question=self._row.question.strip())
+        else:
+            prompt = self._row.prompt or build_policy_prompt(self._row.question)
         self._start_episode([prompt])
         return self._observation(prompt), self._info(noise_prob=self.noise_prob)
 
