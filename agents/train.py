@@ -257,6 +257,8 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
     from .warm_start import behaviour_cloning, load_demonstrations, scripted_demonstrations, tokenize_demonstration
 
     started = time.perf_counter()
+    if cfg.torch_threads:
+        torch.set_num_threads(cfg.torch_threads)
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     accelerator = Accelerator(mixed_precision=_mixed_precision(cfg.mixed_precision))
