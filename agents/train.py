@@ -203,9 +203,12 @@ def plot_curve(history: list[dict[str, Any]], path: Path, eval_before: dict[str,
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(steps, [h["reward"] for h in history], label="training reward (mean per step)")
     ax.plot(steps, [h["noise_prob"] for h in history], "--", color="gray", label="noise probability (curriculum)")
+    ax.plot(steps, [min(h["searches_per_episode"], 1.0) for h in history], ":", color="tab:green", label="searches per episode (capped at 1)")
     evals = [(h["step"], h["eval_f1"]) for h in history if "eval_f1" in h]
     if eval_before:
         evals = [(-1, eval_before["f1"])] + evals
+    if eval_after:
+        evals = evals + [(steps[-1] + 1, eval_after["f1"])]
     if evals:
         ax.plot(*zip(*evals), "o-", color="tab:red", label="held-out F1 (greedy)")
     ax.set_xlabel("training step")
