@@ -80,8 +80,9 @@ def build_learner(cfg: TrainConfig, policy_path: str, accelerator: Any):
     from .update import Learner
 
     model, tokenizer = load_policy(policy_path)
-    if cfg.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
+    if cfg.gradient_checkpointing:  # renamed activation checkpointing in newer transformers
+        enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+        enable()
     ref_model: Any = None
     if cfg.lora_r:
         from zerosearch_env.import_utils import require
