@@ -172,6 +172,7 @@ def test_corpus_100k_throughput(benchmark, corpus_case):
     assert useful_hits >= 0.9 * n_useful  # the query comes from an answer-bearing document
     if benchmark.stats is not None:  # None under --benchmark-disable (quick mode)
         rate = CORPUS_BATCH / benchmark.stats.stats.mean
+        benchmark.extra_info.update(searches_per_s=rate, corpus_docs=len(sim))
         print(
             f"\ncorpus simulator, {CORPUS_DOCS:,} documents, batches of {CORPUS_BATCH}: "
             f"{rate:,.0f} searches/s (target >= {TARGET_SEARCHES_PER_S:,.0f})"

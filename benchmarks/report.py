@@ -116,6 +116,10 @@ def _targets(benches: dict[str, dict], steps: dict[tuple[str, str, int], float])
     if http_batched and http_sequential:
         targets.append(Target("HTTP backend, 64 requests: concurrent batch / sequential calls", "(reported)", f"{http_sequential / http_batched:.1f}x", None))
 
+    update, bare = _mean(benches, "test_update_step"), _mean(benches, "test_bare_forward_backward")
+    if update and bare:
+        targets.append(Target("learner update step / bare forward+backward on the same tokens (time)", "< 2x", f"{update / bare:.2f}x", update / bare < 2.0))
+
     targets.append(
         Target(
             "GPU: vector env searches/s with vLLM / vLLM offline throughput on the same prompts",
