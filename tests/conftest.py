@@ -64,3 +64,22 @@ def _has_vllm_gpu() -> bool:
 
 #: GPU-only tests; their CPU twins (same prompts, same parsing) run everywhere.
 require_vllm = pytest.mark.skipif(not _has_vllm_gpu(), reason="needs the vllm package and a CUDA GPU")
+
+
+def episode_mask(batch: int, length: int, seed: int):
+    """Loss masks shaped like multi-turn episodes: prompt, then policy turns separated by
+    observation tokens, then padding. Row 0 has no policy token at all."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    mask = torch.zeros(batch, length)
+    for row in range(1, batch):
+        t = int(torch.randint(0, 4, (), generator=gen))  # prompt
+        end = length - int(torch.randint(0, 3, (), generator=gen))  # padding after `end`
+        policy_turn = True
+        while t < end:
+            span = int(torch.randint(1, 4, (), generator=gen))
+            mask[row, t : min(t + span, end)] = float(policy_turn)
+            t += span
+            policy_turn = not policy_turn
+    return mask
