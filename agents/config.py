@@ -113,7 +113,7 @@ class TrainConfig:
     tensorboard: bool = _help(True, "Write TensorBoard logs to out_dir/tb.")
     wandb_project: str | None = _help(None, "Log to this Weights & Biases project (needs wandb installed).")
     seed: int = _help(0, "Seeds rollouts, questions, sampling and initialisation; same seed, same run.")
-    torch_threads: int | None = _help(None, "CPU threads for torch (None: torch's default). A tiny model runs fastest on 1: more threads only add synchronisation.")
+    torch_threads: int | None = _help(None, "CPU threads for torch (None: torch's default). On a 2-core machine shared with other jobs, 1 keeps a tiny model from stalling on thread contention.")
 
     def __post_init__(self) -> None:
         def fail(message: str) -> None:

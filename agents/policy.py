@@ -46,9 +46,8 @@ def build_word_tokenizer(texts: list[str]):
 def build_tiny_policy(path: str | Path, *, hidden_size: int = 64, layers: int = 2, seed: int = 0) -> Path:
     """Write a word-level tokenizer over the synthetic world and a randomly initialised
     tiny Llama to ``path`` (loaded back with ``load_policy(path)``, like any checkpoint)."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     from zerosearch_env.protocol import INVALID_ACTION_FEEDBACK, POLICY_PROMPT_TEMPLATE
+    from zerosearch_env.tiny import save_tiny_llama
     from zerosearch_env.worlds.synthetic import make_world
 
     world = make_world()
@@ -56,26 +55,10 @@ def build_tiny_policy(path: str | Path, *, hidden_size: int = 64, layers: int = 
     texts += [d.contents for d in world.documents]
     texts += [q.question for split in ("train", "test") for q in world.questions(split)]
     tokenizer = build_word_tokenizer(texts)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden_size,
-        intermediate_size=hidden_size * 4,
-        num_hidden_layers=layers,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=4096,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=None,
-        tie_word_embeddings=True,
+    return save_tiny_llama(
+        path, tokenizer, hidden_size=hidden_size, layers=layers, seed=seed,
+        intermediate_size=hidden_size * 4, num_key_value_heads=4, max_position_embeddings=4096, tie_word_embeddings=True,
     )
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        model = LlamaForCausalLM(config)
-    path = Path(path)
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
 
 
 def load_policy(name_or_path: str | Path, *, dtype: torch.dtype | None = None) -> tuple[Any, Any]:

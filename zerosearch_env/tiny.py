@@ -50,13 +50,13 @@ def build_tokenizer(vocab_size: int = 512):
     )
 
 
-def build_tiny_llama(path: Path, *, hidden_size: int = 32, layers: int = 2, seed: int = 0) -> Path:
-    """Write a tokenizer and a randomly initialised tiny Llama to ``path``."""
+def save_tiny_llama(path: Path, tokenizer, *, hidden_size: int, layers: int, seed: int = 0, **config) -> Path:
+    """Write ``tokenizer`` and a randomly initialised tiny Llama sized for it to ``path``
+    (seeded without touching the global torch RNG). ``config`` overrides LlamaConfig fields."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    tokenizer = build_tokenizer()
-    config = LlamaConfig(
+    settings = dict(
         vocab_size=len(tokenizer),
         hidden_size=hidden_size,
         intermediate_size=hidden_size * 2,
@@ -68,9 +68,15 @@ def build_tiny_llama(path: Path, *, hidden_size: int = 32, layers: int = 2, seed
         eos_token_id=tokenizer.eos_token_id,
         bos_token_id=None,
     )
+    settings.update(config)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        model = LlamaForCausalLM(config)
+        model = LlamaForCausalLM(LlamaConfig(**settings))
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
-    return path
+    return Path(path)
+
+
+def build_tiny_llama(path: Path, *, hidden_size: int = 32, layers: int = 2, seed: int = 0) -> Path:
+    """Write a tokenizer and a randomly initialised tiny Llama to ``path``."""
+    return save_tiny_llama(path, build_tokenizer(), hidden_size=hidden_size, layers=layers, seed=seed)
