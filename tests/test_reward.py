@@ -1,3 +1,6 @@
+import random
+from collections import Counter
+
 import pytest
 
 from zerosearch_env.errors import ConfigError
@@ -53,6 +56,18 @@ def test_reward_table(prediction, golden, f1, em, cover):
 def test_f1_counts_repeated_tokens_once_per_match():
     # "new new york" vs "new york": overlap 2, precision 2/3, recall 1
     assert f1_score("new new york", ["new york"]) == pytest.approx(0.8)
+
+
+def test_f1_matches_the_multiset_definition_on_random_answers():
+    """SQuAD F1: overlap is the size of the multiset intersection of the token lists."""
+    rng = random.Random(0)
+    words = ["new", "york", "city", "jane", "doe", "1990"]
+    for _ in range(500):
+        pred = " ".join(rng.choices(words, k=rng.randint(1, 5)))
+        gold = " ".join(rng.choices(words, k=rng.randint(1, 5)))
+        overlap = sum((Counter(pred.split()) & Counter(gold.split())).values())
+        expected = 0.0 if overlap == 0 else 2 * overlap / (len(pred.split()) + len(gold.split()))
+        assert f1_score(pred, [gold]) == pytest.approx(expected)
 
 
 def test_resolve_reward():

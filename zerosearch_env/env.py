@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -32,7 +31,6 @@ CurriculumClock = Literal["manual", "episode"]
 OnSimError = Literal["raise", "fallback"]
 
 MAX_OBSERVATION_CHARS = 1 << 24
-_DRAW_CHUNK = 8  # search rounds of randomness drawn at a time
 _SCORE_OF_REWARD = {fn: name for name, fn in REWARDS.items()}  # built-in rewards come with the scores
 
 #: The keys of every ``info`` dict, in a stable order (a public API: keep the names).
@@ -64,8 +62,7 @@ INFO_KEYS: tuple[str, ...] = (
 )
 
 
-@dataclass(slots=True)
-class PendingTurn:
+class PendingTurn(NamedTuple):
     """A parsed policy turn, decided but not yet applied to the episode.
 
     ``request`` is set when the turn needs the simulator. Splitting a step in two lets a
@@ -233,7 +230,6 @@ class ZeroSearchEnv(gym.Env[str, str]):
         self._sim_tokens = [0, 0]  # simulator prompt, completion tokens over the episode
         self._coins: list[float] = []  # per search round, see _turn_randomness
         self._seeds: list[int] = []
-        self._info_base: dict[str, Any] | None = None
         self._done = False
 
     def sibling(self) -> ZeroSearchEnv:
@@ -265,6 +261,12 @@ class ZeroSearchEnv(gym.Env[str, str]):
 
     # ------------------------------------------------------------------ episode
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        obs, row = self.reset_row(seed=seed, options=options)
+        return obs, dict(zip(INFO_KEYS, row))
+
+    def reset_row(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, tuple]:
+        """``reset`` with the info as a tuple of values in ``INFO_KEYS`` order, which a
+        vector env turns into columns without building a dict per sub-env."""
         super().reset(seed=seed)
         self._index, self._row = self._pick_row(options or {})
         if self.prompt_template is not None:
@@ -272,9 +274,12 @@ class ZeroSearchEnv(gym.Env[str, str]):
         else:
             prompt = self._row.prompt or build_policy_prompt(self._row.question)
         self._start_episode([prompt])
-        return self._observation(prompt), self._info(noise_prob=self.noise_prob)
+        return self._observation(prompt), self._info_row(None, self.noise_prob)
 
     def _pick_row(self, options: Mapping[str, Any]) -> tuple[int | None, QARow]:
+        if not options:  # the common case: a uniform draw
+            index = int(self.np_random.integers(len(self.rows)))
+            return index, self.rows[index]
         unknown = set(options) - {"index", "question", "golden_answers"}
         if unknown:
             raise ConfigError(f"reset options expects keys 'index' or 'question'/'golden_answers', got {sorted(unknown)}")
@@ -316,28 +321,24 @@ class ZeroSearchEnv(gym.Env[str, str]):
             coin, seed = self._turn_randomness(self._turn)
             quality = "useful" if coin > noise_prob else "noisy"
             assert self._row is not None
-            request = SearchRequest(
-                query=parsed.content or "",
-                question=self._row.question,
-                golden_answers=self._row.golden_answers,
-                quality=quality,
-                topk=self.topk,
-                seed=seed,
-                context=self._row.context,
-            )
+            row = self._row
+            # Positional: this runs for every search of every sub-env.
+            request = SearchRequest(parsed.content or "", row.question, row.golden_answers, quality, self.topk, seed, row.context)
         return PendingTurn(turn_text, ignored, parsed, final, noise_prob, request)
 
     def _turn_randomness(self, turn: int) -> tuple[float, int]:
         """The noise coin ``u ~ U(0, 1)`` and simulator seed of search round ``turn``.
 
-        Drawn from ``np_random`` in chunks and stored per round, so the values belong to
-        the round, not to the attempt: a retried turn gets the same ones."""
-        while turn >= len(self._coins):  # once per _DRAW_CHUNK rounds
-            # Raw 64-bit words from the env's seeded generator (a third of the cost of
-            # Generator.random + integers): the top 53 bits make the coin, the top 31 the seed.
-            words = self.np_random.bit_generator.random_raw(2 * _DRAW_CHUNK).tolist()
-            self._coins.extend([(w >> 11) * 2.0**-53 for w in words[:_DRAW_CHUNK]])
-            self._seeds.extend([w >> 33 for w in words[_DRAW_CHUNK:]])
+        Drawn from ``np_random`` when the round first needs them and stored per round, so
+        the values belong to the round, not to the attempt: a retried turn gets the same
+        ones."""
+        while turn >= len(self._coins):  # rounds are played in order: one draw per round
+            # Two raw 64-bit words from the env's seeded generator (far cheaper than
+            # Generator.random + integers): the top 53 bits of one make the coin, the top
+            # 31 bits of the other the seed.
+            coin_word, seed_word = self.np_random.bit_generator.random_raw(2).tolist()
+            self._coins.append((coin_word >> 11) * 2.0**-53)
+            self._seeds.append(seed_word >> 33)
         return self._coins[turn], self._seeds[turn]
 
     def _simulate_one(self, pending: PendingTurn) -> SearchResult:
@@ -354,12 +355,16 @@ class ZeroSearchEnv(gym.Env[str, str]):
 
     def finish_turn(self, pending: PendingTurn, result: SearchResult | None) -> tuple[str, float, bool, bool, dict[str, Any]]:
         """Apply a decided turn (and its simulator result, if it searched) to the episode."""
+        obs, reward, terminated, truncated, row = self.finish_turn_row(pending, result)
+        return obs, reward, terminated, truncated, dict(zip(INFO_KEYS, row))
+
+    def finish_turn_row(self, pending: PendingTurn, result: SearchResult | None) -> tuple[str, float, bool, bool, tuple]:
+        """``finish_turn`` with the info as a tuple of values in ``INFO_KEYS`` order."""
         assert self._row is not None
         self._turn += 1
         self._transcript.append(pending.turn_text)
         parsed, request = pending.parsed, pending.request
         reward, terminated, truncated, appended = 0.0, False, False, ""
-        scores = None
         if parsed.kind == "answer":
             scores = score_answer(parsed.content, self._row.golden_answers)
             named = _SCORE_OF_REWARD.get(self.reward_fn)
@@ -382,25 +387,22 @@ class ZeroSearchEnv(gym.Env[str, str]):
         if self._done and self.curriculum_clock == "episode":
             self.training_step += 1
 
-        info = self._info(action=parsed.kind, noise_prob=pending.noise_prob, ignored_text=pending.ignored_text)
-        if scores is not None:
-            info.update(answer=parsed.content, f1=scores.f1, em=scores.em, cover_em=scores.cover_em)
+        kind, noise_prob, ignored = parsed.kind, pending.noise_prob, pending.ignored_text
+        if terminated:
+            row = self._info_row(kind, noise_prob, ignored, None, parsed.content, None, None, scores.f1, scores.em, scores.cover_em)
         elif truncated:
-            info.update(f1=0.0, em=0.0, cover_em=0.0, query=parsed.content if parsed.kind == "search" else None)
+            query = parsed.content if kind == "search" else None
+            row = self._info_row(kind, noise_prob, ignored, query, None, None, None, 0.0, 0.0, 0.0)
         elif request is not None:
-            assert result is not None
-            info.update(
-                query=request.query,
-                documents=list(result.documents),
-                doc_quality=request.quality,
-                sim_error=result.error,
-                sim_prompt_tokens=result.prompt_tokens,
-                sim_completion_tokens=result.completion_tokens,
-                sim_latency_s=result.latency_s,
+            row = self._info_row(
+                kind, noise_prob, ignored, request.query, None, list(result.documents), request.quality, None, None, None,
+                result.error, result.prompt_tokens, result.completion_tokens, result.latency_s,
             )
+        else:
+            row = self._info_row(kind, noise_prob, ignored)
         if self.render_mode == "human":
             self.render()
-        return self._observation(appended), reward, terminated, truncated, info
+        return self._observation(appended), reward, terminated, truncated, row
 
     # ------------------------------------------------------------------ views
     @property
@@ -411,33 +413,33 @@ class ZeroSearchEnv(gym.Env[str, str]):
     def _observation(self, appended: str) -> str:
         return self.transcript if self.observation_mode == "transcript" else appended
 
-    def _info(self, **step_info: Any) -> dict[str, Any]:
-        """Every key of ``INFO_KEYS``: the episode's constants (filled once per episode),
-        its counters, then what this step adds (``noise_prob`` included)."""
-        if self._info_base is None:
-            assert self._row is not None
-            self._info_base = dict.fromkeys(INFO_KEYS)
-            self._info_base.update(
-                question=self._row.question,
-                data_source=self._row.data_source,
-                index=self._index,
-                sim_prompt_tokens=0,
-                sim_completion_tokens=0,
-                sim_latency_s=0.0,
-                ignored_text="",
-            )
-        info = self._info_base.copy()
-        info.update(
-            golden_answers=list(self._row.golden_answers),
-            turn=self._turn,
-            training_step=self.training_step,
-            searches=self._searches,
-            noisy_searches=self._noisy_searches,
-            episode_sim_prompt_tokens=self._sim_tokens[0],
-            episode_sim_completion_tokens=self._sim_tokens[1],
-            **step_info,
-        )
-        return info
+    def _info_row(
+        self,
+        action: str | None,
+        noise_prob: float,
+        ignored_text: str = "",
+        query: str | None = None,
+        answer: str | None = None,
+        documents: list[str] | None = None,
+        doc_quality: str | None = None,
+        f1: float | None = None,
+        em: float | None = None,
+        cover_em: float | None = None,
+        sim_error: SimulatorFault | None = None,
+        sim_prompt_tokens: int = 0,
+        sim_completion_tokens: int = 0,
+        sim_latency_s: float = 0.0,
+    ) -> tuple:
+        """The info values in ``INFO_KEYS`` order: the episode's row, its counters, then
+        what this step adds. A tuple, not a dict: it is built for every sub-env step."""
+        row = self._row
+        assert row is not None
+        return (
+            row.question, list(row.golden_answers), row.data_source, self._index, self._turn,
+            action, query, answer, documents, doc_quality, noise_prob, f1, em, cover_em, sim_error, ignored_text,
+            self.training_step, self._searches, self._noisy_searches,
+            sim_prompt_tokens, sim_completion_tokens, sim_latency_s, self._sim_tokens[0], self._sim_tokens[1],
+        )  # fmt: skip
 
     def render(self) -> str | None:
         if self.render_mode == "ansi":

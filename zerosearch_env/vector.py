@@ -119,10 +119,10 @@ class ZeroSearchVectorEnv(VectorEnv):
         mask = np.ones(self.num_envs, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
         per_env = self._per_env_options(options)
         obs = [env.transcript if env.observation_mode == "transcript" else "" for env in self.envs]
-        infos: list[dict[str, Any] | None] = [None] * self.num_envs
+        infos: list[tuple | None] = [None] * self.num_envs
         for i, env in enumerate(self.envs):
             if mask[i]:
-                obs[i], infos[i] = env.reset(seed=seeds[i], options=per_env[i] or None)
+                obs[i], infos[i] = env.reset_row(seed=seeds[i], options=per_env[i] or None)
                 self._autoreset[i] = False
         return tuple(obs), self._batch_infos(infos)
 
@@ -150,38 +150,41 @@ class ZeroSearchVectorEnv(VectorEnv):
             raise ConfigError(f"step expects {self.num_envs} actions, got {len(actions)}")
         n = self.num_envs
         obs: list[str] = [""] * n
-        rewards = np.zeros(n, dtype=np.float64)
-        terminated = np.zeros(n, dtype=bool)
-        truncated = np.zeros(n, dtype=bool)
-        infos: list[dict[str, Any] | None] = [None] * n
+        rewards = [0.0] * n
+        terminated = [False] * n
+        truncated = [False] * n
+        infos: list[tuple | None] = [None] * n  # info rows, values in INFO_KEYS order
+        autoreset = self._autoreset.tolist()  # plain lists: this loop runs per sub-env
 
         # 1. Decide every turn (parse, look up the noise coin). Nothing changes yet, so a
         #    simulator fault below leaves every sub-env as it was.
-        skipped = [action is None for action in actions]
         pending = [
-            None if skipped[i] or self._autoreset[i] else env.begin_turn(action)
-            for i, (env, action) in enumerate(zip(self.envs, actions))
+            None if action is None or reset_first else env.begin_turn(action)
+            for env, action, reset_first in zip(self.envs, actions, autoreset)
         ]
 
         # 2. One simulator call for every search of this step.
-        searching = [i for i in range(n) if pending[i] is not None and pending[i].request is not None]
+        searching = [i for i, turn in enumerate(pending) if turn is not None and turn.request is not None]
         results = self._simulate(pending, searching)
 
         # 3. Apply the turns; reset the sub-envs whose episode ended last step.
         final_obs, final_info = {}, {}
-        for i, env in enumerate(self.envs):
-            if skipped[i]:
+        same_step = self.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
+        for i, (env, action, turn) in enumerate(zip(self.envs, actions, pending)):
+            if action is None:
                 continue
-            if pending[i] is None:
-                obs[i], infos[i] = env.reset()
+            if turn is None:
+                obs[i], infos[i] = env.reset_row()
+                autoreset[i] = False
                 continue
-            obs[i], rewards[i], terminated[i], truncated[i], infos[i] = env.finish_turn(pending[i], results.get(i))
-            if (terminated[i] or truncated[i]) and self.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP:
-                final_obs[i], final_info[i] = obs[i], infos[i]
-                obs[i], infos[i] = env.reset()
-        ended = (terminated | truncated) & (self.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP)
-        self._autoreset = np.where(skipped, self._autoreset, ended)
-
+            obs[i], rewards[i], terminated[i], truncated[i], infos[i] = env.finish_turn_row(turn, results.get(i))
+            if terminated[i] or truncated[i]:
+                if same_step:
+                    final_obs[i], final_info[i] = obs[i], infos[i]
+                    obs[i], infos[i] = env.reset_row()
+                else:
+                    autoreset[i] = True
+        self._autoreset = np.array(autoreset, dtype=bool)
         batched = self._batch_infos(infos)
         if final_obs:
             batched["final_obs"] = np.array([final_obs.get(i) for i in range(n)], dtype=object)
@@ -189,7 +192,13 @@ class ZeroSearchVectorEnv(VectorEnv):
             batched["final_info"] = self._batch_infos([final_info.get(i) for i in range(n)])
             batched["_final_info"] = batched["_final_obs"].copy()
         self.last_step_stats.step_wall_s = time.perf_counter() - started
-        return tuple(obs), rewards, terminated, truncated, batched
+        return (
+            tuple(obs),
+            np.array(rewards, dtype=np.float64),
+            np.array(terminated, dtype=bool),
+            np.array(truncated, dtype=bool),
+            batched,
+        )
 
     def _simulate(self, pending: list, searching: list[int]) -> dict[int, Any]:
         stats = self.last_step_stats = StepStats(sim_requests=len(searching))
@@ -211,28 +220,34 @@ class ZeroSearchVectorEnv(VectorEnv):
         stats.sim_completion_tokens = sum(r.completion_tokens for r in results)
         return dict(zip(searching, results))
 
-    def _batch_infos(self, infos: list[dict[str, Any] | None]) -> dict[str, Any]:
+    def _batch_infos(self, rows: list[tuple | None]) -> dict[str, Any]:
         """Gymnasium's vector info layout (``info[key][i]`` plus a ``_key`` mask), built
-        column by column because every sub-env info has the same keys."""
-        present = np.array([info is not None for info in infos])
-        if not present.any():
+        column by column straight from the sub-envs' info rows (tuples in ``INFO_KEYS``
+        order): no dict per sub-env."""
+        n = self.num_envs
+        present_rows = [row for row in rows if row is not None]
+        if not present_rows:
             return {}
-        everyone = bool(present.all())
+        everyone = len(present_rows) == n
+        present = np.ones(n, dtype=bool) if everyone else np.array([row is not None for row in rows])
         batched: dict[str, Any] = {}
-        for key in INFO_KEYS:
-            values = [info[key] if info is not None else None for info in infos]
+        for key, values in zip(INFO_KEYS, zip(*present_rows)):
             dtype = _NUMERIC_INFO.get(key)
-            if dtype is not None and everyone:
-                column = np.array(values, dtype=dtype)
-            else:
-                kinds = {type(v) for v in values if v is not None}
-                if kinds and kinds <= {int, float, bool} and all(v is not None for v, p in zip(values, present) if p):
+            if dtype is None and None not in values:
+                kinds = set(map(type, values))
+                if kinds <= {int, float, bool}:
                     dtype = bool if kinds == {bool} else (np.int64 if kinds == {int} else np.float64)
-                    column = np.zeros(self.num_envs, dtype=dtype)
-                    column[present] = [v for v, p in zip(values, present) if p]
-                else:
-                    column = np.empty(self.num_envs, dtype=object)
+            if dtype is not None:
+                column = np.zeros(n, dtype=dtype)
+                if everyone:
                     column[:] = values
+                else:
+                    column[present] = values
+            elif everyone:  # fromiter keeps list values (documents, golden answers) whole
+                column = np.fromiter(values, dtype=object, count=n)
+            else:
+                column = np.full(n, None, dtype=object)
+                column[present] = np.fromiter(values, dtype=object, count=len(values))
             batched[key] = column
             batched[f"_{key}"] = present
         return batched

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 Quality = Literal["useful", "noisy"]
 QUALITIES: tuple[str, ...] = ("useful", "noisy")
@@ -27,14 +27,7 @@ class Passage:
     supporting: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class SearchRequest:
-    """One search the policy made, with everything a simulator may condition on.
-
-    Each request carries its *own* question and golden answers: a simulator never has
-    to guess which episode a query belongs to.
-    """
-
+class _SearchRequestFields(NamedTuple):
     query: str
     question: str
     golden_answers: tuple[str, ...]
@@ -43,11 +36,32 @@ class SearchRequest:
     seed: int | None = None
     context: tuple[Passage, ...] = ()
 
-    def __post_init__(self) -> None:
-        if self.quality not in QUALITIES:
-            raise ValueError(f"SearchRequest.quality expects 'useful' or 'noisy', got {self.quality!r}")
-        if self.topk < 1:
-            raise ValueError(f"SearchRequest.topk expects a positive int, got {self.topk!r}")
+
+class SearchRequest(_SearchRequestFields):
+    """One search the policy made, with everything a simulator may condition on.
+
+    Each request carries its *own* question and golden answers: a simulator never has
+    to guess which episode a query belongs to. Immutable and hashable (a named tuple,
+    checked on creation: one is built for every search of every sub-env).
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        query: str,
+        question: str,
+        golden_answers: tuple[str, ...],
+        quality: Quality = "useful",
+        topk: int = 5,
+        seed: int | None = None,
+        context: tuple[Passage, ...] = (),
+    ) -> SearchRequest:
+        if quality != "useful" and quality != "noisy":
+            raise ValueError(f"SearchRequest.quality expects 'useful' or 'noisy', got {quality!r}")
+        if topk < 1:
+            raise ValueError(f"SearchRequest.topk expects a positive int, got {topk!r}")
+        return tuple.__new__(cls, (query, question, golden_answers, quality, topk, seed, context))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,16 +105,15 @@ def format_documents(documents: Sequence[str]) -> str:
     >>> format_documents([])
     ''
     """
-    return "\n".join([f"Doc {i}: {_one_line(doc)}" for i, doc in enumerate(documents, start=1)])
-
-
-def _one_line(document: str) -> str:
-    """Collapse the white space of a document that has line breaks (or other control
-    characters) or loose ends, so it stays on its line. Clean documents, which is what
-    simulators return, pass through untouched: this runs on every search."""
-    if document.isprintable() and document.strip() is document:
-        return document
-    return " ".join(document.split())
+    # A document with a line break (or another control character) or loose ends has its
+    # white space collapsed so it stays on its line. Clean documents, which is what
+    # simulators return, pass through untouched (inline: this runs on every search).
+    return "\n".join(
+        [
+            f"Doc {i}: {doc if doc.isprintable() and doc.strip() is doc else ' '.join(doc.split())}"
+            for i, doc in enumerate(documents, start=1)
+        ]
+    )
 
 
 @runtime_checkable
