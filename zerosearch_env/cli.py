@@ -126,6 +126,78 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _agent_options(args: argparse.Namespace) -> dict:
+    """Keyword arguments for the agent the CLI builds, from its --agent-* flags."""
+    options: dict = {}
+    if args.agent == "openai":
+        options.update(base_url=args.agent_url, model=args.agent_model, api=args.agent_api, concurrency=args.agent_concurrency)
+        if args.agent_max_tokens is not None:
+            options["max_tokens"] = args.agent_max_tokens
+        if args.temperature is not None:
+            options["temperature"] = args.temperature
+    elif args.agent.startswith("hf:"):
+        options["batch_size"] = args.batch_size
+        if args.agent_max_tokens is not None:
+            options["max_turn_tokens"] = args.agent_max_tokens
+        if args.temperature is not None:
+            options["temperature"] = args.temperature
+    elif args.agent in ("scripted", "random"):
+        options["seed"] = args.seed
+    for item in args.agent_arg:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"zerosearch eval: error: --agent-arg expects key=value, got {item!r}")
+        options[key] = _literal(value)
+    return options
+
+
+def _literal(text: str):
+    """``--agent-arg`` values: JSON when they parse (numbers, true, lists), else the string."""
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluation import EvalConfig, make_agent, run_eval
+    from .evaluation.report import PLOT, REPORT, format_table
+
+    config = EvalConfig(
+        dataset=args.dataset,
+        split=args.split,
+        sim=args.sim,
+        corpus=args.corpus,
+        difficulty=args.difficulty,
+        max_turns=args.max_turns,
+        topk=args.topk,
+        limit=args.limit,
+        sample=args.sample,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        sim_backend=args.sim_backend,
+        prompt_template=args.prompt_template,
+    )
+    agent = make_agent(args.agent, **_agent_options(args))
+    try:
+        result = run_eval(agent, config, args.out, overwrite=args.overwrite, progress=not args.no_progress)
+    finally:
+        close = getattr(agent, "close", None)
+        if callable(close):
+            close()
+    resumed = f" ({result.resumed_episodes} resumed from {args.out})" if result.resumed_episodes else ""
+    print(
+        f"\n{getattr(agent, 'name', args.agent)} on {args.dataset} (sim={args.sim}, difficulty {args.difficulty}): "
+        f"{len(result.records)} episodes in {result.wall_s:.1f} s{resumed}"
+    )
+    print(format_table(result.summaries))
+    if result.out_dir is not None:
+        print(f"\nwrote {result.out_dir}/trajectories.jsonl, metrics.json, {REPORT}, {PLOT}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zerosearch",
@@ -147,6 +219,38 @@ def build_parser() -> argparse.ArgumentParser:
     world.add_argument("out", help="output folder")
     world.add_argument("--seed", type=int, default=0, help="world seed (default 0)")
     world.set_defaults(func=cmd_world)
+
+    evaluate = commands.add_parser(
+        "eval",
+        help="evaluate an agent (scripted, random, openai, hf:<path>, module:Class) with per-data-source scores",
+        description="Play an agent over a question set against a simulator or a real retriever; print strict EM, "
+        "cover-EM and F1 with 95%% bootstrap intervals per data source, and write trajectories and a report.",
+    )
+    evaluate.add_argument("--agent", default="scripted", help="scripted (default), random, openai, hf:<model folder>, or package.module:Class")
+    evaluate.add_argument("--agent-url", default="http://127.0.0.1:8000/v1", help="openai agent: the server's /v1 URL")
+    evaluate.add_argument("--agent-model", default="default", help="openai agent: the model name the server expects")
+    evaluate.add_argument("--agent-api", choices=["chat", "completions"], default="chat", help="openai agent: chat messages or raw-transcript completions")
+    evaluate.add_argument("--agent-concurrency", type=int, default=16, help="openai agent: requests in flight (default 16)")
+    evaluate.add_argument("--agent-max-tokens", type=int, default=None, help="new tokens per turn (openai and hf agents; default 500)")
+    evaluate.add_argument("--agent-arg", action="append", default=[], metavar="KEY=VALUE", help="any other agent keyword argument (repeatable)")
+    evaluate.add_argument("--temperature", type=float, default=None, help="agent sampling temperature (default 0: greedy)")
+    evaluate.add_argument("--dataset", default="synthetic", help="a .parquet/.jsonl/.json file, a FlashRAG folder, a Hugging Face id, or synthetic (default)")
+    evaluate.add_argument("--split", default=None, help="split to read (default: test for synthetic, every row of a file)")
+    evaluate.add_argument("--sim", default="corpus", help="search engine: bm25 or retriever:<url> (real, answer-blind), corpus, sft-7b, ... (default corpus)")
+    evaluate.add_argument("--sim-backend", default=None, help="vllm, hf or openai for LLM simulators")
+    evaluate.add_argument("--corpus", default=None, help="FlashRAG jsonl corpus for --sim bm25/corpus (the synthetic world's by default)")
+    evaluate.add_argument("--difficulty", type=float, default=0.0, help="noise probability of simulated searches (default 0)")
+    evaluate.add_argument("--max-turns", type=int, default=5, help="search rounds per episode (default 5)")
+    evaluate.add_argument("--topk", type=int, default=5, help="documents per search (default 5)")
+    evaluate.add_argument("--prompt-template", default=None, help="a policy prompt with a {question} field (default: the dataset's or ZeroSearch's)")
+    evaluate.add_argument("--limit", type=int, default=None, help="evaluate the first N (selected) rows")
+    evaluate.add_argument("--sample", type=int, default=None, help="draw N rows at random with --seed first")
+    evaluate.add_argument("--seed", type=int, default=0, help="seeds the episodes, the sample and the intervals (default 0)")
+    evaluate.add_argument("--batch-size", type=int, default=64, help="episodes played together (default 64)")
+    evaluate.add_argument("--out", default=None, help="run folder: trajectories.jsonl, metrics.json, report.md, scores.png (resumable)")
+    evaluate.add_argument("--overwrite", action="store_true", help="start the --out folder again instead of resuming it")
+    evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    evaluate.set_defaults(func=cmd_eval)
 
     from agents.train import build_parser as build_train_parser
 

@@ -1,0 +1,101 @@
+"""A local transformers checkpoint as the agent (``--agent hf:<path>``).
+
+It plays exactly as training rollouts do: the prompt goes through the chat template when
+the tokenizer has one (``chat_template="auto"``), every turn is generated with the
+KV-cached sampler of ``agents.generation`` until ``</search>``, ``</answer>`` or EOS, and
+observations are appended as tokens. Greedy by default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import ConfigError
+from ..import_utils import require
+from .agents import EpisodeView
+
+
+class TransformersAgent:
+    """Args:
+    model: a folder saved with ``save_pretrained`` (e.g. a ``zerosearch train`` run's
+        ``final/``) or a hub id in the local cache.
+    temperature, top_p: sampling (0 = greedy).
+    max_turn_tokens, max_total_tokens: per-turn and per-episode token budgets; an
+        episode out of room writes an empty (invalid) turn.
+    chat_template: ``"auto"``, ``"on"`` or ``"off"``.
+    batch_size: episodes generated together.
+    seed: seeds the sampler (irrelevant when greedy).
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        max_turn_tokens: int = 500,
+        max_total_tokens: int = 4096,
+        chat_template: str = "auto",
+        batch_size: int = 32,
+        device: str | None = None,
+        seed: int = 0,
+    ):
+        for package in ("torch", "transformers"):
+            require(package, "the transformers agent (--agent hf:<path>)")
+        import torch
+
+        from agents.generation import HFGenerator, Sampling
+        from agents.policy import load_policy
+        from agents.rollout import use_chat_template
+
+        if chat_template not in ("auto", "on", "off"):
+            raise ConfigError(f"chat_template expects 'auto', 'on' or 'off', got {chat_template!r}")
+        try:
+            policy, tokenizer = load_policy(model)
+        except OSError as error:  # FileNotFoundError included: a wrong path or an uncached hub id
+            raise ConfigError(f"agent hf:{model}: cannot load the model ({error}); pass a folder saved with save_pretrained") from error
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.name = f"hf:{model}"
+        self.model = policy.to(device)
+        self.tokenizer = tokenizer
+        self.chat = use_chat_template(tokenizer, chat_template)
+        self.generator = HFGenerator(self.model, tokenizer)
+        self.sampling = Sampling(temperature, top_p)
+        self.max_turn_tokens = max_turn_tokens
+        self.max_total_tokens = max_total_tokens
+        self.batch_size = batch_size
+        self._torch_generator = torch.Generator().manual_seed(seed)
+        self._ids: dict[int, tuple[int, list[int]]] = {}  # episode -> (turns covered, token ids)
+
+    def _context(self, view: EpisodeView) -> list[int]:
+        """Token ids of the episode so far, extended from the previous turn's when cached."""
+        from agents.rollout import prompt_ids, text_ids
+
+        covered, ids = self._ids.get(view.episode_id, (-1, []))
+        if covered != len(view.turns) - 1 or not view.turns:
+            ids = prompt_ids(self.tokenizer, view.prompt, self.chat)  # a new episode: rebuild from text
+            for turn, observation in zip(view.turns, view.observations):
+                ids += text_ids(self.tokenizer, turn) + text_ids(self.tokenizer, observation)
+        else:  # the turn's generated ids are cached; add what the environment wrote
+            ids = ids + text_ids(self.tokenizer, view.observations[-1])
+        return ids
+
+    def act(self, episodes: Sequence[EpisodeView]) -> list[str]:
+        actions: list[str] = []
+        for start in range(0, len(episodes), self.batch_size):
+            batch = episodes[start : start + self.batch_size]
+            contexts = [self._context(view) for view in batch]
+            budgets = [max(0, min(self.max_turn_tokens, self.max_total_tokens - len(c))) for c in contexts]
+            turns = self.generator.generate(contexts, budgets, self.sampling, self._torch_generator)
+            for view, context, turn in zip(batch, contexts, turns):
+                self._ids[view.episode_id] = (len(view.turns), context + list(turn.token_ids))
+                actions.append(turn.text)
+        return actions
+
+    def forget(self, episode_id: int) -> None:
+        """Drop a finished episode's cached tokens."""
+        self._ids.pop(episode_id, None)
+
+    def describe(self) -> dict[str, Any]:
+        return {"chat_template": self.chat, "temperature": self.sampling.temperature}

@@ -1,0 +1,156 @@
+"""A policy behind any OpenAI-compatible server (``vllm serve``, SGLang, a hosted API).
+
+Two ways to talk to it:
+
+- ``api="chat"`` (default): ``/v1/chat/completions`` with the episode as a conversation,
+  the prompt as the first user message, each turn an assistant message and each
+  observation a user message. Works with any chat model, hosted ones included.
+- ``api="completions"``: ``/v1/completions`` with the raw transcript, which the model
+  continues, as the policy was trained (Search-R1 and ZeroSearch policies served by
+  ``vllm serve``). ``chat_template`` wraps the first prompt in the model's template
+  text when the server does not (pass the template's text with a ``{prompt}`` field).
+
+Each turn stops at ``</search>`` or ``</answer>``; the server drops the stop string and
+:func:`close_stop_tag` puts it back. Requests run ``concurrency`` at a time; a failed
+request is retried with exponential backoff and then raises :class:`AgentError`, which
+stops the evaluation (rerun the same command to resume it).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal
+
+from ..errors import ConfigError, ZeroSearchError
+from .agents import STOP_TAGS, EpisodeView, close_stop_tag
+
+
+class AgentError(ZeroSearchError):
+    """The agent could not produce an action (its server failed after every retry)."""
+
+
+class OpenAIAgent:
+    """Args:
+    base_url: the server's ``/v1`` URL.
+    model: the model name the server expects.
+    api: ``"chat"`` or ``"completions"`` (see the module docstring).
+    temperature, top_p, max_tokens: sampling per turn (greedy by default: an
+        evaluation should be reproducible).
+    seed: sent as the request seed, offset by episode and turn, for servers that honour it.
+    api_key_env: the environment variable with the key; sent as a bearer token, never logged.
+    concurrency, timeout_s, retries, backoff_s: requests in flight; per-attempt timeout;
+        extra attempts; first backoff (doubled on each retry).
+    chat_template: for ``api="completions"``, text with a ``{prompt}`` field around the
+        first prompt.
+    """
+
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8000/v1",
+        model: str = "default",
+        *,
+        api: Literal["chat", "completions"] = "chat",
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        max_tokens: int = 500,
+        seed: int | None = 0,
+        api_key_env: str | None = "OPENAI_API_KEY",
+        concurrency: int = 16,
+        timeout_s: float = 120.0,
+        retries: int = 3,
+        backoff_s: float = 1.0,
+        chat_template: str | None = None,
+    ):
+        import httpx
+
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"OpenAIAgent base_url expects an http(s) URL like 'http://host:8000/v1', got {base_url!r}")
+        if api not in ("chat", "completions"):
+            raise ConfigError(f"OpenAIAgent api expects 'chat' or 'completions', got {api!r}")
+        if concurrency < 1 or retries < 0 or timeout_s <= 0 or backoff_s < 0 or max_tokens < 1:
+            raise ConfigError(
+                "OpenAIAgent expects concurrency >= 1, retries >= 0, timeout_s > 0, backoff_s >= 0, max_tokens >= 1; "
+                f"got {concurrency}, {retries}, {timeout_s}, {backoff_s}, {max_tokens}"
+            )
+        if chat_template is not None and "{prompt}" not in chat_template:
+            raise ConfigError("OpenAIAgent chat_template expects a {prompt} field")
+        self.name = f"openai:{model}"
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.api = api
+        self.sampling = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens}
+        self.seed = seed
+        self.concurrency = concurrency
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.chat_template = chat_template
+        key = os.environ.get(api_key_env) if api_key_env else None
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._client = httpx.Client(timeout=timeout_s, headers=headers, limits=httpx.Limits(max_connections=concurrency))
+        self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "requests": 0}
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"OpenAIAgent(base_url={self.base_url!r}, model={self.model!r}, api={self.api!r})"
+
+    def payload(self, view: EpisodeView) -> dict[str, Any]:
+        """The JSON body for the next turn of one episode."""
+        body: dict[str, Any] = {"model": self.model, "stop": list(STOP_TAGS), **self.sampling}
+        if self.seed is not None:
+            body["seed"] = self.seed + 1000 * view.episode_id + len(view.turns)
+        if self.api == "chat":
+            messages = [{"role": "user", "content": view.prompt}]
+            for turn, observation in zip(view.turns, view.observations):
+                messages.append({"role": "assistant", "content": turn})
+                messages.append({"role": "user", "content": observation.strip()})
+            body["messages"] = messages
+        else:
+            prompt = self.chat_template.format(prompt=view.prompt) if self.chat_template else view.prompt
+            body["prompt"] = prompt + view.transcript[len(view.prompt) :]
+        return body
+
+    def act(self, episodes: Sequence[EpisodeView]) -> list[str]:
+        if not episodes:
+            return []
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(episodes))) as pool:
+            return list(pool.map(self._one, episodes))
+
+    def _one(self, view: EpisodeView) -> str:
+        import httpx
+
+        body = self.payload(view)
+        endpoint = f"{self.base_url}/{'chat/completions' if self.api == 'chat' else 'completions'}"
+        problem = "no attempt made"
+        for attempt in range(1, self.retries + 2):
+            try:
+                response = self._client.post(endpoint, json=body)
+                if response.status_code == 200:
+                    data = response.json()
+                    choice = data["choices"][0]
+                    text = choice["message"]["content"] if self.api == "chat" else choice["text"]
+                    usage = data.get("usage") or {}
+                    self.usage["prompt_tokens"] += int(usage.get("prompt_tokens") or 0)
+                    self.usage["completion_tokens"] += int(usage.get("completion_tokens") or 0)
+                    self.usage["requests"] += 1
+                    return close_stop_tag(text or "")
+                problem = f"HTTP {response.status_code}: {response.text[:200]}"
+                if response.status_code in (400, 401, 403, 404, 422):
+                    break  # a wrong model name, key or URL: retrying will not help
+            except httpx.TimeoutException:
+                problem = "timed out"
+            except httpx.TransportError as error:
+                problem = f"unreachable ({type(error).__name__})"
+            except (ValueError, KeyError, IndexError, TypeError):
+                problem = "answered with a body that is not a completion"
+            if attempt <= self.retries:
+                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+        raise AgentError(
+            f"{self.name}: {endpoint} {problem} (episode {view.episode_id}, turn {len(view.turns)}, "
+            f"after {attempt} attempt(s)); check that the server runs and serves model {self.model!r} "
+            "(e.g. `vllm serve <model> --port 8000`), then rerun the same command to resume"
+        )
+
+    def close(self) -> None:
+        self._client.close()
