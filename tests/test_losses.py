@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 
 import pytest
-import torch
+
+torch = pytest.importorskip("torch")  # the learner's tests need the hf extra
 
 from agents.losses import (
     KL_ESTIMATORS,
