@@ -133,6 +133,16 @@ def load_corpus(path: str | os.PathLike[str]) -> list[CorpusDoc]:
         DatasetError: the file does not exist, has an unsupported suffix, or has a
             malformed row (the message names the file, the 0-based row and the field).
     """
+    return list(iter_corpus(path))
+
+
+def iter_corpus(path: str | os.PathLike[str]) -> Iterator[CorpusDoc]:
+    """:func:`load_corpus` one document at a time, for corpora too big to hold twice.
+
+    Building a BM25 index of a 21M-passage dump needs the texts once; streaming them
+    keeps the ``CorpusDoc`` objects (and ids) out of memory. The file and its suffix are
+    checked now; malformed rows raise when they are reached.
+    """
     file = Path(path)
     if not file.is_file():
         raise DatasetError(f"corpus path {str(path)!r} does not exist or is not a file")
@@ -145,7 +155,7 @@ def load_corpus(path: str | os.PathLike[str]) -> list[CorpusDoc]:
             f"load_corpus expects a .jsonl or .parquet file, got {str(file)!r}; "
             "convert the corpus to FlashRAG jsonl ({\"id\", \"contents\"} per line)"
         )
-    return [_corpus_doc(raw, _Where(str(file), row), default_id=f"{file.stem}-{row}") for row, raw in rows]
+    return (_corpus_doc(raw, _Where(str(file), row), default_id=f"{file.stem}-{row}") for row, raw in rows)
 
 
 # ------------------------------------------------------------------ sources -> rows

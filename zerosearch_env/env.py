@@ -120,14 +120,16 @@ class ZeroSearchEnv(gym.Env[str, str]):
 
     ## Arguments
     - ``sim``: a simulator name (``"corpus"`` default, ``"sft-7b"``, ``"prompt:<model>"``,
-      ``"openai"``; see ``zerosearch sims``), a model folder, or an object with
+      ``"openai"``; see ``zerosearch sims``), a real retriever that sees only the query
+      (``"bm25"`` over ``corpus``, ``"retriever:<url>"`` for a Search-R1 ``/retrieve``
+      server; for evaluation without answer leakage), a model folder, or an object with
       ``simulate(requests) -> results``. ``sim_backend``: ``"vllm"``, ``"hf"`` or
       ``"openai"`` (default: vLLM with a GPU, else transformers). ``sim_kwargs``: backend
       and sampling options (``temperature``, ``max_new_tokens``, ``batch_size``, ...).
     - ``dataset``: ``"synthetic"`` (default), a file or folder path, a Hugging Face id,
       a list of rows, or a ``SyntheticWorld``. ``split``: which split to read (default:
       ``"train"`` of the synthetic world, every row of a file).
-    - ``corpus``: documents for ``sim="corpus"`` when the dataset is not synthetic.
+    - ``corpus``: documents for ``sim="corpus"`` or ``sim="bm25"`` when the dataset is not synthetic.
     - ``max_turns`` (5), ``topk`` (5 documents per search).
     - ``reward``: ``"f1"`` (default), ``"em"``, ``"cover_em"`` or a callable.
     - ``difficulty``: a fixed noise probability; or ``curriculum``: a schedule (mapping

@@ -25,6 +25,7 @@ import numpy as np
 from ..data import CorpusDoc
 from ..reward import normalize_answer
 from .base import Passage, SearchRequest, SearchResult
+from .ranking import index_texts, one_line, query_words, top_documents
 
 
 def _padded_norm(text: str) -> str:
@@ -62,11 +63,6 @@ def _select(candidates: Sequence[int], padded: Sequence[str], answers: Sequence[
     return chosen
 
 
-def _doc_text(contents: str) -> str:
-    """One line per document, as the released simulators write them."""
-    return " ".join(contents.split())
-
-
 class CorpusSimulator:
     """BM25 over a corpus, with useful/noisy behaviour keyed on the golden answers.
 
@@ -82,8 +78,6 @@ class CorpusSimulator:
     """
 
     def __init__(self, documents: Sequence[CorpusDoc | str], *, candidates: int = 50, name: str = "corpus"):
-        import bm25s
-
         if len(documents) == 0:
             from ..errors import ConfigError
 
@@ -96,9 +90,7 @@ class CorpusSimulator:
         # document): a search returns a handful of documents, so start-up pays nothing
         # and memory grows only with the documents actually served.
         self._lines: dict[int, str] = {}
-        tokens = bm25s.tokenize(self.contents, stopwords="en", show_progress=False)
-        self._bm25 = bm25s.BM25()
-        self._bm25.index(tokens, show_progress=False)
+        self._bm25 = index_texts(self.contents)
 
     def __len__(self) -> int:
         return len(self.contents)
@@ -108,44 +100,19 @@ class CorpusSimulator:
 
         Zero-score documents fill rows with fewer than ``k`` hits, and equal scores come
         in an arbitrary order; :meth:`ranked` is what :meth:`simulate` uses."""
-        import bm25s
-
-        tokens = bm25s.tokenize(list(queries), stopwords="en", return_ids=False, show_progress=False)
         k = min(k, len(self.contents))
-        return self._bm25.retrieve(tokens, k=k, show_progress=False)
+        return self._bm25.retrieve(query_words(queries), k=k, show_progress=False)
 
     def ranked(self, queries: Sequence[str], k: int) -> list[list[int]]:
         """The at most ``k`` documents with a positive BM25 score for each query: best
-        first, equal scores in corpus order.
-
-        ``bm25s.retrieve`` selects the top ``k`` with ``np.argpartition`` over the whole
-        corpus, which dominated a search (and slows down badly when most scores are
-        zero, as they are for any query on a large corpus). Here the scores are the same
-        (``BM25.get_scores``), but only the documents that match a query word are ranked."""
-        import bm25s
-
-        tokens = bm25s.tokenize(list(queries), stopwords="en", return_ids=False, show_progress=False)
-        return [self._top(words, k) for words in tokens]
-
-    def _top(self, words: list[str], k: int) -> list[int]:
-        if not words:  # every word was a stop word
-            return []
-        scores = self._bm25.get_scores(words)
-        hits = np.flatnonzero(scores > 0)  # ascending corpus order
-        values = scores[hits]
-        if hits.size > k:
-            # Keep everything scoring at least the k-th best score (ties at the cut
-            # included), so the stable sort below decides ties by corpus order alone.
-            cut = hits.size - k
-            keep = values >= np.partition(values, cut)[cut]
-            hits, values = hits[keep], values[keep]
-        order = np.argsort(-values, kind="stable")[:k]
-        return hits[order].tolist()
+        first, equal scores in corpus order (:func:`~.ranking.top_documents`, the ranking
+        the BM25 retriever shares)."""
+        return [top_documents(self._bm25, words, k) for words in query_words(queries)]
 
     def _line(self, index: int) -> str:
         line = self._lines.get(index)
         if line is None:
-            line = self._lines[index] = _doc_text(self.contents[index])
+            line = self._lines[index] = one_line(self.contents[index])
         return line
 
     def simulate(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
@@ -202,6 +169,6 @@ class ContextSimulator:
                     if not request.context[i].supporting
                     and not _has_answer(_padded_norm(request.context[i].text), answers)
                 ]
-            docs = tuple(_doc_text(f'"{request.context[i].title}" {request.context[i].text}') for i in chosen[: request.topk])
+            docs = tuple(one_line(f'"{request.context[i].title}" {request.context[i].text}') for i in chosen[: request.topk])
             results.append(SearchResult(documents=docs))
         return results

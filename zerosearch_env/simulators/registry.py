@@ -7,7 +7,13 @@ Names:
 - ``prompt:<model>``: prompt-based (few-shot) simulation with any instruct model;
 - a local folder saved with ``save_pretrained``: an sft simulator from disk;
 - ``openai``: any OpenAI-compatible server (SGLang, ``vllm serve``, ...);
-- ``corpus`` / ``context``: the LLM-free search engines.
+- ``corpus`` / ``context``: the LLM-free search engines (they read the golden answers
+  to be useful or noisy on purpose);
+- ``bm25``: a real retriever, BM25 over a corpus (indexed once, then memory-mapped);
+- ``retriever:<url>``: a real retriever behind Search-R1's ``/retrieve`` HTTP API.
+
+Real retrievers see only the query, never the golden answers: use them to evaluate a
+policy without answer leakage.
 
 LLM simulators run on a backend: ``sim_backend="vllm"`` (offline engine), ``"hf"``
 (transformers) or ``"openai"`` (HTTP). Without one, vLLM is used when it is installed and
@@ -54,6 +60,10 @@ OTHER_SIMULATORS: dict[str, str] = {
     "openai": "any OpenAI-compatible server; sim_kwargs={'base_urls': [...], 'model': ...}",
     "corpus": "BM25 over a corpus (the synthetic world's by default); useful = answer-bearing first, noisy = answer-bearing removed",
     "context": "the paragraphs a HotpotQA-style row ships with; useful = supporting first, noisy = distractors only",
+    "bm25": "real retriever: BM25 over corpus= (index saved once to <corpus>.bm25/, then memory-mapped; "
+    "the synthetic world's corpus by default); query only, no answer leakage; sim_kwargs={'index_dir': ...}",
+    "retriever:<url>": "real retriever: a Search-R1 retrieval server (POST /retrieve, e.g. FAISS + e5), "
+    "sim='retriever:http://127.0.0.1:8000/retrieve'; query only, no answer leakage",
 }
 
 BACKENDS: tuple[str, ...] = ("vllm", "hf", "openai")
@@ -137,6 +147,51 @@ def _file_simulator(path: str, mtime: float) -> Simulator:
     return CorpusSimulator(load_corpus(path), name=f"corpus:{Path(path).name}")
 
 
+@functools.lru_cache(maxsize=8)
+def _world_retriever(world: SyntheticWorld) -> Simulator:
+    from .retriever import BM25Retriever
+
+    return BM25Retriever.build(world.documents, show_progress=False, name="bm25")
+
+
+@functools.lru_cache(maxsize=4)
+def _file_retriever(path: str, size: int, mtime_ns: int, index_dir: str | None, show_progress: bool) -> Simulator:
+    from .retriever import BM25Retriever
+
+    return BM25Retriever.from_corpus(path, index_dir, show_progress=show_progress)
+
+
+_BM25_KWARGS = ("index_dir", "show_progress")
+
+
+def _bm25_retriever(
+    corpus: str | Path | Sequence[CorpusDoc | str] | None, world: SyntheticWorld | None, sim_kwargs: dict[str, Any]
+) -> Simulator:
+    """BM25 over the corpus file (index cached per file version, so N envs share one),
+    the documents given, or the synthetic world's corpus."""
+    from .retriever import BM25Retriever, check_corpus_file
+
+    unknown = sorted(set(sim_kwargs) - set(_BM25_KWARGS))
+    if unknown:
+        raise ConfigError(f"sim='bm25' accepts sim_kwargs {list(_BM25_KWARGS)}, got {unknown}")
+    index_dir = sim_kwargs.get("index_dir")
+    show_progress = bool(sim_kwargs.get("show_progress", True))
+    if isinstance(corpus, (str, Path)):
+        path = check_corpus_file(corpus)
+        stat = path.stat()
+        folder = None if index_dir is None else str(Path(index_dir).expanduser().resolve())
+        return _file_retriever(str(path.resolve()), stat.st_size, stat.st_mtime_ns, folder, show_progress)
+    if corpus is None and world is None:
+        raise ConfigError(
+            "sim='bm25' needs documents to search: pass corpus='path/to/corpus.jsonl' "
+            "(FlashRAG format, one {'id', 'contents'} per line) or use dataset='synthetic'"
+        )
+    if corpus is None and index_dir is None:
+        return _world_retriever(world)
+    documents = list(corpus) if corpus is not None else world.documents
+    return BM25Retriever.build(documents, index_dir, show_progress=show_progress and index_dir is not None)
+
+
 def _corpus_simulator(
     corpus: str | Path | Sequence[CorpusDoc | str] | None, world: SyntheticWorld | None, rows: Sequence[QARow]
 ) -> Simulator:
@@ -176,8 +231,10 @@ def make_simulator(
 
     ``"corpus"`` searches ``corpus`` (a FlashRAG jsonl/parquet path or a list of
     documents) when given, else the synthetic ``world``'s corpus, else the rows'
-    HotpotQA ``context`` paragraphs. Indexes of the built-in world and of corpus files
-    are cached, so many environments over the same corpus share one index.
+    HotpotQA ``context`` paragraphs. ``"bm25"`` searches the same corpus, or the
+    world's, as a real retriever (``sim_kwargs``: ``index_dir``, ``show_progress``);
+    ``"retriever:<url>"`` asks a Search-R1 ``/retrieve`` server. Indexes of the built-in world and of corpus files are
+    cached, so many environments over the same corpus share one index.
     """
     if not isinstance(sim, (str, Path)):
         if not callable(getattr(sim, "simulate", None)):
@@ -196,6 +253,8 @@ def make_simulator(
             return ContextSimulator()
         return _corpus_simulator(corpus, world, rows)
     kwargs = dict(sim_kwargs)
+    if name in ("bm25", "retriever") or name.startswith("retriever:"):
+        return _retriever(name, corpus, world, sim_backend, kwargs)
     if name in SFT_MODELS:
         return _llm_simulator(SFT_MODELS[name].hub_id, "sft", name, sim_backend, kwargs)
     if name.startswith("prompt:"):
@@ -213,5 +272,28 @@ def make_simulator(
         return _llm_simulator(name, kwargs.pop("mode", "sft"), f"sft:{Path(name).name}", sim_backend, kwargs)
     raise UnknownSimulatorError(
         f"unknown sim {name!r}; expected one of {sorted(SFT_MODELS)}, 'prompt:<model>', 'openai', 'corpus', "
-        "'context', a local model folder, or a simulator object (run `zerosearch sims` to list them)"
+        "'context', 'bm25', 'retriever:<url>', a local model folder, or a simulator object "
+        "(run `zerosearch sims` to list them)"
     )
+
+
+def _retriever(
+    name: str,
+    corpus: str | Path | Sequence[CorpusDoc | str] | None,
+    world: SyntheticWorld | None,
+    sim_backend: str | None,
+    sim_kwargs: dict[str, Any],
+) -> Simulator:
+    """``bm25`` or ``retriever:<url>``: the real retrievers (query only)."""
+    if sim_backend is not None:
+        raise ConfigError(f"sim={name!r} is a retriever and takes no sim_backend, got {sim_backend!r}")
+    if name == "bm25":
+        return _bm25_retriever(corpus, world, sim_kwargs)
+    url = name.removeprefix("retriever").removeprefix(":")
+    if not url:
+        raise ConfigError(
+            "sim='retriever:<url>' expects the server's URL after the colon, e.g. 'retriever:http://127.0.0.1:8000/retrieve'"
+        )
+    from .retriever import HTTPRetriever
+
+    return HTTPRetriever(url, **sim_kwargs)
