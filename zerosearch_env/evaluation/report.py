@@ -60,10 +60,11 @@ def plot_scores(summaries: list[SourceSummary], path: Any, title: str) -> bool:
         errors = np.array([[i.mean - i.low for i in intervals], [i.high - i.mean for i in intervals]])
         ax.bar(x + (k - 1) * width, means, width, yerr=errors, capsize=3, label=SCORE_NAMES[key])
     ax.set_xticks(x, [f"{s.data_source}\n(n={s.episodes})" for s in summaries])
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.15)  # room for the legend above the bars
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.set_ylabel("score (95% bootstrap interval)")
     ax.set_title(title, fontsize=10)
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper center", ncol=3, fontsize=8, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
