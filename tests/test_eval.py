@@ -3,6 +3,7 @@
 import json
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -153,6 +154,15 @@ def shared_data():
     pytest.skip("../shared/data/nq_search_test_200.parquet is not on this machine")
 
 
+def test_a_flashrag_folder_of_benchmarks_is_reported_per_benchmark(tmp_path):
+    for name, count in (("nq", 3), ("popqa", 2), ("bamboogle", 4)):
+        (tmp_path / name).mkdir()
+        lines = [json.dumps({"id": f"{name}-{i}", "question": f"Who founded Acme {i}?", "golden_answers": ["Jane Doe"]}) for i in range(count)]
+        (tmp_path / name / "test.jsonl").write_text("\n".join(lines) + "\n")
+    result = run_eval(ScriptedBatchAgent(), EvalConfig(dataset=str(tmp_path), split="test", **_world_corpus()), progress=False)
+    assert [(s.data_source, s.episodes) for s in result.summaries] == [("bamboogle", 4), ("nq", 3), ("popqa", 2), ("overall", 9)]
+
+
 # ----------------------------------------------------------------------------- agents
 
 
@@ -195,9 +205,11 @@ class PolicyServer:
     first capitalised phrase of the documents it read. Like real servers, it stops at
     (and drops) ``</search>``/``</answer>``. The first ``failures`` requests get HTTP 500."""
 
-    def __init__(self, failures=0):
+    def __init__(self, failures=0, delay=0.0):
         self.bodies = []
         self.failures = failures
+        self.delay = delay
+        self.in_flight = self.max_in_flight = 0
         self.lock = threading.Lock()
         server = self
 
@@ -211,6 +223,11 @@ class PolicyServer:
                     server.bodies.append((self.path, body))
                     fail = server.failures > 0
                     server.failures -= fail
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                time.sleep(server.delay)
+                with server.lock:
+                    server.in_flight -= 1
                 if fail:
                     self.send_response(500)
                     self.end_headers()
@@ -273,6 +290,12 @@ def test_openai_agent_plays_through_a_local_server(policy_server, api):
         assert roles == ["user", "assistant", "user"] and body["messages"][2]["content"].startswith("<information>")
     else:
         assert body["prompt"].count("<information>Doc 1:") == 1 and body["prompt"].endswith("</information>\n\n")
+
+
+def test_openai_agent_keeps_at_most_concurrency_requests_in_flight(policy_server):
+    server = policy_server(delay=0.05)
+    OpenAIAgent(server.url, "m", concurrency=3).act([EpisodeView(i, f"Question: q{i}?\n") for i in range(12)])
+    assert server.max_in_flight == 3
 
 
 def test_openai_agent_gives_up_with_a_clear_error_and_the_eval_resumes(policy_server, tmp_path):
