@@ -50,16 +50,10 @@ def build_tiny_policy(path: str | Path, *, hidden_size: int = 64, layers: int = 
     from zerosearch_env.tiny import save_tiny_llama
     from zerosearch_env.worlds.synthetic import make_world
 
-    from .warm_start import scripted_demonstrations
-
     world = make_world()
     texts = [POLICY_PROMPT_TEMPLATE, INVALID_ACTION_FEEDBACK, "Doc 1 : Doc 2 : Doc 3 : Doc 4 : Doc 5 :"]
     texts += [d.contents for d in world.documents]
     texts += [q.question for split in ("train", "test") for q in world.questions(split)]
-    # The scripted agent's own wording (its thoughts, "unknown" guesses): behaviour
-    # cloning targets must not contain <unk>, which decodes to nothing.
-    demos = scripted_demonstrations({"dataset": world, "split": "train"}, no_search_share=0.5)
-    texts += [action for demo in demos for action, _ in demo.turns]
     tokenizer = build_word_tokenizer(texts)
     return save_tiny_llama(
         path, tokenizer, hidden_size=hidden_size, layers=layers, seed=seed,
