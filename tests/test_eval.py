@@ -374,3 +374,14 @@ def test_cli_eval_against_the_bm25_retriever_over_a_flashrag_corpus(tmp_path, ca
     capsys.readouterr()
     assert main([*args, "--out", str(tmp_path / "again")]) == 0
     assert manifest.stat().st_mtime_ns == built  # the saved index was loaded, not rebuilt
+
+
+def test_the_search_engine_is_built_once_per_run(monkeypatch):
+    """An LLM simulator or a big index must load once, not once per wave."""
+    from zerosearch_env.simulators import registry
+
+    calls = []
+    real = registry.make_simulator
+    monkeypatch.setattr(registry, "make_simulator", lambda *a, **k: calls.append(a) or real(*a, **k))
+    run_eval(ScriptedBatchAgent(), EvalConfig(limit=10, batch_size=4), progress=False)
+    assert len(calls) == 1

@@ -143,14 +143,13 @@ def run_eval(
     done = store.load() if store is not None else {}
     resumed = len(done)
 
-    envs = ZeroSearchVectorEnv(num_envs=1, **config.env_kwargs())
+    # One vector env for the whole run: the simulator (an LLM engine, an index) loads once.
+    # Sub-envs are cheap siblings; in the last, partial wave the extra ones sit idle.
+    envs = ZeroSearchVectorEnv(num_envs=config.batch_size, **config.env_kwargs())
     rows = envs.envs[0].rows
     selected = select_rows(len(rows), config.limit, config.sample, config.seed)
     todo = [i for i in selected if i not in done]
-    width = min(config.batch_size, max(1, len(todo)))
-    if width > 1:
-        envs.close()
-        envs = ZeroSearchVectorEnv(num_envs=width, **config.env_kwargs())
+    width = config.batch_size
 
     bar = tqdm(total=len(selected), initial=len(selected) - len(todo), desc=f"eval {agent_name}", unit="ep", disable=not progress)
     try:
