@@ -142,16 +142,36 @@ def score_answer(prediction: str | None, golden_answers: Golden | None) -> Answe
 
     >>> score_answer("Jane Doe", ["Jane Doe"])
     AnswerScores(f1=1.0, em=1.0, cover_em=1.0)
+    >>> score_answer("the Jane Doe Foundation", ("Jane Doe", "J. Doe"))
+    AnswerScores(f1=0.8, em=0.0, cover_em=1.0)
     """
     pred = _normalized(prediction) if prediction else ""
     if not pred:
-        return AnswerScores(0.0, 0.0, 0.0)
-    golds = [_normalized(g) for g in _as_list(golden_answers)]
-    return AnswerScores(
-        f1=max((_token_f1(pred, g) for g in golds), default=0.0),
-        em=float(pred in golds),
-        cover_em=float(any(g and g in pred for g in golds)),
-    )
+        return _NO_SCORE
+    golds = _normalized_golds(golden_answers) if isinstance(golden_answers, tuple) else _normalize_all(golden_answers)
+    if pred in golds:  # the common case of a right answer: every score is 1
+        return _FULL_SCORE
+    f1 = 0.0
+    cover = 0.0
+    for gold in golds:
+        f1 = max(f1, _token_f1(pred, gold))
+        if gold and gold in pred:
+            cover = 1.0
+    return AnswerScores(f1, 0.0, cover)
+
+
+_NO_SCORE = AnswerScores(0.0, 0.0, 0.0)
+_FULL_SCORE = AnswerScores(1.0, 1.0, 1.0)
+
+
+def _normalize_all(golden_answers: Golden | None) -> tuple[str, ...]:
+    return tuple(_normalized(g) for g in _as_list(golden_answers))
+
+
+@lru_cache(maxsize=1 << 16)
+def _normalized_golds(golden_answers: tuple[str, ...]) -> tuple[str, ...]:
+    """A dataset row's golden answers, normalised once (rows keep them as a tuple)."""
+    return _normalize_all(golden_answers)
 
 
 def resolve_reward(reward: str | RewardFn) -> RewardFn:
