@@ -59,7 +59,7 @@ def _vector_table(benches: dict[str, dict]) -> tuple[str, dict[tuple[str, str, i
     for bench in benches.values():
         extra = bench.get("extra_info", {})
         if "steps_per_round" in extra:
-            steps[(extra["sim"], extra["mode"], extra["num_envs"])] = extra["steps_per_round"] / bench["stats"]["mean"]
+            steps[(extra["sim"], extra["mode"], extra["num_envs"])] = extra["steps_per_round"] / bench["stats"]["median"]
     sizes = sorted({n for (_, _, n) in steps})
     lines = [
         "| simulator | sub-envs | native steps/s | SyncVectorEnv steps/s | native / sync | episodes/s (native) |",
