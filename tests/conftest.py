@@ -83,3 +83,82 @@ def episode_mask(batch: int, length: int, seed: int):
             t += span
             policy_turn = not policy_turn
     return mask
+
+
+class JSONServer:
+    """A JSON-over-HTTP server on 127.0.0.1 (a free port) for the tests of HTTP clients.
+
+    ``respond(path, body)`` returns ``(status, payload)``; a payload that is not bytes is
+    sent as JSON. Every request is recorded (``paths``, ``bodies``, ``headers``), each
+    answer waits ``delay`` seconds, and ``max_in_flight`` is the most requests handled at
+    once. Subclasses keep their own state and pass their ``respond`` method.
+    """
+
+    def __init__(self, respond, *, delay: float = 0.0, path: str = "/v1"):
+        import json
+        import threading
+        import time
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.delay = delay
+        self.paths: list[str] = []
+        self.bodies: list = []
+        self.headers: list[dict] = []
+        self.in_flight = self.max_in_flight = 0
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                with server.lock:
+                    server.paths.append(self.path)
+                    server.bodies.append(json.loads(raw))
+                    server.headers.append(dict(self.headers))
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    time.sleep(server.delay)
+                    status, payload = respond(self.path, json.loads(raw))
+                    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout test)
+                finally:
+                    with server.lock:
+                        server.in_flight -= 1
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}{path}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self._thread.start()
+        self._stopped = False
+
+    def stop(self) -> None:
+        """Shut the server down (a test may do it early, to simulate a server dying)."""
+        if not self._stopped:
+            self._stopped = True
+            self._httpd.shutdown()
+            self._httpd.server_close()
+
+
+@pytest.fixture
+def start_server():
+    """``start_server(ServerClass, **kwargs)``: a JSONServer (subclass) stopped after the test."""
+    started: list[JSONServer] = []
+
+    def start(kind=JSONServer, *args, **kwargs):
+        started.append(kind(*args, **kwargs))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()

@@ -2,9 +2,6 @@
 
 import json
 import re
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -20,6 +17,8 @@ from zerosearch_env.evaluation import (
     summarize,
 )
 from zerosearch_env.evaluation.openai_agent import AgentError, OpenAIAgent
+
+from .conftest import JSONServer
 
 SMALL = dict(limit=24, batch_size=8)
 
@@ -200,55 +199,25 @@ def test_an_agent_that_returns_the_wrong_number_of_actions_gets_a_clear_error():
         run_eval(Broken(), EvalConfig(limit=4, batch_size=4), progress=False)
 
 
-class PolicyServer:
-    """An OpenAI-compatible policy on 127.0.0.1: searches once, then answers with the
-    first capitalised phrase of the documents it read. Like real servers, it stops at
-    (and drops) ``</search>``/``</answer>``. The first ``failures`` requests get HTTP 500."""
+class PolicyServer(JSONServer):
+    """An OpenAI-compatible policy: searches once, then answers with the first words of
+    the first document it read. Like real servers, it stops at (and drops)
+    ``</search>``/``</answer>``. The first ``failures`` requests get HTTP 500."""
 
     def __init__(self, failures=0, delay=0.0):
-        self.bodies = []
         self.failures = failures
-        self.delay = delay
-        self.in_flight = self.max_in_flight = 0
-        self.lock = threading.Lock()
-        server = self
+        super().__init__(self.respond, delay=delay)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with server.lock:
-                    server.bodies.append((self.path, body))
-                    fail = server.failures > 0
-                    server.failures -= fail
-                    server.in_flight += 1
-                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
-                time.sleep(server.delay)
-                with server.lock:
-                    server.in_flight -= 1
-                if fail:
-                    self.send_response(500)
-                    self.end_headers()
-                    return
-                if self.path.endswith("/chat/completions"):
-                    text = " ".join(m["content"] for m in body["messages"])
-                    reply = server.policy(text)
-                    payload = {"choices": [{"message": {"content": reply}}], "usage": {"prompt_tokens": 5, "completion_tokens": 3}}
-                else:
-                    payload = {"choices": [{"text": server.policy(body["prompt"])}]}
-                data = json.dumps(payload).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def respond(self, path, body):
+        with self.lock:
+            fail = self.failures > 0
+            self.failures -= fail
+        if fail:
+            return 500, b""
+        if path.endswith("/chat/completions"):
+            reply = self.policy(" ".join(m["content"] for m in body["messages"]))
+            return 200, {"choices": [{"message": {"content": reply}}], "usage": {"prompt_tokens": 5, "completion_tokens": 3}}
+        return 200, {"choices": [{"text": self.policy(body["prompt"])}]}
 
     @staticmethod
     def policy(text):
@@ -257,22 +226,10 @@ class PolicyServer:
             return f"<think>look it up</think><search> {question} "  # the stop string is dropped
         return "<answer> " + re.search(r"Doc 1: (.*)", text).group(1)[:20]
 
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
 
 @pytest.fixture
-def policy_server():
-    servers = []
-
-    def start(**kwargs):
-        servers.append(PolicyServer(**kwargs))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.stop()
+def policy_server(start_server):
+    return lambda **kwargs: start_server(PolicyServer, **kwargs)
 
 
 @pytest.mark.parametrize("api", ["chat", "completions"])
@@ -282,7 +239,7 @@ def test_openai_agent_plays_through_a_local_server(policy_server, api):
     result = run_eval(agent, EvalConfig(limit=6, batch_size=6), progress=False)
     assert all([t["kind"] for t in r["turns"]] == ["search", "answer"] for r in result.records)
     assert all(r["turns"][0]["action"].endswith("</search>") for r in result.records)  # stop tag restored
-    path, body = server.bodies[-1]
+    path, body = server.paths[-1], server.bodies[-1]
     assert path.endswith("/chat/completions" if api == "chat" else "/completions")
     assert body["model"] == "my-policy" and body["stop"] == ["</search>", "</answer>"] and body["temperature"] == 0.0
     if api == "chat":

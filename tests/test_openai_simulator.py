@@ -1,10 +1,6 @@
 """The OpenAI-compatible backend against real HTTP servers on 127.0.0.1 started by the tests."""
 
-import json
 import re
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import gymnasium as gym
 import pytest
@@ -15,8 +11,10 @@ from zerosearch_env.simulators.base import SearchRequest
 from zerosearch_env.simulators.openai import OpenAISimulator
 from zerosearch_env.simulators.prompts import sft_prompt
 
+from .conftest import JSONServer
 
-class FakeServer:
+
+class FakeServer(JSONServer):
     """A chat-completions server that writes documents naming the question it was asked.
 
     ``behaviour``: "ok", "500", "slow" (sleeps ``delay`` before answering) or "garbage".
@@ -24,73 +22,21 @@ class FakeServer:
 
     def __init__(self, behaviour="ok", delay=0.0):
         self.behaviour = behaviour
-        self.delay = delay
-        self.bodies: list[dict] = []
-        self.headers: list[dict] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.lock = threading.Lock()
-        server = self
+        super().__init__(self.respond, delay=delay)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with server.lock:
-                    server.bodies.append(body)
-                    server.headers.append(dict(self.headers))
-                    server.in_flight += 1
-                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
-                try:
-                    time.sleep(server.delay)
-                    if server.behaviour == "500":
-                        self.send_response(500)
-                        self.end_headers()
-                        return
-                    if server.behaviour == "garbage":
-                        payload = b"not json"
-                    else:
-                        question = re.search(r'question: "(.*?)"', body["messages"][1]["content"]).group(1)
-                        reply = "\n\n".join(f"Doc {i}: about {question} ({i})" for i in range(1, 7))
-                        payload = json.dumps(
-                            {"choices": [{"message": {"content": reply}}], "usage": {"prompt_tokens": 40, "completion_tokens": 60}}
-                        ).encode()
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-                finally:
-                    with server.lock:
-                        server.in_flight -= 1
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def respond(self, path, body):
+        if self.behaviour == "500":
+            return 500, b""
+        if self.behaviour == "garbage":
+            return 200, b"not json"
+        question = re.search(r'question: "(.*?)"', body["messages"][1]["content"]).group(1)
+        reply = "\n\n".join(f"Doc {i}: about {question} ({i})" for i in range(1, 7))
+        return 200, {"choices": [{"message": {"content": reply}}], "usage": {"prompt_tokens": 40, "completion_tokens": 60}}
 
 
 @pytest.fixture
-def servers():
-    started = []
-
-    def start(*args, **kwargs):
-        server = FakeServer(*args, **kwargs)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
+def servers(start_server):
+    return lambda *args, **kwargs: start_server(FakeServer, *args, **kwargs)
 
 
 def requests(n):

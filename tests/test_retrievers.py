@@ -7,8 +7,6 @@ import json
 import os
 import pickle
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import gymnasium as gym
 import pytest
@@ -20,6 +18,8 @@ from zerosearch_env.simulators.base import SearchRequest
 from zerosearch_env.simulators.corpus import CorpusSimulator
 from zerosearch_env.simulators.registry import OTHER_SIMULATORS, make_simulator
 from zerosearch_env.simulators.retriever import MANIFEST, BM25Retriever, HTTPRetriever, default_index_dir
+
+from .conftest import JSONServer
 
 CORPUS = [
     CorpusDoc("d0", '"Acme"\nAcme is a maker of anvils. Acme was founded by Jane Doe in 1901.'),
@@ -275,45 +275,24 @@ def score(query, contents):
     return len(set(query.lower().split()) & set(contents.lower().replace('"', " ").split()))
 
 
-class RetrieveServer:
+class RetrieveServer(JSONServer):
     """Search-R1's ``/retrieve`` over CORPUS (word-overlap scores); fails the first
     ``failures`` requests with HTTP 503, or always answers ``garbage``."""
 
     def __init__(self, failures=0, garbage=False):
-        self.bodies: list[dict] = []
         self.failures = failures
         self.garbage = garbage
-        server = self
+        super().__init__(self.respond, path="/retrieve")
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                raw = self.rfile.read(int(self.headers["Content-Length"]))
-                server.bodies.append(json.loads(raw))
-                if self.path != "/retrieve":
-                    return self.reply(404, b'{"detail": "Not Found"}')
-                if server.failures > 0:
-                    server.failures -= 1
-                    return self.reply(503, b"busy")
-                if server.garbage:
-                    return self.reply(200, b'{"answer": 42}')
-                body = json.loads(raw)
-                result = [server.search(q, body["topk"], body["return_scores"]) for q in body["queries"]]
-                self.reply(200, json.dumps({"result": result}).encode())
-
-            def reply(self, status, payload):
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/retrieve"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    def respond(self, path, body):
+        if path != "/retrieve":
+            return 404, b'{"detail": "Not Found"}'
+        if self.failures > 0:
+            self.failures -= 1
+            return 503, b"busy"
+        if self.garbage:
+            return 200, b'{"answer": 42}'
+        return 200, {"result": [self.search(q, body["topk"], body["return_scores"]) for q in body["queries"]]}
 
     @staticmethod
     def search(query, topk, return_scores):
@@ -323,22 +302,10 @@ class RetrieveServer:
             return [{"document": doc, "score": float(score(query, doc["contents"]))} for doc in docs]
         return docs
 
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
 
 @pytest.fixture
-def servers():
-    started = []
-
-    def start(**kwargs):
-        started.append(RetrieveServer(**kwargs))
-        return started[-1]
-
-    yield start
-    for server in started:
-        server.stop()
+def servers(start_server):
+    return lambda **kwargs: start_server(RetrieveServer, **kwargs)
 
 
 def test_http_batches_queries_and_cuts_each_topk(servers):
