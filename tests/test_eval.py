@@ -47,6 +47,7 @@ def test_scripted_agent_on_the_synthetic_world_scores_well_and_writes_the_report
     assert metrics["summaries"][-1]["f1"]["mean"] == pytest.approx(overall.f1.mean)
     report = (tmp_path / "report.md").read_text()
     assert "| **overall** | 24 |" in report and "cover-EM" in report and "upper bound" in report
+    assert "## An episode it got right" in report
     assert (tmp_path / "scores.png").read_bytes().startswith(b"\x89PNG")
 
 

@@ -105,8 +105,11 @@ def write_report(result: EvalResult, config: EvalConfig, agent_name: str) -> Non
         ]
     if has_plot:
         lines += [f"![scores per data source]({PLOT})", ""]
-    if result.records:
-        lines += ["## An example trajectory", "", "```text", _transcript(result.records[0]), "```", ""]
+    right = next((r for r in result.records if r["f1"] == 1.0), None)
+    wrong = next((r for r in result.records if r["f1"] < 1.0), None)
+    for title, record in (("An episode it got right", right), ("An episode it got wrong", wrong)):
+        if record is not None:
+            lines += [f"## {title}", "", "```text", _transcript(record), "```", ""]
     (out / REPORT).write_text("\n".join(lines))
 
 
@@ -114,7 +117,8 @@ def _transcript(record: dict[str, Any], width: int = 100) -> str:
     """One episode, shortened for reading."""
     lines = [f"question: {record['question']}", f"golden answers: {record['golden_answers']}"]
     for turn in record["turns"]:
-        lines.append(f"agent ({turn['kind']}): " + textwrap.shorten(turn["action"], width))
+        quality = f", {turn['doc_quality']} documents" if turn.get("doc_quality") else ""
+        lines.append(f"agent ({turn['kind']}{quality}): " + textwrap.shorten(turn["action"], width))
         for document in turn.get("documents", [])[:3]:
             lines.append("    " + textwrap.shorten(document, width - 4))
     lines.append(f"answer: {record['answer']!r} -> F1 {record['f1']:.2f}, strict EM {record['em']:.0f}, cover-EM {record['cover_em']:.0f}")
