@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         "eval",
         help="evaluate an agent (scripted, random, openai, hf:<path>, module:Class) with per-data-source scores",
         description="Play an agent over a question set against a simulator or a real retriever; print strict EM, "
-        "cover-EM and F1 with 95%% bootstrap intervals per data source, and write trajectories and a report.",
+        "cover-EM and F1 with 95% bootstrap intervals per data source, and write trajectories and a report.",
     )
     evaluate.add_argument("--agent", default="scripted", help="scripted (default), random, openai, hf:<model folder>, or package.module:Class")
     evaluate.add_argument("--agent-url", default="http://127.0.0.1:8000/v1", help="openai agent: the server's /v1 URL")
