@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from zerosearch_env.data import CorpusDoc
 from zerosearch_env.errors import SimulatorError
 from zerosearch_env.simulators.base import SearchRequest, SearchResult
 
@@ -39,6 +40,16 @@ class FailingSimulator:
             raise SimulatorError("backend unreachable after 3 retries")
         return self.fixed.simulate(requests)
 
+
+#: A small corpus about an anvil maker: the searches of the corpus and retriever tests.
+ANVIL_CORPUS = [
+    CorpusDoc("d0", '"Acme"\nAcme is a maker of anvils. Acme was founded by Jane Doe in 1901.'),
+    CorpusDoc("d1", '"Acme history"\nThe anvil company Acme grew fast in the twentieth century.'),
+    CorpusDoc("d2", '"Jane Doe"\nJane Doe was an engineer who founded the anvil maker Acme.'),
+    CorpusDoc("d3", '"Anvils"\nAn anvil is a block of iron. Many companies make anvils.'),
+    CorpusDoc("d4", '"Beta Corp"\nBeta Corp is a rival anvil company founded by Max Roe.'),
+    CorpusDoc("d5", '"Gardening"\nTomatoes need sun and water.'),
+]
 
 ROWS = [
     {"question": "Who founded Acme?", "golden_answers": ["Jane Doe"], "data_source": "toy"},

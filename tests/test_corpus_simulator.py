@@ -1,19 +1,13 @@
 import pytest
 
-from zerosearch_env.data import CorpusDoc
 from zerosearch_env.errors import ConfigError, SimulatorError
 from zerosearch_env.simulators.base import Passage, SearchRequest, format_documents
 from zerosearch_env.simulators.corpus import ContextSimulator, CorpusSimulator
 from zerosearch_env.simulators.registry import make_simulator
 
-CORPUS = [
-    CorpusDoc("d0", '"Acme"\nAcme is a maker of anvils. Acme was founded by Jane Doe in 1901.'),
-    CorpusDoc("d1", '"Acme history"\nThe anvil company Acme grew fast in the twentieth century.'),
-    CorpusDoc("d2", '"Jane Doe"\nJane Doe was an engineer who founded the anvil maker Acme.'),
-    CorpusDoc("d3", '"Anvils"\nAn anvil is a block of iron. Many companies make anvils.'),
-    CorpusDoc("d4", '"Beta Corp"\nBeta Corp is a rival anvil company founded by Max Roe.'),
-    CorpusDoc("d5", '"Gardening"\nTomatoes need sun and water.'),
-]
+from .conftest import ANVIL_CORPUS
+
+CORPUS = ANVIL_CORPUS
 
 
 def request(quality, query="who founded the anvil company Acme", **kwargs):

@@ -19,15 +19,10 @@ from zerosearch_env.simulators.corpus import CorpusSimulator
 from zerosearch_env.simulators.registry import OTHER_SIMULATORS, make_simulator
 from zerosearch_env.simulators.retriever import MANIFEST, BM25Retriever, HTTPRetriever, default_index_dir
 
-from .conftest import JSONServer
+from .conftest import ANVIL_CORPUS, JSONServer
 
 CORPUS = [
-    CorpusDoc("d0", '"Acme"\nAcme is a maker of anvils. Acme was founded by Jane Doe in 1901.'),
-    CorpusDoc("d1", '"Acme history"\nThe anvil company Acme grew fast in the twentieth century.'),
-    CorpusDoc("d2", '"Jane Doe"\nJane Doe was an engineer who founded the anvil maker Acme.'),
-    CorpusDoc("d3", '"Anvils"\nAn anvil is a block of iron. Many companies make anvils.'),
-    CorpusDoc("d4", '"Beta Corp"\nBeta Corp is a rival anvil company founded by Max Roe.'),
-    CorpusDoc("d5", '"Gardening"\nTomatoes need sun and water.'),
+    *ANVIL_CORPUS,
     CorpusDoc("d6", "kestin mills harbour"),
     CorpusDoc("d7", "kestin mills harbour"),
 ]

@@ -279,9 +279,6 @@ class ZeroSearchEnv(gym.Env[str, str]):
         return self._observation(prompt), self._info_row(None, self.noise_prob)
 
     def _pick_row(self, options: Mapping[str, Any]) -> tuple[int | None, QARow]:
-        if not options:  # the common case: a uniform draw
-            index = int(self.np_random.integers(len(self.rows)))
-            return index, self.rows[index]
         unknown = set(options) - {"index", "question", "golden_answers"}
         if unknown:
             raise ConfigError(f"reset options expects keys 'index' or 'question'/'golden_answers', got {sorted(unknown)}")

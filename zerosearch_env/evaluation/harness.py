@@ -149,12 +149,11 @@ def run_eval(
     rows = envs.envs[0].rows
     selected = select_rows(len(rows), config.limit, config.sample, config.seed)
     todo = [i for i in selected if i not in done]
-    width = config.batch_size
 
     bar = tqdm(total=len(selected), initial=len(selected) - len(todo), desc=f"eval {agent_name}", unit="ep", disable=not progress)
     try:
-        for start in range(0, len(todo), width):
-            wave = todo[start : start + width]
+        for start in range(0, len(todo), config.batch_size):
+            wave = todo[start : start + config.batch_size]
             for record in _play_wave(envs, agent, rows, wave, config.seed):
                 done[record["index"]] = record
                 if store is not None:
@@ -256,12 +255,15 @@ def _episode_record(
 
 def _identity(config: EvalConfig, agent_name: str) -> dict[str, Any]:
     settings = {**asdict(config), "agent": agent_name, "split": config.resolved_split}
-    identity = {key: settings[key] for key in _IDENTITY}
-    for key in ("sim", "dataset", "corpus"):  # objects (a simulator, in-memory rows) by name
-        value = identity[key]
-        if value is not None and not isinstance(value, (str, int, float)):
-            identity[key] = getattr(value, "name", None) or f"<{type(value).__name__}>"
-    return identity
+    return {key: setting_label(settings[key]) for key in _IDENTITY}
+
+
+def setting_label(value: Any) -> Any:
+    """A setting as run folders and reports record it: objects (a simulator object,
+    in-memory rows) by name, everything else as it is."""
+    if value is None or isinstance(value, (str, int, float, bool, dict)):
+        return value
+    return getattr(value, "name", None) or f"<{type(value).__name__}>"
 
 
 class _TrajectoryStore:

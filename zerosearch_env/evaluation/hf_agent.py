@@ -9,7 +9,6 @@ observations are appended as tokens. Greedy by default.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from ..errors import ConfigError
 from ..import_utils import require
@@ -96,6 +95,3 @@ class TransformersAgent:
     def forget(self, episode_id: int) -> None:
         """Drop a finished episode's cached tokens."""
         self._ids.pop(episode_id, None)
-
-    def describe(self) -> dict[str, Any]:
-        return {"chat_template": self.chat, "temperature": self.sampling.temperature}

@@ -6,6 +6,7 @@ import json
 import textwrap
 from typing import TYPE_CHECKING, Any
 
+from .harness import setting_label
 from .metrics import SCORE_NAMES, SCORES, SourceSummary
 
 if TYPE_CHECKING:
@@ -14,13 +15,6 @@ if TYPE_CHECKING:
 METRICS = "metrics.json"
 REPORT = "report.md"
 PLOT = "scores.png"
-
-
-def label(value: Any) -> Any:
-    """A setting as the report shows it: objects (a simulator, in-memory rows) by name."""
-    if value is None or isinstance(value, (str, int, float, bool, dict)):
-        return value
-    return getattr(value, "name", None) or f"<{type(value).__name__}>"
 
 
 def format_table(summaries: list[SourceSummary]) -> str:
@@ -76,11 +70,11 @@ def write_report(result: EvalResult, config: EvalConfig, agent_name: str) -> Non
     out = result.out_dir
     assert out is not None
     settings = {"agent": agent_name, **config.env_kwargs(), "limit": config.limit, "sample": config.sample, "seed": config.seed}
-    settings = {k: label(v) for k, v in settings.items() if v is not None}
+    settings = {k: setting_label(v) for k, v in settings.items() if v is not None}
     (out / METRICS).write_text(
         json.dumps({"settings": settings, "summaries": [s.to_dict() for s in result.summaries]}, indent=2, default=str) + "\n"
     )
-    title = f"{agent_name} on {label(config.dataset)} (sim={label(config.sim)}, difficulty {config.difficulty})"
+    title = f"{agent_name} on {setting_label(config.dataset)} (sim={setting_label(config.sim)}, difficulty {config.difficulty})"
     has_plot = plot_scores(result.summaries, out / PLOT, title)
     lines = [
         f"# Evaluation: {agent_name}",
