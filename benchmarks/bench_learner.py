@@ -12,9 +12,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from agents.config import make_config  # noqa: E402
-from agents.policy import build_tiny_policy, forward_logprobs, load_policy  # noqa: E402
-from agents.update import Learner, compute_advantages, optimize, score_batch  # noqa: E402
+from zerosearch_agents.config import make_config  # noqa: E402
+from zerosearch_agents.policy import build_tiny_policy, forward_logprobs, load_policy  # noqa: E402
+from zerosearch_agents.update import Learner, compute_advantages, optimize, score_batch  # noqa: E402
 
 B, T = 32, 256
 _means: dict[str, float] = {}

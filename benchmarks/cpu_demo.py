@@ -47,8 +47,8 @@ def render(result, cfg) -> str:
 
 
 def main() -> int:
-    from agents.config import make_config
-    from agents.train import train
+    from zerosearch_agents.config import make_config
+    from zerosearch_agents.train import train
 
     cfg = make_config("cpu-demo", out_dir=str(ROOT / "runs" / "cpu-demo"))
     if Path(cfg.out_dir).exists():

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from zerosearch_env.data import CorpusDoc
+from zerosearch_env.records import CorpusDoc
 from zerosearch_env.errors import SimulatorError
 from zerosearch_env.simulators.base import SearchRequest, SearchResult
 

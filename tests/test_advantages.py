@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")  # the learner's tests need the hf extra
 
-from agents.advantages import (
+from zerosearch_agents.advantages import (
     gae,
     group_normalized_advantages,
     reinforce_advantages,

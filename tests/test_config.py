@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from agents.config import TrainConfig, add_config_arguments, config_from_args, make_config, preset_names
+from zerosearch_agents.config import TrainConfig, add_config_arguments, config_from_args, make_config, preset_names
 
 
 def test_every_preset_loads_and_the_gpu_presets_match_the_reference():

@@ -1,7 +1,9 @@
 import pytest
 
 from zerosearch_env.errors import ConfigError, SimulatorError
-from zerosearch_env.simulators.base import Passage, SearchRequest, format_documents
+from zerosearch_env.protocol import format_documents
+from zerosearch_env.records import Passage
+from zerosearch_env.simulators.base import SearchRequest
 from zerosearch_env.simulators.corpus import ContextSimulator, CorpusSimulator
 from zerosearch_env.simulators.registry import make_simulator
 
@@ -96,7 +98,7 @@ def test_make_simulator_corpus_sources(tmp_path):
     with pytest.raises(ConfigError, match="corpus="):
         make_simulator("corpus")
     assert isinstance(make_simulator("corpus", corpus=CORPUS), CorpusSimulator)
-    from zerosearch_env.data import QARow
+    from zerosearch_env.records import QARow
 
     rows = [QARow("q", ("a",), context=CONTEXT)]
     assert isinstance(make_simulator("corpus", rows=rows), ContextSimulator)

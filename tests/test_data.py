@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from zerosearch_env.data import CorpusDoc, QARow, load_corpus, load_questions
+from zerosearch_env.data import load_corpus, load_questions
+from zerosearch_env.records import CorpusDoc, QARow
 from zerosearch_env.errors import DatasetError, MissingDependencyError
 from zerosearch_env.protocol import build_policy_prompt
-from zerosearch_env.simulators.base import Passage
+from zerosearch_env.records import Passage
 
 _PARQUET_NAME = "shared/data/nq_search_test_200.parquet"
 # ``shared/`` lies beside the checkout (CI clones the repo next to it) or inside it.

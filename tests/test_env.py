@@ -301,8 +301,8 @@ def test_simulator_failure_fallback_is_flagged(toy_rows):
 
 
 def test_hotpotqa_context_rows_are_searched_directly():
-    from zerosearch_env.data import QARow
-    from zerosearch_env.simulators.base import Passage
+    from zerosearch_env.records import QARow
+    from zerosearch_env.records import Passage
 
     context = (
         Passage("Acme", "Acme was founded by Jane Doe.", supporting=True),

@@ -278,7 +278,7 @@ def test_openai_agent_rejects_bad_settings():
 def test_transformers_agent_plays_a_tiny_checkpoint(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from agents.policy import build_tiny_policy
+    from zerosearch_agents.policy import build_tiny_policy
 
     path = build_tiny_policy(tmp_path / "policy")
     agent = make_agent(f"hf:{path}", max_turn_tokens=12, batch_size=4)

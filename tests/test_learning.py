@@ -13,10 +13,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from agents.config import make_config  # noqa: E402
-from agents.generation import HFGenerator, Sampling  # noqa: E402
-from agents.policy import Critic, ValueHead  # noqa: E402
-from agents.update import Learner, update  # noqa: E402
+from zerosearch_agents.config import make_config  # noqa: E402
+from zerosearch_agents.generation import HFGenerator, Sampling  # noqa: E402
+from zerosearch_agents.policy import Critic, ValueHead  # noqa: E402
+from zerosearch_agents.update import Learner, update  # noqa: E402
 from zerosearch_env.tiny import build_tiny_llama  # noqa: E402
 
 PROMPTS = 8

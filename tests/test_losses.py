@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")  # the learner's tests need the hf extra
 
-from agents.losses import (
+from zerosearch_agents.losses import (
     KL_ESTIMATORS,
     LOSS_AGGREGATIONS,
     aggregate,

@@ -2,15 +2,9 @@
 
 import pytest
 
+from zerosearch_env.protocol import parse_reply_documents, postprocess_reply
 from zerosearch_env.simulators.base import SearchRequest
-from zerosearch_env.simulators.prompts import (
-    build_prompt,
-    chat_messages,
-    few_shot_prompt,
-    parse_documents,
-    postprocess,
-    sft_prompt,
-)
+from zerosearch_env.simulators.prompts import build_prompt, chat_messages, few_shot_prompt, sft_prompt
 
 SPEC_USEFUL = """You are the Google search engine.
 Given a query, you need to generate five useful documents for the query.
@@ -66,12 +60,12 @@ def test_chat_has_empty_system_message():
 
 def test_postprocess_matches_reference():
     reply = "Doc 1: a\n\nDoc 2: b\n\nDoc 3: c\n\nDoc 4: d\n\nDoc 5: e\n\nDoc 6: f"
-    assert postprocess(reply, topk=5) == "Doc 1: a\nDoc 2: b\nDoc 3: c\nDoc 4: d\nDoc 5: e\n"
-    assert postprocess(reply, topk=3) == "Doc 1: a\nDoc 2: b\nDoc 3: c\n"
-    assert postprocess("no docs", topk=5) == "no docs"
+    assert postprocess_reply(reply, topk=5) == "Doc 1: a\nDoc 2: b\nDoc 3: c\nDoc 4: d\nDoc 5: e\n"
+    assert postprocess_reply(reply, topk=3) == "Doc 1: a\nDoc 2: b\nDoc 3: c\n"
+    assert postprocess_reply("no docs", topk=5) == "no docs"
 
 
 def test_parse_documents_handles_model_quirks():
-    assert parse_documents("Doc 1: a b\nc\nDoc 2. d", topk=5) == ("a b c", "d")
-    assert parse_documents("Sure! Here:\nDoc 1: x\nDoc 2: y", topk=5) == ("x", "y")
-    assert parse_documents("Doc 1: x\nDoc 2:\nDoc 3: z", topk=5) == ("x", "z")
+    assert parse_reply_documents("Doc 1: a b\nc\nDoc 2. d", topk=5) == ("a b c", "d")
+    assert parse_reply_documents("Sure! Here:\nDoc 1: x\nDoc 2: y", topk=5) == ("x", "y")
+    assert parse_reply_documents("Doc 1: x\nDoc 2:\nDoc 3: z", topk=5) == ("x", "z")

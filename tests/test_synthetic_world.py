@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from zerosearch_env.data import CorpusDoc, QARow
+from zerosearch_env.records import CorpusDoc, QARow
 from zerosearch_env.errors import ConfigError
 from zerosearch_env.reward import normalize_answer
 from zerosearch_env.worlds.synthetic import (

@@ -11,8 +11,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("accelerate")
 
-from agents.config import make_config  # noqa: E402
-from agents.train import latest_checkpoint, train  # noqa: E402
+from zerosearch_agents.config import make_config  # noqa: E402
+from zerosearch_agents.train import latest_checkpoint, train  # noqa: E402
 
 SMALL = dict(
     policy="tiny", tiny_hidden_size=16, tiny_layers=1, questions_per_step=2, group_size=2, micro_batch_size=4,

@@ -8,7 +8,7 @@ backends that need them.
 from __future__ import annotations
 
 from .curriculum import ConstantCurriculum, ExponentialCurriculum, LinearCurriculum, make_curriculum
-from .data import CorpusDoc, QARow
+from .records import CorpusDoc, QARow
 from .errors import (
     ConfigError,
     DatasetError,
@@ -20,7 +20,8 @@ from .errors import (
 )
 from .registration import ENV_IDS, register_envs
 from .reward import cover_exact_match, exact_match, f1_score, normalize_answer
-from .simulators.base import Passage, SearchRequest, SearchResult, Simulator, SimulatorFault
+from .records import Passage
+from .simulators.base import SearchRequest, SearchResult, Simulator, SimulatorFault
 from .spaces import TextSpace
 
 __version__ = "0.1.0"

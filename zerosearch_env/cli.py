@@ -113,8 +113,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     for package in ("torch", "transformers", "accelerate"):
         require(package, "zerosearch train")
-    from agents.config import config_from_args
-    from agents.train import train
+    from zerosearch_agents.config import config_from_args
+    from zerosearch_agents.train import train
 
     try:
         config = config_from_args(args)
@@ -252,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
     evaluate.set_defaults(func=cmd_eval)
 
-    from agents.train import build_parser as build_train_parser
+    from zerosearch_agents.train import build_parser as build_train_parser
 
     train = commands.add_parser(
         "train",

@@ -1,8 +1,9 @@
-"""Question/answer rows and the loaders that read them from the formats people use.
+"""The loaders that read question sets and corpora from the formats people use.
 
-A dataset is a list of :class:`QARow`. ``load_questions`` reads the ZeroSearch /
-Search-R1 parquet layout, FlashRAG-style jsonl, HotpotQA json, a list of dicts, the
-built-in synthetic world, or a Hugging Face dataset id.
+A dataset is a list of :class:`~zerosearch_env.records.QARow`. ``load_questions`` reads
+the ZeroSearch / Search-R1 parquet layout, FlashRAG-style jsonl, HotpotQA json, a list
+of dicts, the built-in synthetic world, or a Hugging Face dataset id. What the name
+``"synthetic"`` means is decided here and nowhere else (:func:`synthetic_world`).
 """
 
 from __future__ import annotations
@@ -11,53 +12,31 @@ import json
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from .errors import DatasetError, MissingDependencyError
-from .simulators.base import Passage
+from .records import CorpusDoc, QARow
+from .row_fields import Where, corpus_doc, qa_row
 
+if TYPE_CHECKING:
+    from .worlds.synthetic import SyntheticWorld
 
-@dataclass(frozen=True)
-class QARow:
-    """One question of a dataset.
-
-    ``prompt`` is the policy prompt stored with the row (Search-R1 parquet ``prompt``
-    column), or None to build it from the template. ``context`` holds HotpotQA-style
-    paragraphs for the context simulator.
-    """
-
-    question: str
-    golden_answers: tuple[str, ...]
-    id: str = ""
-    data_source: str = "unknown"
-    prompt: str | None = None
-    context: tuple[Passage, ...] = ()
-    split: str | None = None
-
-
-@dataclass(frozen=True)
-class CorpusDoc:
-    """One document of a retrieval corpus (FlashRAG ``{"id", "contents"}`` jsonl)."""
-
-    id: str
-    contents: str
+SYNTHETIC = "synthetic"
+"""The reserved dataset name of the built-in synthetic world."""
 
 
 # --------------------------------------------------------------------------- loaders
 #
 # Every reader below turns one format into ``(row_number, mapping)`` pairs; one shared
-# function (``_qa_row``) applies the field rules, so jsonl, parquet, json, in-memory dicts
+# function (``row_fields.qa_row``) applies the field rules, so jsonl, parquet, json, in-memory dicts
 # and Hugging Face rows are all validated the same way and fail with the same messages.
 
 QASource = Union[str, "os.PathLike[str]", Sequence[Union[Mapping[str, Any], QARow]]]
 """What :func:`load_questions` accepts: a path, a dataset name or id, or in-memory rows."""
 
 _QA_SUFFIXES: tuple[str, ...] = (".jsonl", ".parquet", ".json")
-_ANSWER_KEYS: tuple[str, ...] = ("golden_answers", "answers", "answer")
-_EXPECTED_QA_KEYS = "question, golden_answers"
-_EXPECTED_CORPUS_KEYS = "id, contents (or title/text)"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _DOWNLOAD_HINT = (
     "download it on a machine with network access, e.g. "
@@ -78,14 +57,15 @@ def load_questions(source: QASource, split: str | None = None) -> list[QARow]:
     - a FlashRAG-style ``.jsonl`` file (``answers`` / ``answer`` accepted as aliases of
       ``golden_answers``; a bare string answer becomes a 1-tuple);
     - a ``.json`` file holding a list of HotpotQA rows (``context`` becomes
-      :class:`Passage` objects, flagged ``supporting`` from ``supporting_facts``) or of
+      :class:`~zerosearch_env.records.Passage` objects, flagged ``supporting`` from ``supporting_facts``) or of
       FlashRAG-style rows;
     - a directory in FlashRAG layout, ``<dir>/<split>.jsonl`` (or ``.parquet``/``.json``),
       or a directory of benchmarks ``<dir>/<name>/<split>.jsonl`` (concatenated). In
       FlashRAG the folder name is the benchmark name, so rows without a ``data_source``
       get it (``<dir>``'s own name, or ``<name>``);
     - a list or tuple of such dicts, or of :class:`QARow` (kept as they are);
-    - ``"synthetic"`` (a reserved name): the questions of the built-in synthetic world;
+    - ``"synthetic"`` (a reserved name) or a ``SyntheticWorld``: the questions of the
+      built-in synthetic world (``split`` None: both splits);
     - a Hugging Face dataset id ``"owner/name"`` that is not an existing path (needs the
       ``datasets`` package and network access).
 
@@ -102,13 +82,14 @@ def load_questions(source: QASource, split: str | None = None) -> list[QARow]:
     """
     if isinstance(source, (list, tuple)):
         return _from_sequence(source, split)
+    world = synthetic_world(source)
+    if world is not None:
+        return world.questions(split)
     if not isinstance(source, (str, os.PathLike)):
         raise DatasetError(
             "load_questions expects a path, a dataset name or a list of dicts/QARow, "
             f"got {type(source).__name__}"
         )
-    if isinstance(source, str) and source == "synthetic":
-        return _from_synthetic(split)
     path = Path(source)
     if path.is_dir():
         return _from_directory(path, split)
@@ -120,6 +101,33 @@ def load_questions(source: QASource, split: str | None = None) -> list[QARow]:
         f"dataset path {str(source)!r} does not exist; pass an existing .parquet/.jsonl/.json "
         "file or directory, 'synthetic', or a Hugging Face dataset id 'owner/name'"
     )
+
+
+def synthetic_world(dataset: Any) -> SyntheticWorld | None:
+    """The built-in world that ``dataset`` names (``"synthetic"`` or a ``SyntheticWorld``), else None."""
+    if isinstance(dataset, str) and dataset == SYNTHETIC:
+        from .worlds.synthetic import make_world
+
+        return make_world()
+    if type(dataset).__name__ == "SyntheticWorld":  # checked by name: no import for other datasets
+        from .worlds.synthetic import SyntheticWorld
+
+        if isinstance(dataset, SyntheticWorld):
+            return dataset
+    return None
+
+
+def resolve_dataset(dataset: Any, split: str | None, *, default_split: str = "train") -> tuple[list[QARow], SyntheticWorld | None]:
+    """The rows an environment draws questions from, and the synthetic world they come
+    from (its corpus is then the default search engine's), or None for any other dataset.
+
+    ``split`` None means ``default_split`` of the synthetic world and every row of a file.
+    """
+    world = synthetic_world(dataset)
+    rows = world.questions(split or default_split) if world is not None else load_questions(dataset, split=split)
+    if not rows:
+        raise DatasetError(f"dataset {dataset!r} (split={split!r}) has no rows; check the split name")
+    return list(rows), world
 
 
 def load_corpus(path: str | os.PathLike[str]) -> list[CorpusDoc]:
@@ -155,7 +163,7 @@ def iter_corpus(path: str | os.PathLike[str]) -> Iterator[CorpusDoc]:
             f"load_corpus expects a .jsonl or .parquet file, got {str(file)!r}; "
             "convert the corpus to FlashRAG jsonl ({\"id\", \"contents\"} per line)"
         )
-    return (_corpus_doc(raw, _Where(str(file), row), default_id=f"{file.stem}-{row}") for row, raw in rows)
+    return (corpus_doc(raw, Where(str(file), row), default_id=f"{file.stem}-{row}") for row, raw in rows)
 
 
 # ------------------------------------------------------------------ sources -> rows
@@ -168,17 +176,10 @@ def _from_sequence(items: Sequence[Mapping[str, Any] | QARow], split: str | None
         if isinstance(item, QARow):
             rows.append(item)
         elif isinstance(item, Mapping):
-            rows.append(_qa_row(item, _Where("<list>", row), default_id=f"list-{row}"))
+            rows.append(qa_row(item, Where("<list>", row), default_id=f"list-{row}"))
         else:
             raise DatasetError(f"<list> row {row}: expected a dict or QARow, got {type(item).__name__}")
     return _select_split(rows, split, "<list>")
-
-
-def _from_synthetic(split: str | None) -> list[QARow]:
-    """The built-in world; imported lazily so the loaders work without it."""
-    from .worlds.synthetic import make_world
-
-    return list(make_world().questions(split))
 
 
 def _from_file(path: Path, split: str | None, default_source: str = "unknown") -> list[QARow]:
@@ -194,7 +195,7 @@ def _from_file(path: Path, split: str | None, default_source: str = "unknown") -
             f"load_questions expects a .parquet, .jsonl or .json file, got {str(path)!r}"
         )
     rows = [
-        _qa_row(raw, _Where(str(path), row), default_id=f"{path.stem}-{row}", default_source=default_source)
+        qa_row(raw, Where(str(path), row), default_id=f"{path.stem}-{row}", default_source=default_source)
         for row, raw in raws
     ]
     return _select_split(rows, split, str(path))
@@ -273,7 +274,7 @@ def _from_hub(dataset_id: str, split: str | None) -> list[QARow]:
         ) from e
     origin = f"{dataset_id}[{hub_split}]"
     # The hub already selected the split; rows without their own split take its name.
-    rows = [_qa_row(raw, _Where(origin, row), default_id=f"{hub_split}-{row}") for row, raw in enumerate(table)]
+    rows = [qa_row(raw, Where(origin, row), default_id=f"{hub_split}-{row}") for row, raw in enumerate(table)]
     return [r if r.split is not None else replace(r, split=hub_split) for r in rows]
 
 
@@ -357,157 +358,3 @@ def _read_json(path: Path, default_source: str) -> tuple[list[tuple[int, Mapping
     if data and "context" in data[0] and "supporting_facts" in data[0] and default_source == "unknown":
         default_source = "hotpotqa"
     return list(enumerate(data)), default_source
-
-
-# ------------------------------------------------------------------ field rules
-
-
-@dataclass(frozen=True)
-class _Where:
-    """Where a row came from, for error messages: ``nq.jsonl row 17: ...``."""
-
-    origin: str
-    row: int
-
-    def error(self, message: str) -> DatasetError:
-        return DatasetError(f"{self.origin} row {self.row}: {message}")
-
-
-def _qa_row(
-    raw: Mapping[str, Any], where: _Where, default_id: str, default_source: str = "unknown"
-) -> QARow:
-    """One mapping (jsonl line, parquet row, json item, dict, hub row) -> a validated QARow."""
-    question = raw.get("question")
-    if question is None:
-        raise where.error(f"missing field 'question' (expected keys: {_EXPECTED_QA_KEYS})")
-    if not isinstance(question, str) or not question.strip():
-        raise where.error(f"field 'question' must be a non-empty string, got {question!r}")
-    return QARow(
-        question=question.strip(),
-        golden_answers=_golden_answers(raw, where),
-        id=_text_or(raw.get("id") if raw.get("id") is not None else raw.get("_id"), default_id),
-        data_source=_text_or(raw.get("data_source"), default_source),
-        prompt=_prompt(raw.get("prompt"), where),
-        context=_context(raw, where),
-        split=_row_split(raw),
-    )
-
-
-def _golden_answers(raw: Mapping[str, Any], where: _Where) -> tuple[str, ...]:
-    """The first answer field present (aliases, then ``reward_model.ground_truth.target``) as a tuple of str."""
-    key = next((k for k in _ANSWER_KEYS if raw.get(k) is not None), None)
-    value = raw[key] if key is not None else _dig(raw, "reward_model", "ground_truth", "target")
-    if value is None:
-        raise where.error(
-            f"missing field 'golden_answers' (expected keys: {_EXPECTED_QA_KEYS}; "
-            "'answers', 'answer' or reward_model.ground_truth.target also accepted)"
-        )
-    field_name = key or "reward_model.ground_truth.target"
-    answers = [value] if isinstance(value, (str, int)) else _as_list(value)
-    if answers is None:
-        raise where.error(f"field {field_name!r} must be a string or a list of strings, got {type(value).__name__}")
-    if not answers:
-        raise where.error(f"field {field_name!r} is empty; a row needs at least one golden answer")
-    result: list[str] = []
-    for answer in answers:
-        if isinstance(answer, int) and not isinstance(answer, bool):
-            answer = str(answer)  # numeric answers ("1969") sometimes arrive as ints
-        if not isinstance(answer, str) or not answer.strip():
-            raise where.error(f"field {field_name!r} holds an invalid answer {answer!r} (expected non-empty strings)")
-        result.append(answer)
-    return tuple(result)
-
-
-def _prompt(value: Any, where: _Where) -> str | None:
-    """A prompt string, or the user message of a chat prompt (``[{"role": "user", "content": ...}]``)."""
-    if value is None or isinstance(value, str):
-        return value
-    messages = [value] if isinstance(value, Mapping) else _as_list(value)
-    if messages is None:
-        raise where.error(f"field 'prompt' must be a string or a list of chat messages, got {type(value).__name__}")
-    for message in messages:
-        if isinstance(message, Mapping) and message.get("role") == "user" and isinstance(message.get("content"), str):
-            return message["content"]
-    raise where.error("field 'prompt' has no {'role': 'user', 'content': <str>} message")
-
-
-def _context(raw: Mapping[str, Any], where: _Where) -> tuple[Passage, ...]:
-    """HotpotQA ``context`` ([[title, [sentences]], ...]) as Passages flagged from ``supporting_facts``."""
-    context = raw.get("context")
-    if context is None:
-        return ()
-    paragraphs = _as_list(context)
-    if paragraphs is None:
-        raise where.error("field 'context' must be a list of [title, [sentences]] pairs")
-    supporting = _supporting_titles(raw.get("supporting_facts"))
-    passages: list[Passage] = []
-    for paragraph in paragraphs:
-        pair = _as_list(paragraph)
-        sentences = _as_list(pair[1]) if pair is not None and len(pair) == 2 else None
-        if pair is None or sentences is None or not isinstance(pair[0], str):
-            raise where.error(f"field 'context' holds {paragraph!r}, expected [title, [sentences]]")
-        # HotpotQA sentences after the first carry a leading space; strip so the join is single-spaced.
-        text = " ".join(str(s).strip() for s in sentences)
-        passages.append(Passage(title=pair[0], text=text, supporting=pair[0] in supporting))
-    return tuple(passages)
-
-
-def _supporting_titles(facts: Any) -> set[str]:
-    """Titles named by HotpotQA ``supporting_facts`` ([[title, sentence_id], ...]); empty if absent."""
-    titles: set[str] = set()
-    for fact in _as_list(facts) or ():
-        pair = _as_list(fact)
-        if pair and isinstance(pair[0], str):
-            titles.add(pair[0])
-    return titles
-
-
-def _corpus_doc(raw: Mapping[str, Any], where: _Where, default_id: str) -> CorpusDoc:
-    """One corpus row: ``contents``, or ``title``/``text`` rendered as FlashRAG does."""
-    contents = raw.get("contents")
-    if contents is None:
-        text = raw.get("text")
-        if text is None:
-            raise where.error(f"missing field 'contents' (expected keys: {_EXPECTED_CORPUS_KEYS})")
-        if not isinstance(text, str):
-            raise where.error(f"field 'text' must be a string, got {type(text).__name__}")
-        title = raw.get("title")
-        if title is not None and not isinstance(title, str):
-            raise where.error(f"field 'title' must be a string, got {type(title).__name__}")
-        contents = f'"{title}"\n{text}' if title else text
-    elif not isinstance(contents, str):
-        raise where.error(f"field 'contents' must be a string, got {type(contents).__name__}")
-    return CorpusDoc(id=_text_or(raw.get("id"), default_id), contents=contents)
-
-
-def _row_split(raw: Mapping[str, Any]) -> str | None:
-    """``split`` or ``extra_info.split`` (Search-R1 parquet), if the row says."""
-    split = raw.get("split", _dig(raw, "extra_info", "split"))
-    return split if isinstance(split, str) and split else None
-
-
-def _text_or(value: Any, default: str) -> str:
-    """``str(value)`` for a present, non-empty id/source; ``default`` otherwise."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return default
-    return str(value)
-
-
-def _dig(raw: Mapping[str, Any], *keys: str) -> Any:
-    """``raw[k1][k2]...`` or None when any level is missing or not a mapping."""
-    value: Any = raw
-    for key in keys:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
-
-
-def _as_list(value: Any) -> list[Any] | None:
-    """A list from a list, tuple or numpy array (pandas-read parquet); None for anything else."""
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        converted = value.tolist()  # numpy arrays; nested object arrays keep their elements
-        return converted if isinstance(converted, list) else None
-    return None

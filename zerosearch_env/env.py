@@ -12,7 +12,7 @@ import numpy as np
 from gymnasium.error import ResetNeeded
 
 from .curriculum import Curriculum, make_curriculum
-from .data import CorpusDoc, QARow
+from .records import CorpusDoc, QARow
 from .errors import ConfigError, DatasetError, SimulatorError
 from .protocol import (
     INVALID_ACTION_FEEDBACK,

@@ -1,15 +1,25 @@
-"""The policy's wire protocol: prompt template, action parsing, observation strings.
+"""The text boundary of ZeroSearch, in one place: everything written or read as text.
 
-These strings are facts of ZeroSearch (and Search-R1 before it): released policies were
-trained on them, so they are reproduced byte for byte.
+- the policy's side: its prompt, its tags, where a turn stops, what a turn asks for;
+- the environment's side: the ``<information>`` block around documents, the feedback
+  after an invalid turn;
+- the documents: written as ``Doc i: ...`` lines, and read back from an observation or
+  from a simulation LLM's reply.
+
+These strings are facts of ZeroSearch (and Search-R1 before it): released policies and
+simulators were trained on them, so they are reproduced byte for byte. Every other
+module imports them from here; none types a tag or a ``Doc i:`` marker itself.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
 ActionKind = Literal["search", "answer", "invalid"]
+
+# ----------------------------------------------------------------------------- the policy
 
 POLICY_PROMPT_TEMPLATE = (
     "Answer the given question. You must conduct reasoning inside <think> and </think> "
@@ -21,16 +31,15 @@ POLICY_PROMPT_TEMPLATE = (
     "illustrations. For example, <answer> Beijing </answer>. Question: {question}\n"
 )
 
-INVALID_ACTION_FEEDBACK = (
-    "\nMy previous action is invalid. If I want to search, I should put the query between "
-    "<search> and </search>. If I want to give the final answer, I should put the answer "
-    "between <answer> and </answer>. Let me try again.\n"
-)
+#: Every tag of the protocol, in a fixed order (a tokenizer that adds them as tokens
+#: gives them ids in this order).
+TAGS: tuple[str, ...] = ("<think>", "</think>", "<search>", "</search>", "<answer>", "</answer>", "<information>", "</information>")
 
+#: A policy turn ends at the first of these (generation stops there).
 STOP_TAGS: tuple[str, ...] = ("</search>", "</answer>")
 
 _ACTION_PATTERN = re.compile(r"<(search|answer)>(.*?)</\1>", re.DOTALL)
-_STOP_PATTERN = re.compile(r"</search>|</answer>")
+_STOP_PATTERN = re.compile("|".join(re.escape(tag) for tag in STOP_TAGS))
 
 
 def build_policy_prompt(question: str) -> str:
@@ -55,13 +64,27 @@ def question_from_prompt(prompt: str) -> str | None:
     return prompt[at + len(marker) :].strip() or None
 
 
-def format_information(documents_text: str) -> str:
-    """The observation appended after a search.
+def think(text: str) -> str:
+    """``<think>text</think>``: the reasoning that opens a turn."""
+    return f"<think>{text}</think>"
 
-    >>> format_information("Doc 1: x")
-    '\\n\\n<information>Doc 1: x</information>\\n\\n'
+
+def search_action(query: str) -> str:
+    """The tag that asks the search engine, padded as the reference's examples are.
+
+    >>> search_action("capital of France")
+    '<search> capital of France </search>'
     """
-    return f"\n\n<information>{documents_text}</information>\n\n"
+    return f"<search> {query} </search>"
+
+
+def answer_action(answer: str) -> str:
+    """The tag that ends an episode with an answer.
+
+    >>> answer_action("Paris")
+    '<answer> Paris </answer>'
+    """
+    return f"<answer> {answer} </answer>"
 
 
 def cut_at_stop(text: str) -> tuple[str, str]:
@@ -79,6 +102,27 @@ def cut_at_stop(text: str) -> tuple[str, str]:
     if match is None:
         return text, ""
     return text[: match.end()], text[match.end() :]
+
+
+def close_stop_tag(text: str) -> str:
+    """Put back the stop tag an OpenAI-style server removes from its output.
+
+    Generation stops at ``</search>`` or ``</answer>`` and servers drop the stop string,
+    so a turn that opened ``<search>`` (or ``<answer>``) last and never closed it gets
+    the closing tag back.
+
+    >>> close_stop_tag("<think>x</think><search> capital of France ")
+    '<think>x</think><search> capital of France </search>'
+    >>> close_stop_tag("<answer> Paris </answer>")
+    '<answer> Paris </answer>'
+    >>> close_stop_tag("no tags")
+    'no tags'
+    """
+    opened = max(("search", "answer"), key=lambda tag: text.rfind(f"<{tag}>"))
+    at = text.rfind(f"<{opened}>")
+    if at >= 0 and f"</{opened}>" not in text[at:]:
+        return f"{text}</{opened}>"
+    return text
 
 
 class ParsedAction(NamedTuple):
@@ -102,3 +146,118 @@ def parse_action(turn: str) -> ParsedAction:
     if match is None:
         return ParsedAction("invalid", None)
     return ParsedAction(match.group(1), match.group(2).strip())  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- the environment
+
+INVALID_ACTION_FEEDBACK = (
+    "\nMy previous action is invalid. If I want to search, I should put the query between "
+    "<search> and </search>. If I want to give the final answer, I should put the answer "
+    "between <answer> and </answer>. Let me try again.\n"
+)
+
+
+def format_information(documents_text: str) -> str:
+    """The observation appended after a search.
+
+    >>> format_information("Doc 1: x")
+    '\\n\\n<information>Doc 1: x</information>\\n\\n'
+    """
+    return f"\n\n<information>{documents_text}</information>\n\n"
+
+
+def information_text(observation: str) -> str | None:
+    """The text inside an observation's ``<information>`` block, or None without one.
+
+    >>> information_text(format_information("Doc 1: x"))
+    'Doc 1: x'
+    >>> information_text(INVALID_ACTION_FEEDBACK) is None
+    True
+    """
+    if "<information>" not in observation:
+        return None
+    return observation.split("<information>", 1)[1].split("</information>", 1)[0]
+
+
+# ----------------------------------------------------------------------------- documents
+
+_DOC_LINE = re.compile(r"^Doc \d+:\s*(.*)$", re.MULTILINE)
+_DOC_MARKER = re.compile(r"(?:^|\n)[ \t]*Doc[ \t]*(\d+)[ \t]*[:.][ \t]*")
+
+
+def format_documents(documents: Sequence[str]) -> str:
+    """Render documents as the released simulators do: ``Doc 1: ...`` one per line.
+
+    >>> format_documents(["Paris is the capital of France.", "It lies on the Seine."])
+    'Doc 1: Paris is the capital of France.\\nDoc 2: It lies on the Seine.'
+    >>> format_documents(["two  spaces\\nand a line break "])
+    'Doc 1: two spaces and a line break'
+    >>> format_documents([])
+    ''
+    """
+    # A document with a line break (or another control character) or loose ends has its
+    # white space collapsed so it stays on its line. Clean documents, which is what
+    # simulators return, pass through untouched (inline: this runs on every search).
+    return "\n".join(
+        [
+            f"Doc {i}: {doc if doc.isprintable() and doc.strip() is doc else ' '.join(doc.split())}"
+            for i, doc in enumerate(documents, start=1)
+        ]
+    )
+
+
+def document_markers(count: int = 5) -> str:
+    """The bare markers ``Doc 1: Doc 2: ...``, for a tokenizer's training text.
+
+    >>> document_markers(2)
+    'Doc 1: Doc 2:'
+    """
+    return " ".join(format_documents([""] * count).split())
+
+
+def read_documents(observation: str) -> list[str]:
+    """The documents of an observation's ``<information>`` block, one string each
+    (``format_documents`` read back).
+
+    >>> read_documents(format_information(format_documents(["a b", "c"])))
+    ['a b', 'c']
+    >>> read_documents("no information")
+    []
+    """
+    text = information_text(observation)
+    return [] if text is None else [line.strip() for line in _DOC_LINE.findall(text)]
+
+
+def postprocess_reply(reply: str, topk: int) -> str:
+    """The reference's post-processing of a simulator reply: ``"\\n\\n"`` -> ``"\\n"``,
+    then cut from ``"Doc {topk+1}"`` on.
+
+    >>> postprocess_reply("Doc 1: a\\n\\nDoc 2: b\\n\\nDoc 3: c", topk=2)
+    'Doc 1: a\\nDoc 2: b\\n'
+    """
+    text = reply.replace("\n\n", "\n")
+    cut = text.find(f"Doc {topk + 1}")
+    return text if cut < 0 else text[:cut]
+
+
+def parse_reply_documents(reply: str, topk: int) -> tuple[str, ...]:
+    """Post-process a simulation LLM's reply and split it into at most ``topk`` documents.
+
+    Looser than :func:`read_documents`, because a model's output is: ``Doc 3.`` and
+    ``Doc 3 :`` count as markers too. A reply without markers is one document (the model
+    ignored the format; its text is still what it wrote).
+
+    >>> parse_reply_documents("Doc 1: Paris is big.\\n\\nDoc 2: It is in France.\\nDoc 3: x", topk=2)
+    ('Paris is big.', 'It is in France.')
+    >>> parse_reply_documents("  free text  ", topk=5)
+    ('free text',)
+    >>> parse_reply_documents("", topk=5)
+    ()
+    """
+    text = postprocess_reply(reply, topk)
+    parts = _DOC_MARKER.split(text)
+    if len(parts) == 1:
+        return (" ".join(text.split()),) if text.strip() else ()
+    # parts = [preamble, n1, body1, n2, body2, ...]
+    bodies = [" ".join(body.split()) for body in parts[2::2]]
+    return tuple(body for body in bodies if body)[:topk]

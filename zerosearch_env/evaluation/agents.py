@@ -2,7 +2,7 @@
 
 An agent is as small as Gymnasium's loop: an object whose ``act`` maps a batch of
 :class:`EpisodeView` (the latest observation plus the episode so far) to a batch of
-action strings. Nothing here depends on ``agents/`` (the learner); a third-party agent
+action strings. Nothing here depends on ``zerosearch_agents`` (the learner); a third-party agent
 implements ``act`` and nothing else, or skips this module and drives the environment
 with ``reset``/``step`` directly.
 

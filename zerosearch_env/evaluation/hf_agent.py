@@ -2,7 +2,7 @@
 
 It plays exactly as training rollouts do: the prompt goes through the chat template when
 the tokenizer has one (``chat_template="auto"``), every turn is generated with the
-KV-cached sampler of ``agents.generation`` until ``</search>``, ``</answer>`` or EOS, and
+KV-cached sampler of ``zerosearch_agents.generation`` until ``</search>``, ``</answer>`` or EOS, and
 observations are appended as tokens. Greedy by default.
 """
 
@@ -44,9 +44,9 @@ class TransformersAgent:
             require(package, "the transformers agent (--agent hf:<path>)")
         import torch
 
-        from agents.generation import HFGenerator, Sampling
-        from agents.policy import load_policy
-        from agents.rollout import use_chat_template
+        from zerosearch_agents.generation import HFGenerator, Sampling
+        from zerosearch_agents.policy import load_policy
+        from zerosearch_agents.rollout import use_chat_template
 
         if chat_template not in ("auto", "on", "off"):
             raise ConfigError(f"chat_template expects 'auto', 'on' or 'off', got {chat_template!r}")
@@ -69,7 +69,7 @@ class TransformersAgent:
 
     def _context(self, view: EpisodeView) -> list[int]:
         """Token ids of the episode so far, extended from the previous turn's when cached."""
-        from agents.rollout import prompt_ids, text_ids
+        from zerosearch_agents.rollout import prompt_ids, text_ids
 
         covered, ids = self._ids.get(view.episode_id, (-1, []))
         if covered != len(view.turns) - 1 or not view.turns:

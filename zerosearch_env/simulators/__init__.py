@@ -1,5 +1,5 @@
 """Simulators: the search engines of the environment (one small class per backend)."""
 
-from .base import Passage, SearchRequest, SearchResult, Simulator, SimulatorFault, format_documents
+from .base import SamplingConfig, SearchRequest, SearchResult, Simulator, SimulatorFault
 
-__all__ = ["Passage", "SearchRequest", "SearchResult", "Simulator", "SimulatorFault", "format_documents"]
+__all__ = ["SamplingConfig", "SearchRequest", "SearchResult", "Simulator", "SimulatorFault"]

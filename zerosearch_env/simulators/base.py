@@ -2,7 +2,8 @@
 
 A simulator plays the search engine. It is batch-first because the expensive ones
 (an LLM on vLLM, an HTTP server) are fastest when they see every query of an RL step in
-one call; a single-request call is just a batch of one.
+one call; a single-request call is just a batch of one. The types every backend shares
+live here: the request, the result, the fault, and the sampling of a simulation LLM.
 """
 
 from __future__ import annotations
@@ -11,20 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
+from ..errors import ConfigError
+from ..protocol import format_documents
+from ..records import Passage
+
 Quality = Literal["useful", "noisy"]
 QUALITIES: tuple[str, ...] = ("useful", "noisy")
-
-
-@dataclass(frozen=True, slots=True)
-class Passage:
-    """A paragraph that ships with a question (HotpotQA ``context``).
-
-    ``supporting`` marks the paragraphs that hold the facts needed for the answer.
-    """
-
-    title: str
-    text: str
-    supporting: bool = False
 
 
 class _SearchRequestFields(NamedTuple):
@@ -95,27 +88,6 @@ class SearchResult:
         return format_documents(self.documents)
 
 
-def format_documents(documents: Sequence[str]) -> str:
-    """Render documents as the released simulators do: ``Doc 1: ...`` one per line.
-
-    >>> format_documents(["Paris is the capital of France.", "It lies on the Seine."])
-    'Doc 1: Paris is the capital of France.\\nDoc 2: It lies on the Seine.'
-    >>> format_documents(["two  spaces\\nand a line break "])
-    'Doc 1: two spaces and a line break'
-    >>> format_documents([])
-    ''
-    """
-    # A document with a line break (or another control character) or loose ends has its
-    # white space collapsed so it stays on its line. Clean documents, which is what
-    # simulators return, pass through untouched (inline: this runs on every search).
-    return "\n".join(
-        [
-            f"Doc {i}: {doc if doc.isprintable() and doc.strip() is doc else ' '.join(doc.split())}"
-            for i, doc in enumerate(documents, start=1)
-        ]
-    )
-
-
 @runtime_checkable
 class Simulator(Protocol):
     """Anything that turns a batch of search requests into a batch of results.
@@ -128,3 +100,20 @@ class Simulator(Protocol):
     name: str
 
     def simulate(self, requests: Sequence[SearchRequest]) -> list[SearchResult]: ...
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """Sampling of a simulation LLM (every LLM backend takes it); the defaults are the reference's."""
+
+    temperature: float = 0.8  # 0 means greedy decoding
+    top_p: float = 1.0
+    max_new_tokens: int = 600
+
+    def __post_init__(self) -> None:
+        if self.temperature < 0:
+            raise ConfigError(f"temperature expects a value >= 0, got {self.temperature!r}")
+        if not 0 < self.top_p <= 1:
+            raise ConfigError(f"top_p expects a value in (0, 1], got {self.top_p!r}")
+        if self.max_new_tokens < 1:
+            raise ConfigError(f"max_new_tokens expects a positive int, got {self.max_new_tokens!r}")

@@ -22,9 +22,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..data import CorpusDoc
+from ..records import CorpusDoc
 from ..reward import normalize_answer
-from .base import Passage, SearchRequest, SearchResult
+from ..records import Passage
+from .base import SearchRequest, SearchResult
 from .ranking import index_texts, one_line, query_words, top_documents
 
 

@@ -4,30 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, SimulatorError
 from ..import_utils import require
-from .base import SearchRequest, SearchResult, SimulatorFault
-from .prompts import parse_documents, render_chat
-
-
-@dataclass(frozen=True)
-class SamplingConfig:
-    """Sampling of a simulation LLM; the defaults are the reference's."""
-
-    temperature: float = 0.8  # 0 means greedy decoding
-    top_p: float = 1.0
-    max_new_tokens: int = 600
-
-    def __post_init__(self) -> None:
-        if self.temperature < 0:
-            raise ConfigError(f"temperature expects a value >= 0, got {self.temperature!r}")
-        if not 0 < self.top_p <= 1:
-            raise ConfigError(f"top_p expects a value in (0, 1], got {self.top_p!r}")
-        if self.max_new_tokens < 1:
-            raise ConfigError(f"max_new_tokens expects a positive int, got {self.max_new_tokens!r}")
+from ..protocol import parse_reply_documents
+from .base import SamplingConfig, SearchRequest, SearchResult, SimulatorFault
+from .prompts import render_chat
 
 
 def batch_seed(batch: Sequence[SearchRequest]) -> int:
@@ -127,7 +110,7 @@ class HFSimulator:
         for request, prompt_mask, completion in zip(batch, encoded["attention_mask"], new_tokens):
             completion_tokens = int((completion != self.tokenizer.pad_token_id).sum())
             reply = self.tokenizer.decode(completion, skip_special_tokens=True)
-            documents = parse_documents(reply, request.topk)
+            documents = parse_reply_documents(reply, request.topk)
             error = None if documents else SimulatorFault(kind="empty", message=f"{self.name} wrote no documents")
             results.append(
                 SearchResult(

@@ -2,25 +2,26 @@
 
 The reference calls its simulator server one query at a time from a thread pool; this
 backend does the same with a bound on concurrency, spreads requests round-robin over
-several servers, retries a failed request on the next server with exponential backoff,
-and turns a request that still fails into a typed fault.
+several servers, retries a failed request on the next server (the project's one
+:class:`~zerosearch_env.http_client.RetryPolicy`), and turns a request that still fails
+into a typed fault.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Literal
+from typing import Any, Literal
 
 from ..errors import ConfigError, SimulatorError
+from ..http_client import RequestFault, RetryPolicy, json_client, post_json
 from ..import_utils import require
-from .base import SearchRequest, SearchResult, SimulatorFault
-from .hf import SamplingConfig
-from .prompts import build_prompt, chat_messages, parse_documents
+from ..protocol import parse_reply_documents
+from .base import SamplingConfig, SearchRequest, SearchResult, SimulatorFault
+from .prompts import build_prompt, chat_messages
 
 
 class OpenAISimulator:
@@ -58,18 +59,13 @@ class OpenAISimulator:
         name: str | None = None,
     ):
         require("httpx", "the OpenAI-compatible simulator backend")
-        import httpx
-
         urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
         if not urls or not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls):
             raise ConfigError(f"base_urls expects one or more http(s) URLs like 'http://host:6001/v1', got {base_urls!r}")
         if mode not in ("sft", "prompt"):
             raise ConfigError(f"mode expects 'sft' or 'prompt', got {mode!r}")
-        if concurrency < 1 or retries < 0 or timeout_s <= 0 or backoff_s < 0:
-            raise ConfigError(
-                f"expects concurrency >= 1, retries >= 0, timeout_s > 0, backoff_s >= 0; "
-                f"got {concurrency}, {retries}, {timeout_s}, {backoff_s}"
-            )
+        if concurrency < 1 or timeout_s <= 0:
+            raise ConfigError(f"expects concurrency >= 1 and timeout_s > 0; got {concurrency}, {timeout_s}")
         if on_error not in ("raise", "fallback"):
             raise ConfigError(f"on_error expects 'raise' or 'fallback', got {on_error!r}")
         self.base_urls = [u.rstrip("/") for u in urls]
@@ -77,13 +73,10 @@ class OpenAISimulator:
         self.mode = mode
         self.sampling = SamplingConfig(temperature, top_p, max_new_tokens)
         self.concurrency = concurrency
-        self.retries = retries
-        self.backoff_s = backoff_s
+        self.retry = RetryPolicy(retries, backoff_s)
         self.on_error = on_error
         self.name = name or f"openai:{model}"
-        api_key = os.environ.get(api_key_env) if api_key_env else None
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(timeout=timeout_s, headers=headers, limits=httpx.Limits(max_connections=concurrency))
+        self._client = json_client(timeout_s, concurrency, api_key_env)
         self._next_url = itertools.count()
         self._lock = threading.Lock()
 
@@ -124,39 +117,39 @@ class OpenAISimulator:
             return next(self._next_url)
 
     def _one(self, request: SearchRequest) -> SearchResult:
-        import httpx
-
         body = self.payload(request)
-        fault = SimulatorFault(kind="backend", message="no attempt made")
         started = time.perf_counter()
         first = self._first_server()  # round-robin start; each retry moves to the next server
-        for attempt in range(1, self.retries + 2):
-            url = self.base_urls[(first + attempt - 1) % len(self.base_urls)]
-            try:
-                response = self._client.post(f"{url}/chat/completions", json=body)
-                if response.status_code == 200:
-                    data = response.json()
-                    reply = data["choices"][0]["message"]["content"] or ""
-                    usage = data.get("usage") or {}
-                    documents = parse_documents(reply, request.topk)
-                    empty = None if documents else SimulatorFault(kind="empty", message=f"{url} wrote no documents", attempts=attempt)
-                    return SearchResult(
-                        documents=documents,
-                        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                        completion_tokens=int(usage.get("completion_tokens") or 0),
-                        latency_s=time.perf_counter() - started,
-                        error=empty,
-                    )
-                fault = SimulatorFault(kind="http", message=f"{url} answered HTTP {response.status_code}", attempts=attempt)
-            except httpx.TimeoutException:
-                fault = SimulatorFault(kind="timeout", message=f"{url} timed out", attempts=attempt)
-            except httpx.TransportError as error:
-                fault = SimulatorFault(kind="connection", message=f"{url} unreachable: {type(error).__name__}", attempts=attempt)
-            except (ValueError, KeyError, IndexError, TypeError):
-                fault = SimulatorFault(kind="protocol", message=f"{url} sent a reply that is not a chat completion", attempts=attempt)
-            if attempt <= self.retries:
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))
-        return SearchResult(documents=(), latency_s=time.perf_counter() - started, error=fault)
+
+        def attempt(number: int) -> SearchResult:
+            url = self.base_urls[(first + number - 1) % len(self.base_urls)]
+            return post_json(
+                self._client,
+                f"{url}/chat/completions",
+                body,
+                lambda reply: self._result(reply, request, url, number, started),
+                expected="a chat completion",
+            )
+
+        try:
+            return self.retry.run(attempt)
+        except RequestFault as fault:
+            error = SimulatorFault(kind=fault.kind, message=fault.message, attempts=fault.attempts)
+            return SearchResult(documents=(), latency_s=time.perf_counter() - started, error=error)
+
+    def _result(self, reply: Any, request: SearchRequest, url: str, attempt: int, started: float) -> SearchResult:
+        """A chat completion's documents and token counts."""
+        text = reply["choices"][0]["message"]["content"] or ""
+        usage = reply.get("usage") or {}
+        documents = parse_reply_documents(text, request.topk)
+        empty = None if documents else SimulatorFault(kind="empty", message=f"{url} wrote no documents", attempts=attempt)
+        return SearchResult(
+            documents=documents,
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            latency_s=time.perf_counter() - started,
+            error=empty,
+        )
 
     def close(self) -> None:
         self._client.close()

@@ -1,4 +1,4 @@
-"""What a simulation LLM is asked, and how its reply becomes documents.
+"""What a simulation LLM is asked (its reply is read by ``protocol.parse_reply_documents``).
 
 The *sft* prompts are the wire protocol of the released simulation LLMs
 (``sunhaonlp/Simulation_LLM_*``): they were fine-tuned on exactly this text, so it is
@@ -8,8 +8,7 @@ design, for plain instruct models.
 
 from __future__ import annotations
 
-import re
-
+from ..protocol import format_documents
 from .base import SearchRequest
 
 SFT_USEFUL_TEMPLATE = (
@@ -47,24 +46,27 @@ _FEW_SHOT_INSTRUCTIONS = {
     ),
 }
 
-_FEW_SHOT_EXAMPLES = {
+_FIRST_AND_LAST_DOCUMENT = (format_documents(["..."]), format_documents(["..."] * 5).splitlines()[-1])
+
+#: The worked example of each few-shot prompt: a query, its question, five documents.
+_FEW_SHOT_QUERY = (
+    "Query: tallest mountain in Africa\n"
+    'Question: "What is the highest mountain in Africa?" (answer: Mount Kilimanjaro)\n'
+)
+_FEW_SHOT_DOCUMENTS = {
     "useful": (
-        "Query: tallest mountain in Africa\n"
-        'Question: "What is the highest mountain in Africa?" (answer: Mount Kilimanjaro)\n'
-        "Doc 1: Mount Kilimanjaro in Tanzania is the highest mountain in Africa, rising 5,895 metres above sea level.\n"
-        "Doc 2: Kilimanjaro is a dormant volcano with three cones: Kibo, Mawenzi and Shira. Kibo's summit, Uhuru Peak, is Africa's highest point.\n"
-        "Doc 3: Climbers reach the roof of Africa, Kilimanjaro's Uhuru Peak, in five to nine days on routes such as Marangu and Machame.\n"
-        "Doc 4: At 5,895 m, Kilimanjaro is taller than Mount Kenya (5,199 m), the second-highest mountain on the continent.\n"
-        "Doc 5: Kilimanjaro National Park protects Africa's tallest peak and its glaciers, which have shrunk sharply over the last century."
+        "Mount Kilimanjaro in Tanzania is the highest mountain in Africa, rising 5,895 metres above sea level.",
+        "Kilimanjaro is a dormant volcano with three cones: Kibo, Mawenzi and Shira. Kibo's summit, Uhuru Peak, is Africa's highest point.",
+        "Climbers reach the roof of Africa, Kilimanjaro's Uhuru Peak, in five to nine days on routes such as Marangu and Machame.",
+        "At 5,895 m, Kilimanjaro is taller than Mount Kenya (5,199 m), the second-highest mountain on the continent.",
+        "Kilimanjaro National Park protects Africa's tallest peak and its glaciers, which have shrunk sharply over the last century.",
     ),
     "noisy": (
-        "Query: tallest mountain in Africa\n"
-        'Question: "What is the highest mountain in Africa?" (answer: Mount Kilimanjaro)\n'
-        "Doc 1: The Atlas Mountains stretch about 2,500 km across Morocco, Algeria and Tunisia, separating the coast from the Sahara.\n"
-        "Doc 2: Africa's mountains host unique wildlife, from mountain gorillas in the Virunga range to Ethiopian wolves in the Bale highlands.\n"
-        "Doc 3: Mountain tourism in East Africa grew quickly in the 1990s, with guided treks becoming a major source of local income.\n"
-        "Doc 4: The Drakensberg range in South Africa is known for its basalt cliffs and thousands of ancient San rock paintings.\n"
-        "Doc 5: The Rwenzori Mountains, sometimes called the Mountains of the Moon, receive rain on most days of the year."
+        "The Atlas Mountains stretch about 2,500 km across Morocco, Algeria and Tunisia, separating the coast from the Sahara.",
+        "Africa's mountains host unique wildlife, from mountain gorillas in the Virunga range to Ethiopian wolves in the Bale highlands.",
+        "Mountain tourism in East Africa grew quickly in the 1990s, with guided treks becoming a major source of local income.",
+        "The Drakensberg range in South Africa is known for its basalt cliffs and thousands of ancient San rock paintings.",
+        "The Rwenzori Mountains, sometimes called the Mountains of the Moon, receive rain on most days of the year.",
     ),
 }
 
@@ -84,12 +86,12 @@ def few_shot_prompt(request: SearchRequest) -> str:
     answer = ", ".join(request.golden_answers) or "unknown"
     return (
         f"{_FEW_SHOT_INSTRUCTIONS[request.quality]}\n\n"
-        f"Example:\n{_FEW_SHOT_EXAMPLES[request.quality]}\n\n"
+        f"Example:\n{_FEW_SHOT_QUERY}{format_documents(_FEW_SHOT_DOCUMENTS[request.quality])}\n\n"
         f"Now the real request.\n"
         f"Query: {request.query}\n"
         f'Question: "{request.question}" (answer: {answer})\n'
         "You must directly output the English documents and not output any other texts. "
-        'Write them as "Doc 1: ..." to "Doc 5: ..., one per line.'
+        f'Write them as "{_FIRST_AND_LAST_DOCUMENT[0]}" to "{_FIRST_AND_LAST_DOCUMENT[1]}, one per line.'
     )
 
 
@@ -112,39 +114,3 @@ def render_chat(tokenizer, request: SearchRequest, mode: str) -> str:
     empty system message, inside the tokenizer's chat template (shared by hf and vLLM)."""
     messages = chat_messages(build_prompt(request, mode))
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-
-
-def postprocess(reply: str, topk: int) -> str:
-    """The reference's post-processing: ``"\\n\\n"`` -> ``"\\n"``, then cut from ``"Doc {topk+1}"`` on.
-
-    >>> postprocess("Doc 1: a\\n\\nDoc 2: b\\n\\nDoc 3: c", topk=2)
-    'Doc 1: a\\nDoc 2: b\\n'
-    """
-    text = reply.replace("\n\n", "\n")
-    cut = text.find(f"Doc {topk + 1}")
-    return text if cut < 0 else text[:cut]
-
-
-_DOC_MARKER = re.compile(r"(?:^|\n)[ \t]*Doc[ \t]*(\d+)[ \t]*[:.][ \t]*")
-
-
-def parse_documents(reply: str, topk: int) -> tuple[str, ...]:
-    """Post-process a simulator reply and split it into at most ``topk`` documents.
-
-    A reply without ``Doc i:`` markers is one document (the model ignored the format;
-    its text is still what it wrote).
-
-    >>> parse_documents("Doc 1: Paris is big.\\n\\nDoc 2: It is in France.\\nDoc 3: x", topk=2)
-    ('Paris is big.', 'It is in France.')
-    >>> parse_documents("  free text  ", topk=5)
-    ('free text',)
-    >>> parse_documents("", topk=5)
-    ()
-    """
-    text = postprocess(reply, topk)
-    parts = _DOC_MARKER.split(text)
-    if len(parts) == 1:
-        return (" ".join(text.split()),) if text.strip() else ()
-    # parts = [preamble, n1, body1, n2, body2, ...]
-    bodies = [" ".join(body.split()) for body in parts[2::2]]
-    return tuple(body for body in bodies if body)[:topk]

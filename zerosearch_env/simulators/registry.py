@@ -32,7 +32,7 @@ from ..errors import ConfigError, MissingWeightsError, UnknownSimulatorError
 from .base import Simulator
 
 if TYPE_CHECKING:
-    from ..data import CorpusDoc, QARow
+    from ..records import CorpusDoc, QARow
     from ..worlds.synthetic import SyntheticWorld
 
 
@@ -149,14 +149,14 @@ def _file_simulator(path: str, mtime: float) -> Simulator:
 
 @functools.lru_cache(maxsize=8)
 def _world_retriever(world: SyntheticWorld) -> Simulator:
-    from .retriever import BM25Retriever
+    from .bm25 import BM25Retriever
 
     return BM25Retriever.build(world.documents, show_progress=False, name="bm25")
 
 
 @functools.lru_cache(maxsize=4)
 def _file_retriever(path: str, size: int, mtime_ns: int, index_dir: str | None, show_progress: bool) -> Simulator:
-    from .retriever import BM25Retriever
+    from .bm25 import BM25Retriever
 
     return BM25Retriever.from_corpus(path, index_dir, show_progress=show_progress)
 
@@ -169,7 +169,8 @@ def _bm25_retriever(
 ) -> Simulator:
     """BM25 over the corpus file (index cached per file version, so N envs share one),
     the documents given, or the synthetic world's corpus."""
-    from .retriever import BM25Retriever, check_corpus_file
+    from .bm25 import BM25Retriever
+    from .bm25_index import check_corpus_file
 
     unknown = sorted(set(sim_kwargs) - set(_BM25_KWARGS))
     if unknown:

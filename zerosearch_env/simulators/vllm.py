@@ -14,9 +14,9 @@ from pathlib import Path
 
 from ..errors import ConfigError, SimulatorError
 from ..import_utils import require
-from .base import SearchRequest, SearchResult, SimulatorFault
-from .hf import SamplingConfig
-from .prompts import parse_documents, render_chat
+from ..protocol import parse_reply_documents
+from .base import SamplingConfig, SearchRequest, SearchResult, SimulatorFault
+from .prompts import render_chat
 
 
 class VLLMSimulator:
@@ -86,7 +86,7 @@ class VLLMSimulator:
         results = []
         for request, output in zip(requests, outputs):
             completion = output.outputs[0]
-            documents = parse_documents(completion.text, request.topk)
+            documents = parse_reply_documents(completion.text, request.topk)
             error = None if documents else SimulatorFault(kind="empty", message=f"{self.name} wrote no documents")
             results.append(
                 SearchResult(

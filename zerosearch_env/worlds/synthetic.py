@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import ClassVar, NamedTuple, Union
 
-from ..data import CorpusDoc, QARow
+from ..records import CorpusDoc, QARow
 from ..errors import ConfigError
 from ..reward import normalize_answer
 

@@ -2,7 +2,7 @@
 
     zerosearch train --preset cpu-demo                          # the embedded default, CPU
     zerosearch train --algo grpo --policy Qwen/Qwen2.5-3B --sim sft-7b --dataset ZeroSearch_dataset/train.parquet
-    accelerate launch -m agents.train --preset grpo_qwen3b      # several GPUs, same code
+    accelerate launch -m zerosearch_agents.train --preset grpo_qwen3b      # several GPUs, same code
 
 Every step draws its questions and sampling seed from ``(seed, step)``, so a run
 resumed from a checkpoint (model, optimizer, scheduler, step; the curriculum follows
@@ -388,7 +388,7 @@ def _read_history(path: Path) -> list[dict[str, Any]]:
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    parser = parser or argparse.ArgumentParser(prog="agents.train", description="Train a search agent with GRPO, PPO or REINFORCE.")
+    parser = parser or argparse.ArgumentParser(prog="zerosearch_agents.train", description="Train a search agent with GRPO, PPO or REINFORCE.")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--preset", help=f"a ready config: {', '.join(preset_names())}")
     source.add_argument("--config", help="a YAML file of TrainConfig fields")

@@ -1,6 +1,6 @@
 """Training configuration: one dataclass, help on every field, checks in ``__post_init__``.
 
-A config comes from a preset (``agents/configs/<name>.yaml``), a YAML file, or the
+A config comes from a preset (``zerosearch_agents/configs/<name>.yaml``), a YAML file, or the
 defaults, and command-line flags override any field (``--kl-coef 0.01``). The GPU
 presets follow the reference's hyper-parameters (GRPO: 5 rollouts per question, lr
 1e-6, KL coef 0.001 with the low-variance estimator, 64 questions per step, 500 tokens
