@@ -10,14 +10,14 @@ import pytest
 
 from zerosearch_env.env import ZeroSearchEnv
 
-from .conftest import FixedDocumentsSimulator
+from .conftest import fixed_documents_simulator
 
 TARGET_STEP_MEDIAN_S = 20e-6
 
 
 @pytest.fixture(scope="module")
 def env():
-    env = ZeroSearchEnv(sim=FixedDocumentsSimulator(), max_turns=10**9)
+    env = ZeroSearchEnv(sim=fixed_documents_simulator(), max_turns=10**9)
     env.reset(seed=0)
     return env
 

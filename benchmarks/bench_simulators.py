@@ -17,16 +17,14 @@ Ratios and rates are printed and asserted against the targets; under
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Collection
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
 
 from zerosearch_env.simulators.base import SearchRequest
+from zerosearch_env.testing import JSONServer
 
 from .conftest import record_mean
 
@@ -53,7 +51,7 @@ def tiny_sim(tmp_path_factory):
     from transformers.utils import logging
 
     from zerosearch_env.simulators.hf import HFSimulator
-    from zerosearch_env.tiny import build_tiny_llama
+    from zerosearch_env.testing import build_tiny_llama
 
     logging.disable_progress_bar()
     path = build_tiny_llama(tmp_path_factory.mktemp("bench") / "tiny")
@@ -188,72 +186,23 @@ TARGET_HTTP_RATIO = 4.0
 _REPLY = "\n".join(f"Doc {i}: Made-up document {i} about the topic, long enough to look like a search result." for i in range(1, 6))
 
 
-class ChatServer:
-    """A local ``/v1/chat/completions`` server with a fixed reply after ``delay`` seconds.
+_PAYLOAD = {
+    "object": "chat.completion",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": _REPLY}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 120, "completion_tokens": 90, "total_tokens": 210},
+}
 
-    Counts the requests it saw and the most it had in flight at once, so a benchmark can
-    check that the client really overlapped them. HTTP/1.1 keep-alive and no Nagle delay,
-    as a real server (uvicorn, SGLang, vLLM): without ``TCP_NODELAY`` and a buffered
-    response (headers and body in one write), each kept-alive reply waits ~40 ms for a
-    delayed ACK and the benchmark times the TCP stack instead of the client."""
 
-    def __init__(self, delay: float = SERVER_DELAY_S):
-        self.requests = 0
-        self.in_flight = 0
-        self.max_in_flight = 0
-        lock = threading.Lock()
-        payload = json.dumps(
-            {
-                "object": "chat.completion",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": _REPLY}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 120, "completion_tokens": 90, "total_tokens": 210},
-            }
-        ).encode()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-            wbufsize = -1  # buffered: flushed once per request by handle_one_request
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                if self.path != "/v1/chat/completions" or "messages" not in body:
-                    self.send_error(404)
-                    return
-                with lock:
-                    server.requests += 1
-                    server.in_flight += 1
-                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
-                try:
-                    time.sleep(delay)
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                finally:
-                    with lock:
-                        server.in_flight -= 1
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
+def _chat_reply(path: str, body: dict) -> tuple[int, dict | bytes]:
+    """A fixed ``/v1/chat/completions`` reply (HTTP/1.1 keep-alive, as a real server)."""
+    if path != "/v1/chat/completions" or "messages" not in body:
+        return 404, b'{"detail": "Not Found"}'
+    return 200, _PAYLOAD
 
 
 @pytest.fixture(scope="module")
 def chat_server():
-    server = ChatServer()
+    server = JSONServer(_chat_reply, delay=SERVER_DELAY_S, keep_alive=True)
     yield server
     server.stop()
 

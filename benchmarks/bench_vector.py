@@ -23,7 +23,7 @@ import pytest
 
 import zerosearch_env  # noqa: F401  (registers the ids)
 
-from .conftest import FixedDocumentsSimulator
+from .conftest import fixed_documents_simulator
 
 NUM_ENVS = (1, 16, 64, 256)
 CYCLE = (
@@ -42,10 +42,10 @@ _overheads: dict[int, float] = {}
 
 @pytest.fixture(scope="module")
 def simulators(tmp_path_factory):
-    sims = {"fixed": FixedDocumentsSimulator(), "corpus": "corpus"}
+    sims = {"fixed": fixed_documents_simulator(), "corpus": "corpus"}
     try:
         from zerosearch_env.simulators.hf import HFSimulator
-        from zerosearch_env.tiny import build_tiny_llama
+        from zerosearch_env.testing import build_tiny_llama
     except ImportError:  # the hf extra is not installed
         return sims
     path = build_tiny_llama(tmp_path_factory.mktemp("bench_vector") / "tiny")
@@ -88,7 +88,7 @@ def test_vector_steps(benchmark, simulators, sim_name, mode, n):
 def test_native_overhead_at_256(benchmark):
     """Median wall time per step outside the simulator, over whole episodes."""
     n = 256
-    envs = gym.make_vec("ZeroSearch-v0", num_envs=n, sim=FixedDocumentsSimulator())
+    envs = gym.make_vec("ZeroSearch-v0", num_envs=n, sim=fixed_documents_simulator())
     envs.reset(seed=0)
     overheads: list[float] = []
 

@@ -32,7 +32,7 @@ _means: dict[str, float] = {}
 def vector_env(tmp_path_factory):
     model = os.environ.get("ZEROSEARCH_BENCH_SIM")
     if model is None:
-        from zerosearch_env.tiny import build_tiny_llama
+        from zerosearch_env.testing import build_tiny_llama
 
         model = str(build_tiny_llama(tmp_path_factory.mktemp("bench_vllm") / "tiny"))
     envs = gym.make_vec(

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from zerosearch_env.simulators.base import SearchResult
+from zerosearch_env.testing import FixedSimulator
 
 DOCS = tuple(f"Document {i} about the topic, with about thirty words of filler text to be realistic in size." for i in range(5))
 
 
-class FixedDocumentsSimulator:
-    """Returns the same five documents at once: isolates the environment's own overhead.
-
-    A new result per request, as a real simulator makes, so no per-result work is shared."""
-
-    name = "fixed"
-
-    def simulate(self, requests):
-        return [SearchResult(documents=DOCS) for _ in requests]
+def fixed_documents_simulator() -> FixedSimulator:
+    """Five fixed documents at once, nothing recorded: isolates the environment's own overhead."""
+    return FixedSimulator(DOCS, prompt_tokens=0, completion_tokens=0, record=False)
 
 
 def record_mean(store: dict, key, benchmark) -> None:

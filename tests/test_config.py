@@ -31,9 +31,27 @@ def test_command_line_flags_parse_with_the_field_types():
     parser = argparse.ArgumentParser()
     parser.add_argument("--preset")
     add_config_arguments(parser)
-    args = parser.parse_args(["--preset", "cpu-demo", "--kl-coef", "0.01", "--tensorboard", "false", "--sim-backend", "none", "--steps", "3"])
+    args = parser.parse_args(
+        ["--preset", "cpu-demo", "--kl-coef", "0.01", "--tensorboard", "false", "--sim-backend", "none", "--steps", "3",
+         "--sim-kwargs", '{"base_urls": ["http://gpu1:6001/v1"]}']
+    )  # fmt: skip
     cfg = config_from_args(args)
-    assert (cfg.kl_coef, cfg.tensorboard, cfg.sim_backend, cfg.steps, cfg.policy) == (0.01, False, None, 3, "tiny")
+    assert (cfg.kl_coef, cfg.tensorboard, cfg.env.sim_backend, cfg.steps, cfg.policy) == (0.01, False, None, 3, "tiny")
+    assert cfg.env.sim_kwargs == {"base_urls": ["http://gpu1:6001/v1"]}
+    assert (cfg.env.topk, cfg.env.max_turns, cfg.env.split) == (1, 3, "train")  # the preset's, untouched by absent flags
+
+
+def test_environment_settings_are_one_env_config_given_flat_or_as_a_section(tmp_path):
+    from zerosearch_env.env_config import EnvConfig
+
+    flat = tmp_path / "flat.yaml"
+    flat.write_text("sim: bm25\ntopk: 3\nsteps: 2\n")
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("env:\n  sim: bm25\n  topk: 3\nsteps: 2\n")
+    assert make_config(flat).env == make_config(nested).env == EnvConfig(sim="bm25", topk=3, split="train")
+    assert make_config(nested, topk=4).env.topk == 4  # a flat override wins over the file's section
+    with pytest.raises(ValueError, match="unknown environment settings"):
+        make_config(env={"simulator": "bm25"})
 
 
 def test_every_field_has_help():
@@ -54,6 +72,7 @@ def test_every_field_has_help():
         ({"bc_steps": 10}, "needs bc_source"),
         ({"curriculum_end": 1.5}, "probabilities in [0, 1]"),
         ({"nonsense": 1}, "unknown TrainConfig fields"),
+        ({"topk": 0}, "EnvConfig.topk expects an int >= 1"),
     ],
 )
 def test_bad_configs_say_what_to_fix(overrides, message):

@@ -8,7 +8,7 @@ import pytest
 from gymnasium.error import ResetNeeded
 
 import zerosearch_env  # noqa: F401
-from zerosearch_env.env import INFO_KEYS, ZeroSearchEnv
+from zerosearch_env.env import StepInfo, ZeroSearchEnv
 from zerosearch_env.errors import ConfigError, DatasetError, SimulatorError, UnknownSimulatorError
 from zerosearch_env.protocol import INVALID_ACTION_FEEDBACK, build_policy_prompt
 
@@ -23,7 +23,7 @@ def test_readme_quickstart_episode():
     env = gym.make("ZeroSearch-v0")
     obs, info = env.reset(seed=0)
     assert obs == build_policy_prompt(info["question"])
-    assert set(info) == set(INFO_KEYS)
+    assert set(info) == set(StepInfo._fields)
     obs, reward, terminated, truncated, info = env.step(f"<think>I need facts</think><search> {info['question']} </search>")
     assert obs.startswith("\n\n<information>Doc 1: ") and obs.endswith("</information>\n\n")
     assert (reward, terminated, truncated) == (0.0, False, False)

@@ -8,6 +8,7 @@ import pytest
 from zerosearch_env.cli import main
 from zerosearch_env.errors import ConfigError
 from zerosearch_env.evaluation import (
+    EnvConfig,
     EpisodeView,
     EvalConfig,
     RandomAgent,
@@ -66,7 +67,7 @@ def test_the_same_seed_gives_the_same_trajectories_whatever_the_batch_size():
 
 
 def test_random_agent_fuzzes_the_format_and_every_bad_turn_counts_as_invalid():
-    result = run_eval(RandomAgent(seed=0), EvalConfig(limit=64, max_turns=3), progress=False)
+    result = run_eval(RandomAgent(seed=0), EvalConfig(EnvConfig(max_turns=3), limit=64), progress=False)
     overall = result.summaries[-1]
     assert 0.1 < overall.invalid_action_rate < 0.9
     assert overall.truncation_rate > 0.0
@@ -132,9 +133,9 @@ def test_a_run_folder_with_other_settings_is_refused_unless_overwritten(tmp_path
 
 def test_sample_draws_a_seeded_subset_of_a_parquet_file(shared_data):
     path = shared_data / "nq_search_test_200.parquet"
-    a = run_eval(ScriptedBatchAgent(), EvalConfig(dataset=str(path), sample=12, limit=5, seed=1, **_world_corpus()), progress=False)
+    a = run_eval(ScriptedBatchAgent(), EvalConfig(EnvConfig(dataset=str(path), **_world_corpus()), sample=12, limit=5, seed=1), progress=False)
     assert len(a.records) == 5 and {r["data_source"] for r in a.records} == {"nq"}
-    b = run_eval(ScriptedBatchAgent(), EvalConfig(dataset=str(path), sample=12, limit=5, seed=1, **_world_corpus()), progress=False)
+    b = run_eval(ScriptedBatchAgent(), EvalConfig(EnvConfig(dataset=str(path), **_world_corpus()), sample=12, limit=5, seed=1), progress=False)
     assert [r["index"] for r in a.records] == [r["index"] for r in b.records] != list(range(5))
 
 
@@ -159,7 +160,7 @@ def test_a_flashrag_folder_of_benchmarks_is_reported_per_benchmark(tmp_path):
         (tmp_path / name).mkdir()
         lines = [json.dumps({"id": f"{name}-{i}", "question": f"Who founded Acme {i}?", "golden_answers": ["Jane Doe"]}) for i in range(count)]
         (tmp_path / name / "test.jsonl").write_text("\n".join(lines) + "\n")
-    result = run_eval(ScriptedBatchAgent(), EvalConfig(dataset=str(tmp_path), split="test", **_world_corpus()), progress=False)
+    result = run_eval(ScriptedBatchAgent(), EvalConfig(EnvConfig(dataset=str(tmp_path), split="test", **_world_corpus())), progress=False)
     assert [(s.data_source, s.episodes) for s in result.summaries] == [("bamboogle", 4), ("nq", 3), ("popqa", 2), ("overall", 9)]
 
 
@@ -282,7 +283,7 @@ def test_transformers_agent_plays_a_tiny_checkpoint(tmp_path):
 
     path = build_tiny_policy(tmp_path / "policy")
     agent = make_agent(f"hf:{path}", max_turn_tokens=12, batch_size=4)
-    config = EvalConfig(limit=6, max_turns=2, batch_size=6)
+    config = EvalConfig(EnvConfig(max_turns=2), limit=6, batch_size=6)
     a = run_eval(agent, config, progress=False)
     b = run_eval(make_agent(f"hf:{path}", max_turn_tokens=12, batch_size=4), config, progress=False)
     assert len(a.records) == 6 and a.records == b.records  # greedy: deterministic

@@ -17,7 +17,7 @@ from zerosearch_agents.config import make_config  # noqa: E402
 from zerosearch_agents.generation import HFGenerator, Sampling  # noqa: E402
 from zerosearch_agents.policy import Critic, ValueHead  # noqa: E402
 from zerosearch_agents.update import Learner, update  # noqa: E402
-from zerosearch_env.tiny import build_tiny_llama  # noqa: E402
+from zerosearch_env.testing import build_tiny_llama  # noqa: E402
 
 PROMPTS = 8
 GROUP = 8

@@ -45,7 +45,7 @@ def test_make_vec_returns_the_native_vector_env():
     assert isinstance(envs, ZeroSearchVectorEnv)
     assert envs.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
     assert len(envs.envs) == 3 and all(env.simulator is envs.simulator for env in envs.envs)
-    assert all(env.rows is envs.envs[0].rows for env in envs.envs)  # one dataset load
+    assert all(env.rows is envs.rows for env in envs.envs)  # one dataset load
     obs, infos = envs.reset(seed=0)
     assert len(obs) == 3 and all("Question:" in o for o in obs)
     assert infos["_question"].all()
@@ -62,7 +62,7 @@ def test_one_simulator_call_per_step_with_each_request_its_own_question():
     batch = sim.batches[0]
     assert [r.query for r in batch] == ["q1", "q2", "q4"]
     assert [r.question for r in batch] == [questions[1], questions[2], questions[4]]
-    rows = {row.question: row.golden_answers for row in envs.envs[0].rows}
+    rows = {row.question: row.golden_answers for row in envs.rows}
     assert all(r.golden_answers == rows[r.question] for r in batch)
     assert list(infos["action"]) == ["invalid", "search", "search", "invalid", "search", "invalid"]
     assert envs.last_step_stats.sim_calls == 1 and envs.last_step_stats.sim_requests == 3

@@ -12,7 +12,7 @@ pytestmark = require_vllm
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
     from zerosearch_env.simulators.vllm import VLLMSimulator
-    from zerosearch_env.tiny import build_tiny_llama
+    from zerosearch_env.testing import build_tiny_llama
 
     # head_dim 64: a size every vLLM attention backend supports
     path = build_tiny_llama(tmp_path_factory.mktemp("vllm") / "tiny", hidden_size=256)

@@ -1,7 +1,10 @@
 """Training configuration: one dataclass, help on every field, checks in ``__post_init__``.
 
 A config comes from a preset (``zerosearch_agents/configs/<name>.yaml``), a YAML file, or the
-defaults, and command-line flags override any field (``--kl-coef 0.01``). The GPU
+defaults, and command-line flags override any field (``--kl-coef 0.01``). The
+environment's settings are the one :class:`~zerosearch_env.env_config.EnvConfig` that
+``zerosearch eval`` uses too (``env`` here; flat keys such as ``sim: corpus`` in a YAML
+file and ``--sim corpus`` on the command line go into it). The GPU
 presets follow the reference's hyper-parameters (GRPO: 5 rollouts per question, lr
 1e-6, KL coef 0.001 with the low-variance estimator, 64 questions per step, 500 tokens
 per turn, 2048 per observation; PPO: GAE with gamma = lambda = 1 and a critic).
@@ -11,18 +14,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zerosearch_env.config_flags import add_flags, given
+from zerosearch_env.config_flags import setting
+from zerosearch_env.env_config import EnvConfig
+
 PRESETS_DIR = Path(__file__).resolve().parent / "configs"
 ALGOS = ("grpo", "ppo", "reinforce")
-
-
-def _help(default: Any, text: str) -> Any:
-    """A field with its default and its help line (shown by ``zerosearch train --help``)."""
-    return field(default=default, metadata={"help": text})
+ENV_FIELDS = frozenset(f.name for f in dataclasses.fields(EnvConfig))
 
 
 @dataclass
@@ -30,90 +32,86 @@ class TrainConfig:
     """Everything one training run needs; ``zerosearch train --help`` lists the fields."""
 
     # -- algorithm and models
-    algo: str = _help("grpo", "Policy-gradient algorithm: grpo (group-normalised advantages), ppo (critic + GAE) or reinforce.")
-    policy: str = _help("tiny", "Policy model: a hub id or local folder (e.g. Qwen/Qwen2.5-3B), or 'tiny' for an in-process tiny Llama with a word-level tokenizer over the synthetic world (CPU demo).")
-    chat_template: str = _help("auto", "Render the first prompt with the tokenizer's chat template: auto (when the tokenizer has one), on, off (base models).")
-    tiny_hidden_size: int = _help(64, "Width of the 'tiny' policy.")
-    tiny_layers: int = _help(2, "Layers of the 'tiny' policy.")
+    algo: str = setting("grpo", "Policy-gradient algorithm: grpo (group-normalised advantages), ppo (critic + GAE) or reinforce.")
+    policy: str = setting("tiny", "Policy model: a hub id or local folder (e.g. Qwen/Qwen2.5-3B), or 'tiny' for an in-process tiny Llama with a word-level tokenizer over the synthetic world (CPU demo).")
+    chat_template: str = setting("auto", "Render the first prompt with the tokenizer's chat template: auto (when the tokenizer has one), on, off (base models).")
+    tiny_hidden_size: int = setting(64, "Width of the 'tiny' policy.")
+    tiny_layers: int = setting(2, "Layers of the 'tiny' policy.")
 
-    # -- environment
-    sim: str = _help("corpus", "Simulator name (corpus, sft-3b, sft-7b, sft-14b, wiki-sft-7b, prompt:<model>, openai) or a model folder.")
-    sim_backend: str | None = _help(None, "Simulator backend for LLM simulators: vllm, hf or openai (default: vllm with a GPU, else hf).")
-    dataset: str = _help("synthetic", "Training questions: 'synthetic', a parquet/jsonl file or folder, or a Hugging Face id.")
-    split: str | None = _help("train", "Split of the dataset to train on (None: every row of a file).")
-    eval_split: str | None = _help("test", "Split used for the held-out evaluation (None: skip evaluation).")
-    corpus: str | None = _help(None, "Corpus jsonl for sim=corpus when the dataset is not synthetic.")
-    prompt_template: str | None = _help(None, "Policy prompt with a {question} field for every row (None: the dataset's prompt or the ZeroSearch template).")
-    topk: int = _help(5, "Documents per search.")
-    max_turns: int = _help(5, "Search rounds per episode before the answer turn is forced.")
-    curriculum_start: float = _help(0.0, "Noise probability at step 0 (reference: 0).")
-    curriculum_end: float = _help(0.5, "Noise probability from curriculum_steps on (reference: 0.5).")
-    curriculum_steps: int | None = _help(None, "Steps over which the noise rises (None: the whole run).")
-    curriculum_base: float = _help(4.0, "Base b of the exponential schedule; b > 1 rises slowly first (reference: 4).")
+    # -- environment (its split is the training split)
+    env: EnvConfig = field(
+        default_factory=lambda: EnvConfig(split="train"),
+        metadata={"help": "The environment's settings (zerosearch_env.EnvConfig); its split is the training split."},
+    )
+    eval_split: str | None = setting("test", "Split used for the held-out evaluation (None: skip evaluation).")
+    curriculum_start: float = setting(0.0, "Noise probability at step 0 (reference: 0).")
+    curriculum_end: float = setting(0.5, "Noise probability from curriculum_steps on (reference: 0.5).")
+    curriculum_steps: int | None = setting(None, "Steps over which the noise rises (None: the whole run).")
+    curriculum_base: float = setting(4.0, "Base b of the exponential schedule; b > 1 rises slowly first (reference: 4).")
 
     # -- batch shape
-    steps: int = _help(203, "Training steps (one rollout batch and its update each).")
-    questions_per_step: int = _help(64, "Distinct questions per step (reference: 64).")
-    group_size: int = _help(5, "Rollouts per question: GRPO's group (reference: 5); 1 is usual for PPO.")
-    micro_batch_size: int = _help(8, "Sequences per forward/backward; gradients accumulate up to mini_batch_size.")
-    mini_batch_size: int | None = _help(None, "Sequences per optimizer step (None: the whole rollout batch, one step per epoch).")
-    ppo_epochs: int = _help(1, "Passes over each rollout batch.")
+    steps: int = setting(203, "Training steps (one rollout batch and its update each).")
+    questions_per_step: int = setting(64, "Distinct questions per step (reference: 64).")
+    group_size: int = setting(5, "Rollouts per question: GRPO's group (reference: 5); 1 is usual for PPO.")
+    micro_batch_size: int = setting(8, "Sequences per forward/backward; gradients accumulate up to mini_batch_size.")
+    mini_batch_size: int | None = setting(None, "Sequences per optimizer step (None: the whole rollout batch, one step per epoch).")
+    ppo_epochs: int = setting(1, "Passes over each rollout batch.")
 
     # -- generation and length limits
-    temperature: float = _help(1.0, "Sampling temperature of the policy during rollouts.")
-    top_p: float = _help(1.0, "Nucleus sampling of the policy during rollouts.")
-    max_turn_tokens: int = _help(500, "New tokens per policy turn (reference: 500); a longer turn is cut and reported.")
-    max_obs_tokens: int = _help(2048, "Tokens per observation (reference: 2048); longer documents are cut and reported.")
-    max_total_tokens: int = _help(4096, "Tokens per episode, prompt included; an episode that hits it ends with reward 0.")
-    rollout_backend: str = _help("hf", "Rollout generation: hf (transformers generate) or vllm (GPU; weights synced every step).")
-    vllm_gpu_memory_utilization: float = _help(0.3, "GPU memory share of the rollout vLLM engine.")
+    temperature: float = setting(1.0, "Sampling temperature of the policy during rollouts.")
+    top_p: float = setting(1.0, "Nucleus sampling of the policy during rollouts.")
+    max_turn_tokens: int = setting(500, "New tokens per policy turn (reference: 500); a longer turn is cut and reported.")
+    max_obs_tokens: int = setting(2048, "Tokens per observation (reference: 2048); longer documents are cut and reported.")
+    max_total_tokens: int = setting(4096, "Tokens per episode, prompt included; an episode that hits it ends with reward 0.")
+    rollout_backend: str = setting("hf", "Rollout generation: hf (transformers generate) or vllm (GPU; weights synced every step).")
+    vllm_gpu_memory_utilization: float = setting(0.3, "GPU memory share of the rollout vLLM engine.")
 
     # -- optimisation
-    lr: float = _help(1e-6, "Learning rate (reference: 1e-6).")
-    warmup_steps: int = _help(0, "Linear learning-rate warm-up, in optimizer steps.")
-    weight_decay: float = _help(0.0, "AdamW weight decay.")
-    max_grad_norm: float = _help(1.0, "Gradient clipping norm (0: off).")
-    mixed_precision: str = _help("auto", "no, bf16, fp16, or auto (bf16 on a GPU that supports it, else no).")
-    gradient_checkpointing: bool = _help(False, "Trade compute for memory in the policy's forward pass.")
-    lora_r: int = _help(0, "LoRA rank through peft (0: full fine-tuning).")
-    lora_alpha: int = _help(32, "LoRA alpha.")
-    lora_dropout: float = _help(0.0, "LoRA dropout.")
-    lora_target_modules: str = _help("all-linear", "LoRA target modules (peft syntax, comma-separated or all-linear).")
+    lr: float = setting(1e-6, "Learning rate (reference: 1e-6).")
+    warmup_steps: int = setting(0, "Linear learning-rate warm-up, in optimizer steps.")
+    weight_decay: float = setting(0.0, "AdamW weight decay.")
+    max_grad_norm: float = setting(1.0, "Gradient clipping norm (0: off).")
+    mixed_precision: str = setting("auto", "no, bf16, fp16, or auto (bf16 on a GPU that supports it, else no).")
+    gradient_checkpointing: bool = setting(False, "Trade compute for memory in the policy's forward pass.")
+    lora_r: int = setting(0, "LoRA rank through peft (0: full fine-tuning).")
+    lora_alpha: int = setting(32, "LoRA alpha.")
+    lora_dropout: float = setting(0.0, "LoRA dropout.")
+    lora_target_modules: str = setting("all-linear", "LoRA target modules (peft syntax, comma-separated or all-linear).")
 
     # -- losses
-    clip_eps: float = _help(0.2, "PPO/GRPO ratio clip.")
-    clip_eps_high: float | None = _help(None, "Upper ratio clip when it differs from clip_eps (asymmetric clipping).")
-    kl_coef: float = _help(0.001, "Weight of the KL to the frozen reference in the loss (reference: 0.001; 0 disables the reference model).")
-    kl_estimator: str = _help("low_var_kl", "KL estimator: low_var_kl (k3, reference), k1, k2/mse, abs.")
-    loss_agg: str = _help("token-mean", "Loss aggregation: token-mean (every policy token weighs the same), seq-mean-token-mean (every episode weighs the same), seq-mean-token-sum.")
-    entropy_coef: float = _help(0.0, "Entropy bonus weight.")
-    gamma: float = _help(1.0, "PPO discount (reference: 1).")
-    lam: float = _help(1.0, "PPO GAE lambda (reference: 1).")
-    vf_coef: float = _help(0.5, "PPO value-loss weight.")
-    value_clip_eps: float | None = _help(0.2, "PPO value clipping (None: off).")
-    critic: str = _help("head", "PPO critic: head (a value head on the policy's trunk) or model (a separate copy of the policy with its own head).")
-    reinforce_baseline: str = _help("group_mean", "REINFORCE baseline: none, batch_mean or group_mean (leave-one-out over the group).")
-    ref_device: str = _help("same", "Where the frozen reference model runs: same (as the policy), cpu, or a device such as cuda:1.")
+    clip_eps: float = setting(0.2, "PPO/GRPO ratio clip.")
+    clip_eps_high: float | None = setting(None, "Upper ratio clip when it differs from clip_eps (asymmetric clipping).")
+    kl_coef: float = setting(0.001, "Weight of the KL to the frozen reference in the loss (reference: 0.001; 0 disables the reference model).")
+    kl_estimator: str = setting("low_var_kl", "KL estimator: low_var_kl (k3, reference), k1, k2/mse, abs.")
+    loss_agg: str = setting("token-mean", "Loss aggregation: token-mean (every policy token weighs the same), seq-mean-token-mean (every episode weighs the same), seq-mean-token-sum.")
+    entropy_coef: float = setting(0.0, "Entropy bonus weight.")
+    gamma: float = setting(1.0, "PPO discount (reference: 1).")
+    lam: float = setting(1.0, "PPO GAE lambda (reference: 1).")
+    vf_coef: float = setting(0.5, "PPO value-loss weight.")
+    value_clip_eps: float | None = setting(0.2, "PPO value clipping (None: off).")
+    critic: str = setting("head", "PPO critic: head (a value head on the policy's trunk) or model (a separate copy of the policy with its own head).")
+    reinforce_baseline: str = setting("group_mean", "REINFORCE baseline: none, batch_mean or group_mean (leave-one-out over the group).")
+    ref_device: str = setting("same", "Where the frozen reference model runs: same (as the policy), cpu, or a device such as cuda:1.")
 
     # -- supervised warm start
-    bc_source: str | None = _help(None, "Behaviour cloning before RL: 'scripted' (the scripted agent's trajectories on the training questions), a jsonl of {prompt, turns} trajectories, or None.")
-    bc_steps: int = _help(0, "Optimizer steps of behaviour cloning.")
-    bc_lr: float = _help(1e-3, "Learning rate of behaviour cloning.")
-    bc_batch_size: int = _help(16, "Trajectories per behaviour-cloning step.")
-    bc_no_search_share: float = _help(0.0, "Share of scripted demonstrations that answer without searching (a warm start that has not learned when to search).")
-    bc_keep_think: bool = _help(True, "Keep the <think> text of scripted demonstrations.")
+    bc_source: str | None = setting(None, "Behaviour cloning before RL: 'scripted' (the scripted agent's trajectories on the training questions), a jsonl of {prompt, turns} trajectories, or None.")
+    bc_steps: int = setting(0, "Optimizer steps of behaviour cloning.")
+    bc_lr: float = setting(1e-3, "Learning rate of behaviour cloning.")
+    bc_batch_size: int = setting(16, "Trajectories per behaviour-cloning step.")
+    bc_no_search_share: float = setting(0.0, "Share of scripted demonstrations that answer without searching (a warm start that has not learned when to search).")
+    bc_keep_think: bool = setting(True, "Keep the <think> text of scripted demonstrations.")
 
     # -- evaluation, logging, checkpoints
-    eval_every: int = _help(0, "Evaluate on held-out questions every k steps (0: only before and after).")
-    eval_questions: int = _help(200, "Held-out questions per evaluation.")
-    eval_difficulty: float = _help(0.0, "Noise probability during evaluation.")
-    out_dir: str = _help("runs/train", "Run folder: metrics.jsonl, TensorBoard logs, checkpoints, plots.")
-    checkpoint_every: int = _help(50, "Save a resumable checkpoint every k steps (0: only at the end).")
-    resume: bool = _help(False, "Continue from the latest checkpoint in out_dir.")
-    tensorboard: bool = _help(True, "Write TensorBoard logs to out_dir/tb.")
-    wandb_project: str | None = _help(None, "Log to this Weights & Biases project (needs wandb installed).")
-    seed: int = _help(0, "Seeds rollouts, questions, sampling and initialisation; same seed, same run.")
-    torch_threads: int | None = _help(None, "CPU threads for torch (None: torch's default). On a 2-core machine shared with other jobs, 1 keeps a tiny model from stalling on thread contention.")
+    eval_every: int = setting(0, "Evaluate on held-out questions every k steps (0: only before and after).")
+    eval_questions: int = setting(200, "Held-out questions per evaluation.")
+    eval_difficulty: float = setting(0.0, "Noise probability during evaluation.")
+    out_dir: str = setting("runs/train", "Run folder: metrics.jsonl, TensorBoard logs, checkpoints, plots.")
+    checkpoint_every: int = setting(50, "Save a resumable checkpoint every k steps (0: only at the end).")
+    resume: bool = setting(False, "Continue from the latest checkpoint in out_dir.")
+    tensorboard: bool = setting(True, "Write TensorBoard logs to out_dir/tb.")
+    wandb_project: str | None = setting(None, "Log to this Weights & Biases project (needs wandb installed).")
+    seed: int = setting(0, "Seeds rollouts, questions, sampling and initialisation; same seed, same run.")
+    torch_threads: int | None = setting(None, "CPU threads for torch (None: torch's default). On a 2-core machine shared with other jobs, 1 keeps a tiny model from stalling on thread contention.")
 
     def __post_init__(self) -> None:
         def fail(message: str) -> None:
@@ -121,7 +119,9 @@ class TrainConfig:
 
         if self.algo not in ALGOS:
             fail(f"algo expects one of {ALGOS}, got {self.algo!r}")
-        for name in ("steps", "questions_per_step", "group_size", "micro_batch_size", "ppo_epochs", "max_turn_tokens", "max_obs_tokens", "max_total_tokens", "topk"):
+        if not isinstance(self.env, EnvConfig):
+            fail(f"env expects an EnvConfig, got {type(self.env).__name__}")
+        for name in ("steps", "questions_per_step", "group_size", "micro_batch_size", "ppo_epochs", "max_turn_tokens", "max_obs_tokens", "max_total_tokens"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 fail(f"{name} expects a positive int, got {value!r}")
@@ -201,58 +201,39 @@ def load_yaml(path_or_preset: str | Path) -> dict[str, Any]:
 def make_config(base: str | Path | None = None, **overrides: Any) -> TrainConfig:
     """A config from a preset or YAML file (or the defaults), with overrides on top.
 
+    The environment's settings may come flat (``sim="bm25"``) or as an ``env`` mapping.
+
     >>> make_config("cpu-demo", steps=3).steps
     3
+    >>> make_config("cpu-demo", topk=2).env.topk
+    2
     """
     values: dict[str, Any] = load_yaml(base) if base is not None else {}
-    values.update(overrides)
+    env_values: dict[str, Any] = {"split": "train"}
+    for source in (values, overrides):
+        section = source.get("env") or {}
+        if isinstance(section, EnvConfig):
+            section = {f.name: getattr(section, f.name) for f in dataclasses.fields(section)}
+        if not isinstance(section, dict):
+            raise ValueError(f"env expects a mapping of environment settings, got {type(section).__name__}")
+        env_values.update(section)
+        env_values.update({k: v for k, v in source.items() if k in ENV_FIELDS})
+    values = {k: v for k, v in {**values, **overrides}.items() if k != "env" and k not in ENV_FIELDS}
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"unknown TrainConfig fields {unknown}; see `zerosearch train --help`")
-    return TrainConfig(**values)
-
-
-def _parse_value(text: str, annotation: Any) -> Any:
-    """Parse one CLI value with the field's type (``None``/``null`` for optional fields)."""
-    args = typing.get_args(annotation)
-    optional = type(None) in args
-    if optional and text.lower() in ("none", "null"):
-        return None
-    base = next((a for a in args if a is not type(None)), annotation) if args else annotation
-    if base is bool:
-        if text.lower() in ("1", "true", "yes", "on"):
-            return True
-        if text.lower() in ("0", "false", "no", "off"):
-            return False
-        raise argparse.ArgumentTypeError(f"expects true or false, got {text!r}")
-    return base(text)
+    return TrainConfig(env=EnvConfig.from_mapping(env_values, "TrainConfig.env"), **values)
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """One ``--field-name`` flag per TrainConfig field, with the field's help and default."""
-    hints = typing.get_type_hints(TrainConfig)
-    group = parser.add_argument_group("training config (overrides the preset/config file)")
-    for f in dataclasses.fields(TrainConfig):
-        annotation = hints[f.name]
-        group.add_argument(
-            f"--{f.name.replace('_', '-')}",
-            dest=f.name,
-            default=argparse.SUPPRESS,
-            type=lambda text, a=annotation: _parse_value(text, a),
-            metavar=_metavar(annotation),
-            help=f"{f.metadata['help']} (default: {f.default})",
-        )
-
-
-def _metavar(annotation: Any) -> str:
-    base = next((a for a in typing.get_args(annotation) if a is not type(None)), annotation)
-    return getattr(base, "__name__", "VALUE").upper()
+    """One ``--field-name`` flag per TrainConfig and EnvConfig field, with its help and default."""
+    add_flags(parser, TrainConfig, "training config (overrides the preset/config file)")
+    add_flags(parser, EnvConfig, "environment (overrides the preset/config file; the same flags as zerosearch eval)")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The config named by ``--preset``/``--config`` with every given flag on top."""
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    overrides = {k: v for k, v in vars(args).items() if k in names}
+    overrides = {**given(args, TrainConfig), **given(args, EnvConfig)}
     base = getattr(args, "config", None) or getattr(args, "preset", None)
     return make_config(base, **overrides)

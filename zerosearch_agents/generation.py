@@ -19,9 +19,10 @@ from typing import Any, Literal
 
 import torch
 
+from zerosearch_env.protocol import STOP_TAGS
+
 from .policy import position_ids_for
 
-STOP_TAGS: tuple[str, ...] = ("</search>", "</answer>")
 StopReason = Literal["tag", "eos", "length"]
 
 

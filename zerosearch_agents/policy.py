@@ -15,10 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from zerosearch_env.protocol import TAGS
+
 from .losses import entropy_from_logits, token_logprobs
 
-#: Protocol tags kept whole by the tiny tokenizer (the policy writes and reads them).
-PROTOCOL_TAGS = ("<think>", "</think>", "<search>", "</search>", "<answer>", "</answer>", "<information>", "</information>")
 TINY_SPECIAL = ("<pad>", "<unk>", "<eos>")
 
 
@@ -33,7 +33,7 @@ def build_word_tokenizer(texts: list[str]):
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
     trainer = trainers.WordLevelTrainer(special_tokens=list(TINY_SPECIAL), min_frequency=1)
     tokenizer.train_from_iterator(texts, trainer=trainer)
-    tokenizer.add_tokens(list(PROTOCOL_TAGS))
+    tokenizer.add_tokens(list(TAGS))  # kept whole: the policy writes and reads them
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         pad_token="<pad>",
@@ -46,12 +46,12 @@ def build_word_tokenizer(texts: list[str]):
 def build_tiny_policy(path: str | Path, *, hidden_size: int = 64, layers: int = 2, seed: int = 0) -> Path:
     """Write a word-level tokenizer over the synthetic world and a randomly initialised
     tiny Llama to ``path`` (loaded back with ``load_policy(path)``, like any checkpoint)."""
-    from zerosearch_env.protocol import INVALID_ACTION_FEEDBACK, POLICY_PROMPT_TEMPLATE
-    from zerosearch_env.tiny import save_tiny_llama
+    from zerosearch_env.protocol import INVALID_ACTION_FEEDBACK, POLICY_PROMPT_TEMPLATE, document_markers
+    from zerosearch_env.testing import save_tiny_llama
     from zerosearch_env.worlds.synthetic import make_world
 
     world = make_world()
-    texts = [POLICY_PROMPT_TEMPLATE, INVALID_ACTION_FEEDBACK, "Doc 1 : Doc 2 : Doc 3 : Doc 4 : Doc 5 :"]
+    texts = [POLICY_PROMPT_TEMPLATE, INVALID_ACTION_FEEDBACK, document_markers(5)]
     texts += [d.contents for d in world.documents]
     texts += [q.question for split in ("train", "test") for q in world.questions(split)]
     tokenizer = build_word_tokenizer(texts)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,17 +59,6 @@ def _policy_path(cfg: TrainConfig, out_dir: Path) -> str:
     if not (path / "config.json").exists():
         build_tiny_policy(path, hidden_size=cfg.tiny_hidden_size, layers=cfg.tiny_layers, seed=cfg.seed)
     return str(path)
-
-
-def _env_kwargs(cfg: TrainConfig, split: str | None) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"sim": cfg.sim, "dataset": cfg.dataset, "split": split, "topk": cfg.topk, "max_turns": cfg.max_turns}
-    if cfg.sim_backend:
-        kwargs["sim_backend"] = cfg.sim_backend
-    if cfg.corpus:
-        kwargs["corpus"] = cfg.corpus
-    if cfg.prompt_template:
-        kwargs["prompt_template"] = cfg.prompt_template
-    return kwargs
 
 
 def build_learner(cfg: TrainConfig, policy_path: str, accelerator: Any):
@@ -138,7 +128,7 @@ def evaluate(envs: Any, generator: Any, tokenizer: Any, cfg: TrainConfig, *, cha
 
     limits = RolloutLimits(cfg.max_turn_tokens, cfg.max_obs_tokens, cfg.max_total_tokens)
     episodes = []
-    rows = min(count, len(envs.envs[0].rows))
+    rows = min(count, len(envs.rows))
     for start in range(0, rows, envs.num_envs):
         indices = [min(start + i, rows - 1) for i in range(envs.num_envs)]
         batch = collect_rollouts(envs, generator, tokenizer, indices=indices, limits=limits, sampling=Sampling(0.0), chat=chat, seed=seed)
@@ -247,13 +237,10 @@ def save_checkpoint(accelerator: Any, out_dir: Path, step: int, state: dict[str,
 
 def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
     """Run ``cfg`` to the end (or resume it); returns the held-out scores and the logs."""
-    import gymnasium as gym
     import torch
     from accelerate import Accelerator
     from accelerate.utils import set_seed
     from tqdm.auto import tqdm
-
-    import zerosearch_env  # noqa: F401  (registers the ids)
 
     from .generation import Sampling
     from .rollout import RolloutLimits, collect_rollouts, use_chat_template
@@ -281,13 +268,11 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
     generator = make_generator(cfg, learner, tokenizer, policy_path)
     limits = RolloutLimits(cfg.max_turn_tokens, cfg.max_obs_tokens, cfg.max_total_tokens)
     curriculum = {"start": cfg.curriculum_start, "end": cfg.curriculum_end, "total_steps": cfg.total_curriculum_steps, "base": cfg.curriculum_base}
-    envs = gym.make_vec("ZeroSearch-v0", num_envs=cfg.rollout_batch, curriculum=curriculum, **_env_kwargs(cfg, cfg.split))
+    envs = cfg.env.make_vec(cfg.rollout_batch, curriculum=curriculum)
     eval_envs = None
     if cfg.eval_split is not None:
-        eval_envs = gym.make_vec(
-            "ZeroSearch-v0", num_envs=min(cfg.eval_questions, 128), difficulty=cfg.eval_difficulty, **_env_kwargs(cfg, cfg.eval_split)
-        )
-    rows = len(envs.envs[0].rows)
+        eval_envs = cfg.env.make_vec(min(cfg.eval_questions, 128), difficulty=cfg.eval_difficulty, split=cfg.eval_split)
+    rows = len(envs.rows)
     if cfg.questions_per_step > rows:
         raise ValueError(f"questions_per_step ({cfg.questions_per_step}) exceeds the {rows} rows of the training split")
 
@@ -303,7 +288,7 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
         if cfg.bc_steps:
             if cfg.bc_source == "scripted":
                 demos = scripted_demonstrations(
-                    {**_env_kwargs(cfg, cfg.split), "difficulty": cfg.curriculum_start},
+                    cfg.env.env_kwargs(difficulty=cfg.curriculum_start),
                     no_search_share=cfg.bc_no_search_share,
                     keep_think=cfg.bc_keep_think,
                     seed=cfg.seed,
@@ -343,7 +328,7 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
         )
         rollout_s = time.perf_counter() - t0
         metrics = update(learner, batch.tensors(tokenizer.pad_token_id))
-        record = {"step": step, "noise_prob": envs.envs[0].noise_prob, **batch.metrics(), **metrics, "rollout_s": rollout_s}
+        record = {"step": step, "noise_prob": envs.call("noise_prob")[0], **batch.metrics(), **metrics, "rollout_s": rollout_s}
         if eval_envs is not None and cfg.eval_every and (step + 1) % cfg.eval_every == 0 and step + 1 < cfg.steps:
             scores = evaluate(eval_envs, generator, tokenizer, cfg, chat=chat, count=cfg.eval_questions, seed=cfg.seed)
             record.update({f"eval_{k}": v for k, v in scores.items() if k in ("f1", "em", "cover_em", "searches_per_episode")})
@@ -396,14 +381,21 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run_from_args(args: argparse.Namespace) -> int:
+    """``zerosearch train``: the config named by the flags, trained to the end."""
     try:
         cfg = config_from_args(args)
     except ValueError as error:
-        raise SystemExit(f"error: {error}") from None
-    train(cfg)
+        print(f"zerosearch train: error: {error}", file=sys.stderr)
+        return 2
+    result = train(cfg)
+    print(f"run folder: {result.out_dir} (metrics.jsonl, reward_curve.png, final/, checkpoints/)")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m zerosearch_agents.train`` (and ``accelerate launch -m zerosearch_agents.train``)."""
+    return run_from_args(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

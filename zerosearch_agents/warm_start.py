@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from zerosearch_env.evaluation.agents import ScriptedBatchAgent
+
 from .losses import masked_mean
 from .policy import forward_logprobs
 from .rollout import Episode, RolloutBatch, prompt_ids, text_ids
@@ -38,31 +40,42 @@ class Demonstration:
 
 
 def scripted_demonstrations(
-    env_kwargs: dict[str, Any], *, no_search_share: float = 0.0, keep_think: bool = True, seed: int = 0
+    env_kwargs: dict[str, Any], *, no_search_share: float = 0.0, keep_think: bool = True, seed: int = 0, batch_size: int = 64
 ) -> list[Demonstration]:
     """Play the scripted agent once on every row of the environment's dataset.
 
-    ``no_search_share`` of the episodes (chosen with ``seed``) come from the agent told
-    to answer at once (a typed guess), giving a warm start that sometimes skips search.
+    Row ``i`` is played with reset seed ``seed + i``. ``no_search_share`` of the episodes
+    (chosen with ``seed``) come from the agent told to answer at once (a typed guess),
+    giving a warm start that sometimes skips search.
     """
-    from zerosearch_env.baselines import ScriptedAgent
-    from zerosearch_env.env import ZeroSearchEnv
+    from zerosearch_env.evaluation.episodes import EpisodeStart, play_episodes
+    from zerosearch_env.vector import ZeroSearchVectorEnv
 
-    env = ZeroSearchEnv(**env_kwargs)
-    rng = np.random.default_rng(seed)
-    skip_search = rng.random(len(env.rows)) < no_search_share
-    demos = []
-    for index in range(len(env.rows)):
-        agent = ScriptedAgent(max_searches=0 if skip_search[index] else 3, seed=seed + index)
-        observation, _ = env.reset(seed=seed + index, options={"index": index})
-        prompt, turns, done = observation, [], False
-        while not done:
-            action = agent.act(observation)
-            observation, _, terminated, truncated, _ = env.step(action)
-            done = terminated or truncated
-            turns.append((action if keep_think else _THINK.sub("", action), observation))
-        demos.append(Demonstration(prompt, turns))
-    return demos
+    envs = ZeroSearchVectorEnv(num_envs=batch_size, **env_kwargs)
+    rows = len(envs.rows)
+    skip_search = np.random.default_rng(seed).random(rows) < no_search_share
+    agent = _Demonstrator(skip_search, seed)
+    starts = [EpisodeStart(index, index=index, seed=seed + index) for index in range(rows)]
+    demos = {}
+    for episode in play_episodes(envs, agent, starts):
+        turns = [(turn.action if keep_think else _THINK.sub("", turn.action), turn.observation) for turn in episode.turns]
+        demos[episode.start.episode_id] = Demonstration(episode.prompt, turns)
+    envs.close()
+    return [demos[index] for index in range(rows)]
+
+
+class _Demonstrator(ScriptedBatchAgent):
+    """The scripted agent with its own seed per row, and no search on the rows ``skip_search`` marks."""
+
+    def __init__(self, skip_search: np.ndarray, seed: int):
+        super().__init__()
+        self.skip_search = skip_search
+        self.base_seed = seed
+
+    def new_agent(self, episode_id: int) -> Any:
+        from zerosearch_env.baselines import ScriptedAgent
+
+        return ScriptedAgent(max_searches=0 if self.skip_search[episode_id] else 3, seed=self.base_seed + episode_id)
 
 
 def load_demonstrations(path: str | Path) -> list[Demonstration]:

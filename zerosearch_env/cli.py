@@ -1,4 +1,9 @@
-"""The ``zerosearch`` command."""
+"""The ``zerosearch`` command: parses flags and calls one function per subcommand.
+
+Heavy packages load inside the subcommand that needs them. The learner
+(``zerosearch_agents``) is found by its entry point strings (:data:`TRAIN_PARSER`,
+:data:`TRAIN_COMMAND`), so importing this module, or ``zerosearch_env``, never imports it.
+"""
 
 from __future__ import annotations
 
@@ -7,81 +12,66 @@ import sys
 import textwrap
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .config_flags import add_flags, given
+from .import_utils import load_entry_point
+
+if TYPE_CHECKING:
+    from .evaluation.config import EvalConfig
+    from .evaluation.episodes import PlayedEpisode
 
 WIDTH = 100
+TRAIN_PARSER = "zerosearch_agents.train:build_parser"
+TRAIN_COMMAND = "zerosearch_agents.train:run_from_args"
 
 
-@dataclass
-class EpisodeLog:
-    """What ``demo`` prints about one episode."""
-
-    question: str
-    golden_answers: list[str]
-    turns: list[tuple[str, str]] = field(default_factory=list)  # (who, text)
-    f1: float = 0.0
-    searches: int = 0
-    noisy_searches: int = 0
-    truncated: bool = False
-
-
-def run_scripted_episode(env, agent, *, seed: int | None = None, index: int | None = None) -> EpisodeLog:
-    """Play one episode of ``env`` with the scripted agent and log it."""
-    options = {"index": index} if index is not None else None
-    obs, info = env.reset(seed=seed, options=options)
-    agent.reset()
-    log = EpisodeLog(question=info["question"], golden_answers=info["golden_answers"])
-    done = False
-    while not done:
-        action = agent.act(obs)
-        obs, _, terminated, truncated, info = env.step(action)
-        log.turns.append(("agent", action))
-        if info["action"] == "search" and info["documents"] is not None:
-            log.turns.append((f"search engine [{info['doc_quality']}]", "\n".join(info["documents"]) or "(no documents)"))
-        elif info["action"] == "invalid" and not truncated:
-            log.turns.append(("env", obs.strip()))
-        done = terminated or truncated
-    log.f1 = float(info["f1"] or 0.0)
-    log.searches = info["searches"]
-    log.noisy_searches = info["noisy_searches"]
-    log.truncated = truncated
-    return log
-
-
-def _print_episode(log: EpisodeLog, title: str) -> None:
+def _print_episode(episode: PlayedEpisode, title: str) -> None:
+    first, final = episode.first_info, episode.final_info
     print(f"\n── {title} " + "─" * max(0, WIDTH - len(title) - 4))
-    print(textwrap.fill(f"Question: {log.question}", WIDTH))
-    print(f"Golden answers: {log.golden_answers}")
-    for who, text in log.turns:
-        body = textwrap.indent("\n".join(textwrap.shorten(line, WIDTH - 4) for line in text.splitlines()), "    ")
-        print(f"  {who}:\n{body}")
-    print(f"  → F1 {log.f1:.2f}, {log.searches} search(es), {log.noisy_searches} noisy{' (truncated)' if log.truncated else ''}")
+    print(textwrap.fill(f"Question: {first.question}", WIDTH))
+    print(f"Golden answers: {first.golden_answers}")
+    for turn in episode.turns:
+        _print_block("agent", turn.action)
+        info = turn.info
+        if info.action == "search" and info.documents is not None:
+            _print_block(f"search engine [{info.doc_quality}]", "\n".join(info.documents) or "(no documents)")
+        elif info.action == "invalid" and turn.observation:
+            _print_block("env", turn.observation.strip())
+    truncated = " (truncated)" if episode.truncated else ""
+    print(f"  → F1 {final.f1 or 0.0:.2f}, {final.searches} search(es), {final.noisy_searches} noisy{truncated}")
+
+
+def _print_block(who: str, text: str) -> None:
+    body = textwrap.indent("\n".join(textwrap.shorten(line, WIDTH - 4) for line in text.splitlines()), "    ")
+    print(f"  {who}:\n{body}")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    import zerosearch_env  # noqa: F401  (registers the ids)
-    import gymnasium as gym
-
-    from .baselines import ScriptedAgent
+    from .env_config import EnvConfig
+    from .evaluation.agents import ScriptedBatchAgent
+    from .evaluation.episodes import EpisodeStart, play_episodes
 
     started = time.perf_counter()
     summary = []
     for difficulty in args.difficulties:
-        env = gym.make("ZeroSearch-v0", split="test", difficulty=difficulty)
-        agent = ScriptedAgent(seed=args.seed)
-        logs = [run_scripted_episode(env, agent, seed=args.seed if i == 0 else None) for i in range(args.episodes)]
-        for i, log in enumerate(logs[: args.show]):
-            _print_episode(log, f"difficulty {difficulty:.2f} · episode {i + 1}")
-        searches = sum(log.searches for log in logs)
+        # One sub-env, seeded once: the episodes follow each other as in a plain gym loop.
+        envs = EnvConfig(split="test").make_vec(1, difficulty=difficulty)
+        starts = [EpisodeStart(i, seed=args.seed if i == 0 else None) for i in range(args.episodes)]
+        episodes = list(play_episodes(envs, ScriptedBatchAgent(seed=args.seed), starts))
+        envs.close()
+        for i, episode in enumerate(episodes[: args.show]):
+            _print_episode(episode, f"difficulty {difficulty:.2f} · episode {i + 1}")
+        finals = [episode.final_info for episode in episodes]
+        searches = sum(final.searches for final in finals)
         summary.append(
             (
                 difficulty,
-                sum(log.f1 for log in logs) / len(logs),
-                searches / len(logs),
-                sum(log.noisy_searches for log in logs) / max(1, searches),
+                sum(final.f1 or 0.0 for final in finals) / len(finals),
+                searches / len(finals),
+                sum(final.noisy_searches for final in finals) / max(1, searches),
             )
         )
-        env.close()
     print(f"\nScripted agent on the synthetic world (test split), {args.episodes} episodes per difficulty, seed {args.seed}:")
     print(f"  {'difficulty':>10} {'mean F1':>8} {'searches/ep':>12} {'noisy share':>12}")
     for difficulty, f1, per_episode, noisy in summary:
@@ -113,20 +103,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     for package in ("torch", "transformers", "accelerate"):
         require(package, "zerosearch train")
-    from zerosearch_agents.config import config_from_args
-    from zerosearch_agents.train import train
-
-    try:
-        config = config_from_args(args)
-    except ValueError as error:
-        print(f"zerosearch train: error: {error}", file=sys.stderr)
-        return 2
-    result = train(config)
-    print(f"run folder: {result.out_dir} (metrics.jsonl, reward_curve.png, final/, checkpoints/)")
-    return 0
+    return load_entry_point(TRAIN_COMMAND)(args)
 
 
-def _agent_options(args: argparse.Namespace) -> dict:
+def _agent_options(args: argparse.Namespace, config: EvalConfig) -> dict:
     """Keyword arguments for the agent the CLI builds, from its --agent-* flags."""
     options: dict = {}
     if args.agent == "openai":
@@ -136,13 +116,13 @@ def _agent_options(args: argparse.Namespace) -> dict:
         if args.temperature is not None:
             options["temperature"] = args.temperature
     elif args.agent.startswith("hf:"):
-        options["batch_size"] = args.batch_size
+        options["batch_size"] = config.batch_size
         if args.agent_max_tokens is not None:
             options["max_turn_tokens"] = args.agent_max_tokens
         if args.temperature is not None:
             options["temperature"] = args.temperature
     elif args.agent in ("scripted", "random"):
-        options["seed"] = args.seed
+        options["seed"] = config.seed
     for item in args.agent_arg:
         key, sep, value = item.partition("=")
         if not sep:
@@ -162,25 +142,12 @@ def _literal(text: str):
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from .env_config import EnvConfig
     from .evaluation import EvalConfig, make_agent, run_eval
     from .evaluation.report import PLOT, REPORT, format_table
 
-    config = EvalConfig(
-        dataset=args.dataset,
-        split=args.split,
-        sim=args.sim,
-        corpus=args.corpus,
-        difficulty=args.difficulty,
-        max_turns=args.max_turns,
-        topk=args.topk,
-        limit=args.limit,
-        sample=args.sample,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        sim_backend=args.sim_backend,
-        prompt_template=args.prompt_template,
-    )
-    agent = make_agent(args.agent, **_agent_options(args))
+    config = EvalConfig(env=EnvConfig(**given(args, EnvConfig)), **given(args, EvalConfig))
+    agent = make_agent(args.agent, **_agent_options(args, config))
     try:
         result = run_eval(agent, config, args.out, overwrite=args.overwrite, progress=not args.no_progress)
     finally:
@@ -189,7 +156,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             close()
     resumed = f" ({result.resumed_episodes} resumed from {args.out})" if result.resumed_episodes else ""
     print(
-        f"\n{getattr(agent, 'name', args.agent)} on {args.dataset} (sim={args.sim}, difficulty {args.difficulty}): "
+        f"\n{getattr(agent, 'name', args.agent)} on {config.env.dataset} (sim={config.env.sim}, difficulty {config.difficulty}): "
         f"{len(result.records)} episodes in {result.wall_s:.1f} s{resumed}"
     )
     print(format_table(result.summaries))
@@ -199,6 +166,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .env_config import EnvConfig
+    from .evaluation.config import EvalConfig
+
     parser = argparse.ArgumentParser(
         prog="zerosearch",
         description="ZeroSearch as a Gymnasium environment: simulators, curriculum, F1 reward.",
@@ -234,32 +204,19 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--agent-max-tokens", type=int, default=None, help="new tokens per turn (openai and hf agents; default 500)")
     evaluate.add_argument("--agent-arg", action="append", default=[], metavar="KEY=VALUE", help="any other agent keyword argument (repeatable)")
     evaluate.add_argument("--temperature", type=float, default=None, help="agent sampling temperature (default 0: greedy)")
-    evaluate.add_argument("--dataset", default="synthetic", help="a .parquet/.jsonl/.json file, a FlashRAG folder, a Hugging Face id, or synthetic (default)")
-    evaluate.add_argument("--split", default=None, help="split to read (default: test for synthetic, every row of a file)")
-    evaluate.add_argument("--sim", default="corpus", help="search engine: bm25 or retriever:<url> (real, answer-blind), corpus, sft-7b, ... (default corpus)")
-    evaluate.add_argument("--sim-backend", default=None, help="vllm, hf or openai for LLM simulators")
-    evaluate.add_argument("--corpus", default=None, help="FlashRAG jsonl corpus for --sim bm25/corpus (the synthetic world's by default)")
-    evaluate.add_argument("--difficulty", type=float, default=0.0, help="noise probability of simulated searches (default 0)")
-    evaluate.add_argument("--max-turns", type=int, default=5, help="search rounds per episode (default 5)")
-    evaluate.add_argument("--topk", type=int, default=5, help="documents per search (default 5)")
-    evaluate.add_argument("--prompt-template", default=None, help="a policy prompt with a {question} field (default: the dataset's or ZeroSearch's)")
-    evaluate.add_argument("--limit", type=int, default=None, help="evaluate the first N (selected) rows")
-    evaluate.add_argument("--sample", type=int, default=None, help="draw N rows at random with --seed first")
-    evaluate.add_argument("--seed", type=int, default=0, help="seeds the episodes, the sample and the intervals (default 0)")
-    evaluate.add_argument("--batch-size", type=int, default=64, help="episodes played together (default 64)")
     evaluate.add_argument("--out", default=None, help="run folder: trajectories.jsonl, metrics.json, report.md, scores.png (resumable)")
     evaluate.add_argument("--overwrite", action="store_true", help="start the --out folder again instead of resuming it")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_flags(evaluate, EvalConfig, "evaluation", skip=("bootstrap_resamples",))
+    add_flags(evaluate, EnvConfig, "environment (the same flags as zerosearch train)")
     evaluate.set_defaults(func=cmd_eval)
-
-    from zerosearch_agents.train import build_parser as build_train_parser
 
     train = commands.add_parser(
         "train",
         help="train a search agent (GRPO, PPO, REINFORCE); --preset cpu-demo runs on a laptop CPU",
         description="Train a search agent. Start from --preset or --config; every field below overrides it.",
     )
-    build_train_parser(train)
+    load_entry_point(TRAIN_PARSER)(train)
     train.set_defaults(func=cmd_train)
     return parser
 

@@ -103,18 +103,26 @@ def load_questions(source: QASource, split: str | None = None) -> list[QARow]:
     )
 
 
+def is_synthetic(dataset: Any) -> bool:
+    """Whether ``dataset`` is the built-in world: ``"synthetic"`` or a ``SyntheticWorld``."""
+    if isinstance(dataset, str):
+        return dataset == SYNTHETIC
+    if type(dataset).__name__ != "SyntheticWorld":  # checked by name first: no import for other datasets
+        return False
+    from .worlds.synthetic import SyntheticWorld
+
+    return isinstance(dataset, SyntheticWorld)
+
+
 def synthetic_world(dataset: Any) -> SyntheticWorld | None:
     """The built-in world that ``dataset`` names (``"synthetic"`` or a ``SyntheticWorld``), else None."""
-    if isinstance(dataset, str) and dataset == SYNTHETIC:
+    if not is_synthetic(dataset):
+        return None
+    if isinstance(dataset, str):
         from .worlds.synthetic import make_world
 
         return make_world()
-    if type(dataset).__name__ == "SyntheticWorld":  # checked by name: no import for other datasets
-        from .worlds.synthetic import SyntheticWorld
-
-        if isinstance(dataset, SyntheticWorld):
-            return dataset
-    return None
+    return dataset
 
 
 def resolve_dataset(dataset: Any, split: str | None, *, default_split: str = "train") -> tuple[list[QARow], SyntheticWorld | None]:

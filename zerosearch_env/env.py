@@ -12,8 +12,9 @@ import numpy as np
 from gymnasium.error import ResetNeeded
 
 from .curriculum import Curriculum, make_curriculum
+from .data import resolve_dataset
 from .records import CorpusDoc, QARow
-from .errors import ConfigError, DatasetError, SimulatorError
+from .errors import ConfigError, SimulatorError
 from .protocol import (
     INVALID_ACTION_FEEDBACK,
     ParsedAction,
@@ -33,33 +34,43 @@ OnSimError = Literal["raise", "fallback"]
 MAX_OBSERVATION_CHARS = 1 << 24
 _SCORE_OF_REWARD = {fn: name for name, fn in REWARDS.items()}  # built-in rewards come with the scores
 
-#: The keys of every ``info`` dict, in a stable order (a public API: keep the names).
-INFO_KEYS: tuple[str, ...] = (
-    "question",
-    "golden_answers",
-    "data_source",
-    "index",
-    "turn",
-    "action",
-    "query",
-    "answer",
-    "documents",
-    "doc_quality",
-    "noise_prob",
-    "f1",
-    "em",
-    "cover_em",
-    "sim_error",
-    "ignored_text",
-    "training_step",
-    "searches",
-    "noisy_searches",
-    "sim_prompt_tokens",
-    "sim_completion_tokens",
-    "sim_latency_s",
-    "episode_sim_prompt_tokens",
-    "episode_sim_completion_tokens",
-)
+class StepInfo(NamedTuple):
+    """What one ``reset`` or ``step`` reports: the ``info`` of a ZeroSearch episode.
+
+    A named tuple, built by keyword for every step of every sub-env, because it is cheap:
+    ``StepInfo._fields`` are the public ``info`` keys and ``_asdict()`` is the dict that
+    ``reset``/``step`` return. The names are public API and stay stable.
+    """
+
+    # the episode
+    question: str
+    golden_answers: list[str]
+    data_source: str
+    index: int | None  # the dataset row; None for a question passed in reset options
+    # the current turn
+    turn: int  # turns played so far
+    action: str | None = None  # "search", "answer" or "invalid"; None after reset
+    query: str | None = None
+    answer: str | None = None
+    documents: list[str] | None = None  # what the search returned
+    doc_quality: str | None = None  # "useful" or "noisy"
+    noise_prob: float = 0.0  # the curriculum's noise probability at this turn
+    # final scores (set when the episode ends)
+    f1: float | None = None
+    em: float | None = None
+    cover_em: float | None = None
+    # simulator faults
+    sim_error: SimulatorFault | None = None
+    # bookkeeping
+    ignored_text: str = ""  # what the action had after its stop tag
+    training_step: int = 0
+    searches: int = 0
+    noisy_searches: int = 0
+    sim_prompt_tokens: int = 0
+    sim_completion_tokens: int = 0
+    sim_latency_s: float = 0.0
+    episode_sim_prompt_tokens: int = 0
+    episode_sim_completion_tokens: int = 0
 
 
 class PendingTurn(NamedTuple):
@@ -196,7 +207,7 @@ class ZeroSearchEnv(gym.Env[str, str]):
 
         from .simulators.registry import make_simulator
 
-        self.rows, world = _resolve_dataset(dataset, split)
+        self.rows, world = resolve_dataset(dataset, split)
         self.simulator: Simulator = make_simulator(
             sim, sim_backend=sim_backend, corpus=corpus, world=world, rows=self.rows, **dict(sim_kwargs or {})
         )
@@ -263,12 +274,12 @@ class ZeroSearchEnv(gym.Env[str, str]):
 
     # ------------------------------------------------------------------ episode
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
-        obs, row = self.reset_row(seed=seed, options=options)
-        return obs, dict(zip(INFO_KEYS, row))
+        obs, info = self.begin_episode(seed=seed, options=options)
+        return obs, info._asdict()
 
-    def reset_row(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, tuple]:
-        """``reset`` with the info as a tuple of values in ``INFO_KEYS`` order, which a
-        vector env turns into columns without building a dict per sub-env."""
+    def begin_episode(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, StepInfo]:
+        """``reset`` with the info as a :class:`StepInfo`, which a vector env turns into
+        columns without building a dict per sub-env."""
         super().reset(seed=seed)
         self._index, self._row = self._pick_row(options or {})
         if self.prompt_template is not None:
@@ -276,7 +287,7 @@ class ZeroSearchEnv(gym.Env[str, str]):
         else:
             prompt = self._row.prompt or build_policy_prompt(self._row.question)
         self._start_episode([prompt])
-        return self._observation(prompt), self._info_row(None, self.noise_prob)
+        return self._observation(prompt), self._info(None, self.noise_prob)
 
     def _pick_row(self, options: Mapping[str, Any]) -> tuple[int | None, QARow]:
         unknown = set(options) - {"index", "question", "golden_answers"}
@@ -302,7 +313,8 @@ class ZeroSearchEnv(gym.Env[str, str]):
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         pending = self.begin_turn(action)
         result = self._simulate_one(pending) if pending.request is not None else None
-        return self.finish_turn(pending, result)
+        obs, reward, terminated, truncated, info = self.finish_turn(pending, result)
+        return obs, reward, terminated, truncated, info._asdict()
 
     def begin_turn(self, action: str) -> PendingTurn:
         """Parse ``action`` and decide what it needs, without changing the episode: a
@@ -352,13 +364,9 @@ class ZeroSearchEnv(gym.Env[str, str]):
             raise SimulatorError(f"{self.simulator.name} returned {len(results)} results for 1 request")
         return results[0]
 
-    def finish_turn(self, pending: PendingTurn, result: SearchResult | None) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        """Apply a decided turn (and its simulator result, if it searched) to the episode."""
-        obs, reward, terminated, truncated, row = self.finish_turn_row(pending, result)
-        return obs, reward, terminated, truncated, dict(zip(INFO_KEYS, row))
-
-    def finish_turn_row(self, pending: PendingTurn, result: SearchResult | None) -> tuple[str, float, bool, bool, tuple]:
-        """``finish_turn`` with the info as a tuple of values in ``INFO_KEYS`` order."""
+    def finish_turn(self, pending: PendingTurn, result: SearchResult | None) -> tuple[str, float, bool, bool, StepInfo]:
+        """Apply a decided turn (and its simulator result, if it searched) to the episode;
+        ``step`` is ``begin_turn`` then ``finish_turn``, with the info as a dict."""
         assert self._row is not None
         self._turn += 1
         self._transcript.append(pending.turn_text)
@@ -388,20 +396,21 @@ class ZeroSearchEnv(gym.Env[str, str]):
 
         kind, noise_prob, ignored = parsed.kind, pending.noise_prob, pending.ignored_text
         if terminated:
-            row = self._info_row(kind, noise_prob, ignored, None, parsed.content, None, None, scores.f1, scores.em, scores.cover_em)
+            info = self._info(kind, noise_prob, ignored_text=ignored, answer=parsed.content, f1=scores.f1, em=scores.em, cover_em=scores.cover_em)
         elif truncated:
             query = parsed.content if kind == "search" else None
-            row = self._info_row(kind, noise_prob, ignored, query, None, None, None, 0.0, 0.0, 0.0)
+            info = self._info(kind, noise_prob, ignored_text=ignored, query=query, f1=0.0, em=0.0, cover_em=0.0)
         elif request is not None:
-            row = self._info_row(
-                kind, noise_prob, ignored, request.query, None, list(result.documents), request.quality, None, None, None,
-                result.error, result.prompt_tokens, result.completion_tokens, result.latency_s,
-            )
+            info = self._info(
+                kind, noise_prob, ignored_text=ignored, query=request.query, documents=list(result.documents),
+                doc_quality=request.quality, sim_error=result.error, sim_prompt_tokens=result.prompt_tokens,
+                sim_completion_tokens=result.completion_tokens, sim_latency_s=result.latency_s,
+            )  # fmt: skip
         else:
-            row = self._info_row(kind, noise_prob, ignored)
+            info = self._info(kind, noise_prob, ignored_text=ignored)
         if self.render_mode == "human":
             self.render()
-        return self._observation(appended), reward, terminated, truncated, row
+        return self._observation(appended), reward, terminated, truncated, info
 
     # ------------------------------------------------------------------ views
     @property
@@ -412,32 +421,15 @@ class ZeroSearchEnv(gym.Env[str, str]):
     def _observation(self, appended: str) -> str:
         return self.transcript if self.observation_mode == "transcript" else appended
 
-    def _info_row(
-        self,
-        action: str | None,
-        noise_prob: float,
-        ignored_text: str = "",
-        query: str | None = None,
-        answer: str | None = None,
-        documents: list[str] | None = None,
-        doc_quality: str | None = None,
-        f1: float | None = None,
-        em: float | None = None,
-        cover_em: float | None = None,
-        sim_error: SimulatorFault | None = None,
-        sim_prompt_tokens: int = 0,
-        sim_completion_tokens: int = 0,
-        sim_latency_s: float = 0.0,
-    ) -> tuple:
-        """The info values in ``INFO_KEYS`` order: the episode's row, its counters, then
-        what this step adds. A tuple, not a dict: it is built for every sub-env step."""
+    def _info(self, action: str | None, noise_prob: float, **turn: Any) -> StepInfo:
+        """The episode's row and counters, plus what this turn adds (``turn``: StepInfo fields)."""
         row = self._row
         assert row is not None
-        return (
-            row.question, list(row.golden_answers), row.data_source, self._index, self._turn,
-            action, query, answer, documents, doc_quality, noise_prob, f1, em, cover_em, sim_error, ignored_text,
-            self.training_step, self._searches, self._noisy_searches,
-            sim_prompt_tokens, sim_completion_tokens, sim_latency_s, self._sim_tokens[0], self._sim_tokens[1],
+        return StepInfo(
+            question=row.question, golden_answers=list(row.golden_answers), data_source=row.data_source,
+            index=self._index, turn=self._turn, action=action, noise_prob=noise_prob,
+            training_step=self.training_step, searches=self._searches, noisy_searches=self._noisy_searches,
+            episode_sim_prompt_tokens=self._sim_tokens[0], episode_sim_completion_tokens=self._sim_tokens[1], **turn,
         )  # fmt: skip
 
     def render(self) -> str | None:
@@ -446,26 +438,6 @@ class ZeroSearchEnv(gym.Env[str, str]):
         if self.render_mode == "human":
             print(self.transcript)
         return None
-
-
-def _resolve_dataset(dataset: Any, split: str | None) -> tuple[list[QARow], Any]:
-    """Rows to draw questions from, and the synthetic world they come from (or None)."""
-    from .worlds.synthetic import SyntheticWorld, make_world
-
-    world = None
-    if isinstance(dataset, SyntheticWorld):
-        world = dataset
-    elif isinstance(dataset, str) and dataset == "synthetic":
-        world = make_world()
-    if world is not None:
-        rows = world.questions(split or "train")
-    else:
-        from .data import load_questions
-
-        rows = load_questions(dataset, split=split)
-    if not rows:
-        raise DatasetError(f"dataset {dataset!r} (split={split!r}) has no rows; check the split name")
-    return list(rows), world
 
 
 def fallback_result(error: SimulatorError) -> SearchResult:

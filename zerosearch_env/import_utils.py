@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+from typing import Any
 
 from .errors import MissingDependencyError
 
@@ -41,3 +43,19 @@ def cuda_device_count() -> int:
     import torch
 
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def load_entry_point(spec: str) -> Any:
+    """The object named by ``"package.module:attribute"``, imported now (Gymnasium's
+    ``entry_point`` convention): a caller names what it needs without importing it first.
+
+    >>> load_entry_point("zerosearch_env.errors:ConfigError").__name__
+    'ConfigError'
+    """
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"entry point expects 'package.module:attribute', got {spec!r}")
+    target: Any = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        target = getattr(target, part)
+    return target

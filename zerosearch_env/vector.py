@@ -19,8 +19,9 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from .env import INFO_KEYS, ZeroSearchEnv, fallback_result
+from .env import StepInfo, ZeroSearchEnv, fallback_result
 from .errors import ConfigError, SimulatorError
+from .records import QARow
 
 
 _AUTORESET_MODES: dict[Any, AutoresetMode] = {
@@ -73,7 +74,10 @@ class ZeroSearchVectorEnv(VectorEnv):
       in ``infos["final_obs"]`` / ``infos["final_info"]``).
     - ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i``: the batch replays exactly the
       episodes of ``num_envs`` single envs seeded ``s, s+1, ...``.
-    - ``last_step_stats`` holds the :class:`StepStats` of the latest step.
+    - ``last_step_stats`` holds the :class:`StepStats` of the latest step, and
+      ``last_infos`` each sub-env's :class:`~zerosearch_env.env.StepInfo` of the latest
+      ``reset`` or ``step`` (None for a sub-env it left alone): the same values as the
+      batched ``infos``, one record per sub-env, for loops that follow single episodes.
     """
 
     def __init__(
@@ -103,6 +107,7 @@ class ZeroSearchVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._autoreset = np.zeros(num_envs, dtype=bool)
         self.last_step_stats = StepStats()
+        self.last_infos: tuple[StepInfo | None, ...] = (None,) * num_envs
 
     # ------------------------------------------------------------------ gymnasium API
     def reset(
@@ -119,23 +124,26 @@ class ZeroSearchVectorEnv(VectorEnv):
         mask = np.ones(self.num_envs, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
         per_env = self._per_env_options(options)
         obs = [env.transcript if env.observation_mode == "transcript" else "" for env in self.envs]
-        infos: list[tuple | None] = [None] * self.num_envs
+        infos: list[StepInfo | None] = [None] * self.num_envs
         for i, env in enumerate(self.envs):
             if mask[i]:
-                obs[i], infos[i] = env.reset_row(seed=seeds[i], options=per_env[i] or None)
+                obs[i], infos[i] = env.begin_episode(seed=seeds[i], options=per_env[i] or None)
                 self._autoreset[i] = False
+        self.last_infos = tuple(infos)
         return tuple(obs), self._batch_infos(infos)
 
     def _per_env_options(self, options: dict[str, Any]) -> list[dict[str, Any]]:
         """Split reset options: ``{"index": [i0, i1, ...]}`` (one row per sub-env, e.g. a
-        GRPO group asking one question n times) or one value for every sub-env."""
+        GRPO group asking one question n times; None lets that sub-env draw its row) or
+        one value for every sub-env."""
         per_env: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         for key, value in options.items():
             if key == "index" and isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, str):
                 if len(value) != self.num_envs:
                     raise ConfigError(f"options['index'] expects one row index per sub-env ({self.num_envs}), got {len(value)}")
                 for i, index in enumerate(value):
-                    per_env[i][key] = index
+                    if index is not None:
+                        per_env[i][key] = index
             else:
                 for env_options in per_env:
                     env_options[key] = value
@@ -153,7 +161,7 @@ class ZeroSearchVectorEnv(VectorEnv):
         rewards = [0.0] * n
         terminated = [False] * n
         truncated = [False] * n
-        infos: list[tuple | None] = [None] * n  # info rows, values in INFO_KEYS order
+        infos: list[StepInfo | None] = [None] * n
         autoreset = self._autoreset.tolist()  # plain lists: this loop runs per sub-env
 
         # 1. Decide every turn (parse, look up the noise coin). Nothing changes yet, so a
@@ -174,17 +182,18 @@ class ZeroSearchVectorEnv(VectorEnv):
             if action is None:
                 continue
             if turn is None:
-                obs[i], infos[i] = env.reset_row()
+                obs[i], infos[i] = env.begin_episode()
                 autoreset[i] = False
                 continue
-            obs[i], rewards[i], terminated[i], truncated[i], infos[i] = env.finish_turn_row(turn, results.get(i))
+            obs[i], rewards[i], terminated[i], truncated[i], infos[i] = env.finish_turn(turn, results.get(i))
             if terminated[i] or truncated[i]:
                 if same_step:
                     final_obs[i], final_info[i] = obs[i], infos[i]
-                    obs[i], infos[i] = env.reset_row()
+                    obs[i], infos[i] = env.begin_episode()
                 else:
                     autoreset[i] = True
         self._autoreset = np.array(autoreset, dtype=bool)
+        self.last_infos = tuple(infos)
         batched = self._batch_infos(infos)
         if final_obs:
             batched["final_obs"] = np.array([final_obs.get(i) for i in range(n)], dtype=object)
@@ -220,18 +229,18 @@ class ZeroSearchVectorEnv(VectorEnv):
         stats.sim_completion_tokens = sum(r.completion_tokens for r in results)
         return dict(zip(searching, results))
 
-    def _batch_infos(self, rows: list[tuple | None]) -> dict[str, Any]:
+    def _batch_infos(self, infos: list[StepInfo | None]) -> dict[str, Any]:
         """Gymnasium's vector info layout (``info[key][i]`` plus a ``_key`` mask), built
-        column by column straight from the sub-envs' info rows (tuples in ``INFO_KEYS``
-        order): no dict per sub-env."""
+        column by column straight from the sub-envs' :class:`StepInfo` records: no dict
+        per sub-env."""
         n = self.num_envs
-        present_rows = [row for row in rows if row is not None]
-        if not present_rows:
+        present_infos = [info for info in infos if info is not None]
+        if not present_infos:
             return {}
-        everyone = len(present_rows) == n
-        present = np.ones(n, dtype=bool) if everyone else np.array([row is not None for row in rows])
+        everyone = len(present_infos) == n
+        present = np.ones(n, dtype=bool) if everyone else np.array([info is not None for info in infos])
         batched: dict[str, Any] = {}
-        for key, values in zip(INFO_KEYS, zip(*present_rows)):
+        for key, values in zip(StepInfo._fields, zip(*present_infos)):
             dtype = _NUMERIC_INFO.get(key)
             if dtype is None and None not in values:
                 kinds = set(map(type, values))
@@ -253,6 +262,11 @@ class ZeroSearchVectorEnv(VectorEnv):
         return batched
 
     # ------------------------------------------------------------------ conveniences
+    @property
+    def rows(self) -> list[QARow]:
+        """The dataset rows every sub-env draws its questions from (shared, read-only)."""
+        return self.envs[0].rows
+
     def set_training_step(self, step: int) -> None:
         """Move the curriculum of every sub-env."""
         for env in self.envs:

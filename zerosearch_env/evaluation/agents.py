@@ -1,87 +1,30 @@
-"""The agent protocol of the evaluation harness, and the agents that ship with it.
+"""The agents that ship with the evaluation harness, and ``make_agent`` for ``--agent``.
 
-An agent is as small as Gymnasium's loop: an object whose ``act`` maps a batch of
-:class:`EpisodeView` (the latest observation plus the episode so far) to a batch of
-action strings. Nothing here depends on ``zerosearch_agents`` (the learner); a third-party agent
-implements ``act`` and nothing else, or skips this module and drives the environment
-with ``reset``/``step`` directly.
+- :class:`ScriptedBatchAgent`: the rule-based baseline;
+- :class:`RandomAgent`: format fuzzing for robustness runs;
+- ``openai``: :class:`~.openai_agent.OpenAIAgent`, any OpenAI-compatible server;
+- ``hf:<path>``: a local checkpoint played as in training rollouts; it is built from the
+  learner's generation code, so it lives in ``zerosearch_agents`` and is found by a
+  string entry point (:data:`HF_AGENT`), as Gymnasium finds environments;
+- ``package.module:Name``: a third-party agent.
 
-Shipped: :class:`ScriptedBatchAgent` (the rule-based baseline), :class:`RandomAgent`
-(format fuzzing for robustness runs), :class:`~.openai_agent.OpenAIAgent` (any
-OpenAI-compatible server) and :class:`~.hf_agent.TransformersAgent` (a local checkpoint).
-:func:`make_agent` resolves the CLI's ``--agent`` spec.
+The protocol they implement (:class:`~.episodes.Agent`) is in :mod:`.episodes`: nothing
+here is needed to write an agent, and nothing here depends on the learner.
 """
 
 from __future__ import annotations
 
-import importlib
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from ..errors import ConfigError
+from ..import_utils import load_entry_point
+from .episodes import Agent, EpisodeView
 
-STOP_TAGS: tuple[str, ...] = ("</search>", "</answer>")
-
-
-@dataclass(frozen=True)
-class EpisodeView:
-    """What an agent sees of one live episode when it must act.
-
-    ``turns[i]`` is the agent's ``i``-th action as the environment kept it (cut after the
-    first stop tag) and ``observations[i]`` what the environment appended after it, so
-    ``prompt + turns[0] + observations[0] + ...`` is the transcript a causal LM continues.
-    ``episode_id`` is the dataset row: stable over the episode and across a resumed run.
-    """
-
-    episode_id: int
-    prompt: str
-    turns: tuple[str, ...] = ()
-    observations: tuple[str, ...] = ()
-
-    @property
-    def observation(self) -> str:
-        """The latest observation: the prompt on the first turn."""
-        return self.observations[-1] if self.observations else self.prompt
-
-    @property
-    def transcript(self) -> str:
-        """Prompt, turns and observations so far, concatenated."""
-        parts = [self.prompt]
-        for turn, observation in zip(self.turns, self.observations):
-            parts += [turn, observation]
-        return "".join(parts)
-
-
-@runtime_checkable
-class Agent(Protocol):
-    """Maps a batch of live episodes to one action string each, in order."""
-
-    name: str
-
-    def act(self, episodes: Sequence[EpisodeView]) -> list[str]: ...
-
-
-def close_stop_tag(text: str) -> str:
-    """Put back the stop tag an OpenAI-style server removes from its output.
-
-    Generation stops at ``</search>`` or ``</answer>`` and servers drop the stop string,
-    so a turn that opened ``<search>`` (or ``<answer>``) last and never closed it gets
-    the closing tag back.
-
-    >>> close_stop_tag("<think>x</think><search> capital of France ")
-    '<think>x</think><search> capital of France </search>'
-    >>> close_stop_tag("<answer> Paris </answer>")
-    '<answer> Paris </answer>'
-    >>> close_stop_tag("no tags")
-    'no tags'
-    """
-    opened = max(("search", "answer"), key=lambda tag: text.rfind(f"<{tag}>"))
-    at = text.rfind(f"<{opened}>")
-    if at >= 0 and f"</{opened}>" not in text[at:]:
-        return f"{text}</{opened}>"
-    return text
+#: Where the ``hf:<path>`` agent lives (imported only when asked for).
+HF_AGENT = "zerosearch_agents.hf_agent:TransformersAgent"
+OPENAI_AGENT = "zerosearch_env.evaluation.openai_agent:OpenAIAgent"
 
 
 class ScriptedBatchAgent:
@@ -95,13 +38,17 @@ class ScriptedBatchAgent:
         self.seed = seed
         self._agents: dict[int, Any] = {}
 
-    def act(self, episodes: Sequence[EpisodeView]) -> list[str]:
+    def new_agent(self, episode_id: int) -> Any:
+        """The scripted agent that plays episode ``episode_id`` (a subclass may vary it per episode)."""
         from ..baselines import ScriptedAgent
 
+        return ScriptedAgent(self.max_searches, seed=self.seed)
+
+    def act(self, episodes: Sequence[EpisodeView]) -> list[str]:
         actions = []
         for view in episodes:
             if not view.turns:  # a new episode (or a replayed one): start from its prompt
-                self._agents[view.episode_id] = ScriptedAgent(self.max_searches, seed=self.seed)
+                self._agents[view.episode_id] = self.new_agent(view.episode_id)
             agent = self._agents[view.episode_id]
             actions.append(agent.act(view.observation))
         return actions
@@ -162,16 +109,12 @@ def make_agent(spec: str | Agent, **options: Any) -> Agent:
     if spec == "random":
         return RandomAgent(**options)
     if spec == "openai":
-        from .openai_agent import OpenAIAgent
-
-        return OpenAIAgent(**options)
+        return load_entry_point(OPENAI_AGENT)(**options)
     if spec.startswith("hf:"):
-        from .hf_agent import TransformersAgent
-
         path = spec.removeprefix("hf:")
         if not path:
             raise ConfigError("agent 'hf:<path>' expects a model folder or hub id after the colon, e.g. hf:runs/demo/final")
-        return TransformersAgent(path, **options)
+        return load_entry_point(HF_AGENT)(path, **options)
     if ":" in spec:
         return _import_agent(spec, options)
     raise ConfigError(
@@ -181,10 +124,10 @@ def make_agent(spec: str | Agent, **options: Any) -> Agent:
 
 
 def _import_agent(spec: str, options: dict[str, Any]) -> Agent:
-    module_name, _, attribute = spec.partition(":")
     try:
-        factory = getattr(importlib.import_module(module_name), attribute)
+        factory = load_entry_point(spec)
     except (ImportError, AttributeError) as error:
+        module_name, _, attribute = spec.partition(":")
         raise ConfigError(f"agent {spec!r}: cannot import {attribute!r} from {module_name!r} ({error})") from error
     agent = factory(**options)
     if not callable(getattr(agent, "act", None)):

@@ -11,21 +11,23 @@ Two ways to talk to it:
   text when the server does not (pass the template's text with a ``{prompt}`` field).
 
 Each turn stops at ``</search>`` or ``</answer>``; the server drops the stop string and
-:func:`close_stop_tag` puts it back. Requests run ``concurrency`` at a time; a failed
-request is retried with exponential backoff and then raises :class:`AgentError`, which
-stops the evaluation (rerun the same command to resume it).
+:func:`~zerosearch_env.protocol.close_stop_tag` puts it back. Requests run
+``concurrency`` at a time; a failed request is retried with the project's one
+:class:`~zerosearch_env.http_client.RetryPolicy` (exponential backoff; a wrong model name,
+key or URL is not retried) and then raises :class:`AgentError`, which stops the
+evaluation (rerun the same command to resume it).
 """
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 from ..errors import ConfigError, ZeroSearchError
-from .agents import STOP_TAGS, EpisodeView, close_stop_tag
+from ..http_client import RequestFault, RetryPolicy, json_client, post_json
+from ..protocol import STOP_TAGS, close_stop_tag
+from .episodes import EpisodeView
 
 
 class AgentError(ZeroSearchError):
@@ -64,16 +66,13 @@ class OpenAIAgent:
         backoff_s: float = 1.0,
         chat_template: str | None = None,
     ):
-        import httpx
-
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"OpenAIAgent base_url expects an http(s) URL like 'http://host:8000/v1', got {base_url!r}")
         if api not in ("chat", "completions"):
             raise ConfigError(f"OpenAIAgent api expects 'chat' or 'completions', got {api!r}")
-        if concurrency < 1 or retries < 0 or timeout_s <= 0 or backoff_s < 0 or max_tokens < 1:
+        if concurrency < 1 or timeout_s <= 0 or max_tokens < 1:
             raise ConfigError(
-                "OpenAIAgent expects concurrency >= 1, retries >= 0, timeout_s > 0, backoff_s >= 0, max_tokens >= 1; "
-                f"got {concurrency}, {retries}, {timeout_s}, {backoff_s}, {max_tokens}"
+                f"OpenAIAgent expects concurrency >= 1, timeout_s > 0, max_tokens >= 1; got {concurrency}, {timeout_s}, {max_tokens}"
             )
         if chat_template is not None and "{prompt}" not in chat_template:
             raise ConfigError("OpenAIAgent chat_template expects a {prompt} field")
@@ -84,12 +83,9 @@ class OpenAIAgent:
         self.sampling = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens}
         self.seed = seed
         self.concurrency = concurrency
-        self.retries = retries
-        self.backoff_s = backoff_s
+        self.retry = RetryPolicy(retries, backoff_s)
         self.chat_template = chat_template
-        key = os.environ.get(api_key_env) if api_key_env else None
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self._client = httpx.Client(timeout=timeout_s, headers=headers, limits=httpx.Limits(max_connections=concurrency))
+        self._client = json_client(timeout_s, concurrency, api_key_env)
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "requests": 0}
 
     def __repr__(self) -> str:  # never shows the key
@@ -118,39 +114,26 @@ class OpenAIAgent:
             return list(pool.map(self._one, episodes))
 
     def _one(self, view: EpisodeView) -> str:
-        import httpx
-
         body = self.payload(view)
         endpoint = f"{self.base_url}/{'chat/completions' if self.api == 'chat' else 'completions'}"
-        problem = "no attempt made"
-        for attempt in range(1, self.retries + 2):
-            try:
-                response = self._client.post(endpoint, json=body)
-                if response.status_code == 200:
-                    data = response.json()
-                    choice = data["choices"][0]
-                    text = choice["message"]["content"] if self.api == "chat" else choice["text"]
-                    usage = data.get("usage") or {}
-                    self.usage["prompt_tokens"] += int(usage.get("prompt_tokens") or 0)
-                    self.usage["completion_tokens"] += int(usage.get("completion_tokens") or 0)
-                    self.usage["requests"] += 1
-                    return close_stop_tag(text or "")
-                problem = f"HTTP {response.status_code}: {response.text[:200]}"
-                if response.status_code in (400, 401, 403, 404, 422):
-                    break  # a wrong model name, key or URL: retrying will not help
-            except httpx.TimeoutException:
-                problem = "timed out"
-            except httpx.TransportError as error:
-                problem = f"unreachable ({type(error).__name__})"
-            except (ValueError, KeyError, IndexError, TypeError):
-                problem = "answered with a body that is not a completion"
-            if attempt <= self.retries:
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))
-        raise AgentError(
-            f"{self.name}: {endpoint} {problem} (episode {view.episode_id}, turn {len(view.turns)}, "
-            f"after {attempt} attempt(s)); check that the server runs and serves model {self.model!r} "
-            "(e.g. `vllm serve <model> --port 8000`), then rerun the same command to resume"
-        )
+        try:
+            return self.retry.run(lambda attempt: post_json(self._client, endpoint, body, self._read, expected="a completion"))
+        except RequestFault as fault:
+            raise AgentError(
+                f"{self.name}: {fault.message} (episode {view.episode_id}, turn {len(view.turns)}, "
+                f"after {fault.attempts} attempt(s)); check that the server runs and serves model {self.model!r} "
+                "(e.g. `vllm serve <model> --port 8000`), then rerun the same command to resume"
+            ) from fault
+
+    def _read(self, reply: Any) -> str:
+        """The turn a completion wrote (its stop tag put back); counts the tokens it cost."""
+        choice = reply["choices"][0]
+        text = choice["message"]["content"] if self.api == "chat" else choice["text"]
+        usage = reply.get("usage") or {}
+        self.usage["prompt_tokens"] += int(usage.get("prompt_tokens") or 0)
+        self.usage["completion_tokens"] += int(usage.get("completion_tokens") or 0)
+        self.usage["requests"] += 1
+        return close_stop_tag(text or "")
 
     def close(self) -> None:
         self._client.close()

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import textwrap
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .harness import setting_label
+from .config import EvalConfig, EvalResult, setting_label
 from .metrics import SCORE_NAMES, SCORES, SourceSummary
-
-if TYPE_CHECKING:
-    from .harness import EvalConfig, EvalResult
 
 METRICS = "metrics.json"
 REPORT = "report.md"
@@ -74,7 +71,7 @@ def write_report(result: EvalResult, config: EvalConfig, agent_name: str) -> Non
     (out / METRICS).write_text(
         json.dumps({"settings": settings, "summaries": [s.to_dict() for s in result.summaries]}, indent=2, default=str) + "\n"
     )
-    title = f"{agent_name} on {setting_label(config.dataset)} (sim={setting_label(config.sim)}, difficulty {config.difficulty})"
+    title = f"{agent_name} on {setting_label(config.env.dataset)} (sim={setting_label(config.env.sim)}, difficulty {config.difficulty})"
     has_plot = plot_scores(result.summaries, out / PLOT, title)
     lines = [
         f"# Evaluation: {agent_name}",
@@ -90,9 +87,10 @@ def write_report(result: EvalResult, config: EvalConfig, agent_name: str) -> Non
         "ended without an answer.",
         "",
     ]
-    if isinstance(config.sim, str) and config.sim != "bm25" and not config.sim.startswith("retriever:"):
+    sim = config.env.sim
+    if isinstance(sim, str) and sim != "bm25" and not sim.startswith("retriever:"):
         lines += [
-            f"Note: `sim={config.sim}` is told the golden answers (a training device); a score "
+            f"Note: `sim={sim}` is told the golden answers (a training device); a score "
             "against it is an upper bound. Use `--sim bm25` or `--sim retriever:<url>` for a "
             "search engine that does not see them.",
             "",

@@ -1,18 +1,20 @@
-"""A local transformers checkpoint as the agent (``--agent hf:<path>``).
+"""A local transformers checkpoint as an evaluation agent (``zerosearch eval --agent hf:<path>``).
 
-It plays exactly as training rollouts do: the prompt goes through the chat template when
-the tokenizer has one (``chat_template="auto"``), every turn is generated with the
-KV-cached sampler of ``zerosearch_agents.generation`` until ``</search>``, ``</answer>`` or EOS, and
-observations are appended as tokens. Greedy by default.
+It plays exactly as training rollouts do, because it is made of the rollouts' parts: the
+prompt goes through the chat template when the tokenizer has one (``chat_template="auto"``),
+every turn is generated with the KV-cached sampler of :mod:`.generation` until
+``</search>``, ``</answer>`` or EOS, and observations are appended as tokens. Greedy by
+default. ``zerosearch_env.evaluation.make_agent`` finds it by its entry point string, so
+the environment package never imports the learner.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..errors import ConfigError
-from ..import_utils import require
-from .agents import EpisodeView
+from zerosearch_env.errors import ConfigError
+from zerosearch_env.evaluation.episodes import EpisodeView
+from zerosearch_env.import_utils import require
 
 
 class TransformersAgent:
@@ -44,9 +46,9 @@ class TransformersAgent:
             require(package, "the transformers agent (--agent hf:<path>)")
         import torch
 
-        from zerosearch_agents.generation import HFGenerator, Sampling
-        from zerosearch_agents.policy import load_policy
-        from zerosearch_agents.rollout import use_chat_template
+        from .generation import HFGenerator, Sampling
+        from .policy import load_policy
+        from .rollout import use_chat_template
 
         if chat_template not in ("auto", "on", "off"):
             raise ConfigError(f"chat_template expects 'auto', 'on' or 'off', got {chat_template!r}")
@@ -69,7 +71,7 @@ class TransformersAgent:
 
     def _context(self, view: EpisodeView) -> list[int]:
         """Token ids of the episode so far, extended from the previous turn's when cached."""
-        from zerosearch_agents.rollout import prompt_ids, text_ids
+        from .rollout import prompt_ids, text_ids
 
         covered, ids = self._ids.get(view.episode_id, (-1, []))
         if covered != len(view.turns) - 1 or not view.turns:

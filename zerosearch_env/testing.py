@@ -1,0 +1,227 @@
+"""Test fakes and tiny models, shared by the test suite, the benchmarks and the CPU demo.
+
+Nothing here downloads anything:
+
+- simulators with known behaviour: :class:`FixedSimulator` (the same documents for every
+  request), :class:`FailingSimulator` (fails, then answers);
+- :class:`JSONServer`: a JSON-over-HTTP server on 127.0.0.1 for the HTTP clients
+  (simulator server, retriever, agent server);
+- tiny Llama-architecture models built in-process and saved with ``save_pretrained``
+  (:func:`build_tiny_llama`, :func:`save_tiny_llama`). Loading one back through
+  ``from_pretrained(path)`` exercises the same code a user's 7B folder goes through. A
+  Llama config is used on purpose: with transformers 5 a Qwen2 config makes
+  ``AutoTokenizer`` rebuild Qwen's pre-tokenizer and silently change token ids.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import SimulatorError
+from .simulators.base import SearchRequest, SearchResult
+
+# ----------------------------------------------------------------------------- simulators
+
+
+class FixedSimulator:
+    """Returns the same documents for every request (a new result each time, as a real
+    simulator makes), with fixed token counts; with ``record``, keeps every request in
+    ``requests``. It isolates the environment's own work from the simulator's."""
+
+    name = "fixed"
+
+    def __init__(
+        self,
+        documents: Sequence[str] = ("Jane Doe founded Acme in 1901.", "Acme is a company."),
+        *,
+        prompt_tokens: int = 10,
+        completion_tokens: int = 20,
+        record: bool = True,
+    ):
+        self.documents = tuple(documents)
+        self.prompt_tokens = prompt_tokens
+        self.completion_tokens = completion_tokens
+        self.record = record
+        self.requests: list[SearchRequest] = []
+
+    def simulate(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
+        if self.record:
+            self.requests.extend(requests)
+        return [SearchResult(self.documents, self.prompt_tokens, self.completion_tokens) for _ in requests]
+
+
+class FailingSimulator:
+    """Raises :class:`~zerosearch_env.errors.SimulatorError` ``failures`` times, then
+    answers like :class:`FixedSimulator`."""
+
+    name = "failing"
+
+    def __init__(self, failures: int = 1):
+        self.failures = failures
+        self.fixed = FixedSimulator()
+
+    def simulate(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
+        if self.failures > 0:
+            self.failures -= 1
+            raise SimulatorError("backend unreachable after 3 retries")
+        return self.fixed.simulate(requests)
+
+
+# ----------------------------------------------------------------------------- HTTP
+
+
+class JSONServer:
+    """A JSON-over-HTTP server on 127.0.0.1 (a free port) for the tests and benchmarks of
+    HTTP clients.
+
+    ``respond(path, body)`` returns ``(status, payload)``; a payload that is not bytes is
+    sent as JSON. Every request is recorded (``paths``, ``bodies``, ``headers``), each
+    answer waits ``delay`` seconds, and ``max_in_flight`` is the most requests handled at
+    once. ``keep_alive`` serves HTTP/1.1 with kept-alive connections and no Nagle delay,
+    as a real server does (a benchmark then times the client, not the TCP stack); without
+    it each reply closes its connection, so :meth:`stop` cuts the server off at once.
+    """
+
+    def __init__(
+        self,
+        respond: Callable[[str, Any], tuple[int, Any]],
+        *,
+        delay: float = 0.0,
+        path: str = "/v1",
+        keep_alive: bool = False,
+    ):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.delay = delay
+        self.paths: list[str] = []
+        self.bodies: list[Any] = []
+        self.headers: list[dict[str, str]] = []
+        self.in_flight = self.max_in_flight = 0
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            if keep_alive:
+                protocol_version = "HTTP/1.1"
+                disable_nagle_algorithm = True
+                wbufsize = -1  # buffered: headers and body leave in one write
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                with server.lock:
+                    server.paths.append(self.path)
+                    server.bodies.append(json.loads(raw))
+                    server.headers.append(dict(self.headers))
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    time.sleep(server.delay)
+                    status, payload = respond(self.path, json.loads(raw))
+                    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout test)
+                finally:
+                    with server.lock:
+                        server.in_flight -= 1
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}{path}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self._thread.start()
+        self._stopped = False
+
+    def stop(self) -> None:
+        """Shut the server down (a test may do it early, to simulate a server dying)."""
+        if not self._stopped:
+            self._stopped = True
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._thread.join(timeout=5)
+
+
+# ----------------------------------------------------------------------------- tiny models
+
+CHAT_TEMPLATE = (
+    "{% for message in messages %}<|{{ message['role'] }}|>{{ message['content'] }}<|end|>{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+SPECIAL_TOKENS = ["<pad>", "<|end|>", "<|system|>", "<|user|>", "<|assistant|>"]
+
+
+def _training_text() -> list[str]:
+    from .protocol import POLICY_PROMPT_TEMPLATE, document_markers
+    from .simulators.prompts import SFT_NOISY_TEMPLATE, SFT_USEFUL_TEMPLATE
+    from .worlds.synthetic import make_world
+
+    world = make_world()
+    docs = [d.contents for d in world.documents[:300]]
+    return [SFT_USEFUL_TEMPLATE, SFT_NOISY_TEMPLATE, POLICY_PROMPT_TEMPLATE, document_markers(5)] + docs
+
+
+def build_tokenizer(vocab_size: int = 512):
+    """A byte-level BPE trained on the protocol strings and synthetic documents, with a
+    small chat template (system/user/assistant markers)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tokenizer.train_from_iterator(_training_text(), trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        pad_token="<pad>",
+        eos_token="<|end|>",
+        additional_special_tokens=SPECIAL_TOKENS[2:],
+        model_input_names=["input_ids", "attention_mask"],
+        chat_template=CHAT_TEMPLATE,
+    )
+
+
+def save_tiny_llama(path: Path, tokenizer, *, hidden_size: int, layers: int, seed: int = 0, **config) -> Path:
+    """Write ``tokenizer`` and a randomly initialised tiny Llama sized for it to ``path``
+    (seeded without touching the global torch RNG). ``config`` overrides LlamaConfig fields."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    settings = dict(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=hidden_size * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None,
+    )
+    settings.update(config)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = LlamaForCausalLM(LlamaConfig(**settings))
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return Path(path)
+
+
+def build_tiny_llama(path: Path, *, hidden_size: int = 32, layers: int = 2, seed: int = 0) -> Path:
+    """Write a tokenizer and a randomly initialised tiny Llama to ``path``."""
+    return save_tiny_llama(path, build_tokenizer(), hidden_size=hidden_size, layers=layers, seed=seed)
