@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from zerosearch_env.baselines import COMPANY_SUFFIXES, ScriptedAgent, plan_question, read_documents
+from zerosearch_env.baselines import COMPANY_SUFFIXES, ScriptedAgent, plan_question, titled_documents
 from zerosearch_env.records import QARow
 from zerosearch_env.errors import ConfigError
 from zerosearch_env.protocol import build_policy_prompt, format_documents, format_information, parse_action
@@ -177,9 +177,9 @@ def test_company_suffixes_match_the_world() -> None:
     assert COMPANY_SUFFIXES == frozenset(synthetic.COMPANY_SUFFIXES)
 
 
-def test_read_documents() -> None:
+def test_titled_documents() -> None:
     obs = format_information(format_documents(['"A B"\nA B was born in 1900.', "untitled text"]))
-    assert read_documents(obs) == [("A B", "A B was born in 1900."), ("", "untitled text")]
+    assert titled_documents(obs) == [("A B", "A B was born in 1900."), ("", "untitled text")]
 
 
 @pytest.mark.parametrize("kwargs", [{"max_searches": -1}, {"max_searches": 1.5}, {"seed": "x"}])

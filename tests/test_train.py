@@ -12,7 +12,8 @@ pytest.importorskip("transformers")
 pytest.importorskip("accelerate")
 
 from zerosearch_agents.config import make_config  # noqa: E402
-from zerosearch_agents.train import latest_checkpoint, train  # noqa: E402
+from zerosearch_agents.checkpoints import latest_checkpoint  # noqa: E402
+from zerosearch_agents.train import train  # noqa: E402
 
 SMALL = dict(
     policy="tiny", tiny_hidden_size=16, tiny_layers=1, questions_per_step=2, group_size=2, micro_batch_size=4,
@@ -42,16 +43,22 @@ def test_a_short_grpo_run_writes_logs_checkpoints_and_a_plot(tmp_path):
 
 
 def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
-    straight = make_config(**SMALL, steps=4, eval_split=None, checkpoint_every=0, out_dir=str(tmp_path / "straight"))
-    train(straight, progress=False)
-    first_leg = make_config(**SMALL, steps=2, eval_split=None, checkpoint_every=0, out_dir=str(tmp_path / "resumed"))
-    train(first_leg, progress=False)
-    second_leg = make_config(**SMALL, steps=4, eval_split=None, checkpoint_every=0, resume=True, out_dir=str(tmp_path / "resumed"))
-    train(second_leg, progress=False)
-    a, b = _weights(tmp_path / "straight" / "final"), _weights(tmp_path / "resumed" / "final")
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    steps = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [0, 1, 2, 3]
+    # entropy_coef: a gradient on every step even when no episode earns a reward, so the second
+    # step depends on the first one's weights, optimizer moments and KL reference
+    legs = dict(**SMALL, eval_split=None, checkpoint_every=0, entropy_coef=0.01)
+    train(make_config(**legs, steps=2, out_dir=str(tmp_path / "straight")), progress=False)
+    run = tmp_path / "resumed"
+    train(make_config(**legs, steps=1, out_dir=str(run)), progress=False)
+    first_log, after_one = (run / "metrics.jsonl").read_text(), _weights(run / "final")
+    train(make_config(**legs, steps=2, resume=True, out_dir=str(run)), progress=False)
+    straight, after_two = _weights(tmp_path / "straight" / "final"), _weights(run / "final")
+    assert all(torch.equal(straight[k], after_two[k]) for k in straight)
+    initial = _weights(run / "tiny-init")
+    assert not all(torch.equal(initial[k], after_one[k]) for k in initial), "the first step left the weights as they were"
+    assert not all(torch.equal(after_one[k], after_two[k]) for k in after_one), "the resumed step left the weights as they were"
+    log = (run / "metrics.jsonl").read_text()
+    assert log.startswith(first_log), "the resumed run rewrote the first leg's log: it started from scratch"
+    assert [json.loads(line)["step"] for line in log.splitlines()] == [0, 1]
 
 
 @pytest.mark.parametrize("algo", ["ppo", "reinforce"])

@@ -1,4 +1,5 @@
-"""The training loop: warm start, then rollout -> update -> log -> checkpoint, on accelerate.
+"""The training run: set up, warm start, held-out evaluation, rollout -> update -> log ->
+checkpoint for every step, evaluation again, save; on accelerate.
 
     zerosearch train --preset cpu-demo                          # the embedded default, CPU
     zerosearch train --algo grpo --policy Qwen/Qwen2.5-3B --sim sft-7b --dataset ZeroSearch_dataset/train.parquet
@@ -7,6 +8,12 @@
 Every step draws its questions and sampling seed from ``(seed, step)``, so a run
 resumed from a checkpoint (model, optimizer, scheduler, step; the curriculum follows
 the step) continues exactly as the uninterrupted run would have.
+
+This module builds the run's parts and strings the stages together (:func:`train`);
+the stages' own concepts live next to it: :mod:`.warm_start` (behaviour cloning),
+:mod:`.rollout` (episodes to tokens), :mod:`.update` (one learner update),
+:mod:`.checkpoints` (save, find, resume) and :mod:`.run_log` (metrics.jsonl,
+TensorBoard, W&B, the reward curve).
 """
 
 from __future__ import annotations
@@ -22,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from .checkpoints import checkpoint_to_resume, load_checkpoint, save_checkpoint
 from .config import TrainConfig, add_config_arguments, config_from_args, preset_names
-
-CHECKPOINTS = "checkpoints"
+from .run_log import RunLogger, plot_curve, read_history
 
 
 @dataclass
@@ -118,6 +125,71 @@ def make_generator(cfg: TrainConfig, learner: Any, tokenizer: Any, policy_path: 
     return HFGenerator(learner.accelerator.unwrap_model(learner.model), tokenizer)
 
 
+@dataclass
+class Run:
+    """The parts of a run that its stages share, built once by :func:`set_up`."""
+
+    cfg: TrainConfig
+    out_dir: Path
+    accelerator: Any
+    learner: Any
+    tokenizer: Any
+    chat: bool  # prompts go through the tokenizer's chat template
+    generator: Any
+    envs: Any  # the training vector env, with the noise curriculum
+    eval_envs: Any  # the held-out vector env; None without an eval_split
+    resume_from: Path | None  # the checkpoint to continue from; None for a fresh run
+
+    @property
+    def main(self) -> bool:
+        return self.accelerator.is_main_process
+
+    def evaluate(self) -> dict[str, float]:
+        """The held-out scores of the policy as it is now (see :func:`evaluate`)."""
+        cfg = self.cfg
+        return evaluate(self.eval_envs, self.generator, self.tokenizer, cfg, chat=self.chat, count=cfg.eval_questions, seed=cfg.seed)
+
+
+def set_up(cfg: TrainConfig) -> Run:
+    """Seed, the run folder, the learner and its generator, the environments, in this order."""
+    import torch
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    from .rollout import use_chat_template
+
+    if cfg.torch_threads:
+        torch.set_num_threads(cfg.torch_threads)
+    out_dir = Path(cfg.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    accelerator = Accelerator(mixed_precision=_mixed_precision(cfg.mixed_precision))
+    set_seed(cfg.seed)
+    resume_from = checkpoint_to_resume(out_dir, cfg.resume)
+    if resume_from is None and (out_dir / "metrics.jsonl").exists() and accelerator.is_main_process:
+        (out_dir / "metrics.jsonl").unlink()  # a fresh run: no stale lines
+    (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+
+    policy_path = _policy_path(cfg, out_dir)
+    learner, tokenizer = build_learner(cfg, policy_path, accelerator)
+    chat = use_chat_template(tokenizer, cfg.chat_template)
+    generator = make_generator(cfg, learner, tokenizer, policy_path)
+    envs, eval_envs = make_envs(cfg)
+    return Run(cfg, out_dir, accelerator, learner, tokenizer, chat, generator, envs, eval_envs, resume_from)
+
+
+def make_envs(cfg: TrainConfig) -> tuple[Any, Any]:
+    """The training vector env (on the noise curriculum) and the held-out one (None without ``eval_split``)."""
+    curriculum = {"start": cfg.curriculum_start, "end": cfg.curriculum_end, "total_steps": cfg.total_curriculum_steps, "base": cfg.curriculum_base}
+    envs = cfg.env.make_vec(cfg.rollout_batch, curriculum=curriculum)
+    eval_envs = None
+    if cfg.eval_split is not None:
+        eval_envs = cfg.env.make_vec(min(cfg.eval_questions, 128), difficulty=cfg.eval_difficulty, split=cfg.eval_split)
+    rows = len(envs.rows)
+    if cfg.questions_per_step > rows:
+        raise ValueError(f"questions_per_step ({cfg.questions_per_step}) exceeds the {rows} rows of the training split")
+    return envs, eval_envs
+
+
 # ----------------------------------------------------------------------------- evaluation
 
 
@@ -136,100 +208,19 @@ def evaluate(envs: Any, generator: Any, tokenizer: Any, cfg: TrainConfig, *, cha
     return RolloutBatch(episodes).metrics()
 
 
-# ----------------------------------------------------------------------------- logging
+def evaluate_before_rl(run: Run) -> dict[str, float]:
+    """The held-out scores of the (warm-started) policy before any RL step; {} without an eval split."""
+    if run.eval_envs is None:
+        return {}
+    scores = run.evaluate()
+    if run.main:
+        print(f"held-out before RL: F1 {scores['f1']:.3f}, searches/episode {scores['searches_per_episode']:.2f}")
+    return scores
 
 
-class RunLogger:
-    """Per-step metrics to metrics.jsonl, TensorBoard and (if asked) Weights & Biases."""
-
-    def __init__(self, cfg: TrainConfig, out_dir: Path, enabled: bool):
-        self.path = out_dir / "metrics.jsonl"
-        self.enabled = enabled
-        self.tb = self.wandb = None
-        if not enabled:
-            return
-        if cfg.tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-
-                self.tb = SummaryWriter(str(out_dir / "tb"))
-            except ImportError:
-                print("TensorBoard logging is off: pip install tensorboard")
-        if cfg.wandb_project:
-            from zerosearch_env.import_utils import require
-
-            require("wandb", "Weights & Biases logging (wandb_project)")
-            import wandb
-
-            self.wandb = wandb.init(project=cfg.wandb_project, config=cfg.to_dict(), dir=str(out_dir))
-
-    def log(self, record: dict[str, Any]) -> None:
-        if not self.enabled:
-            return
-        with self.path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
-        step = record.get("step", 0)
-        for key, value in record.items():
-            if isinstance(value, (int, float)) and key != "step":
-                if self.tb is not None:
-                    self.tb.add_scalar(key, value, step)
-        if self.wandb is not None:
-            self.wandb.log(record, step=step)
-
-    def close(self) -> None:
-        if self.tb is not None:
-            self.tb.close()
-        if self.wandb is not None:
-            self.wandb.finish()
-
-
-def plot_curve(history: list[dict[str, Any]], path: Path, eval_before: dict[str, float], eval_after: dict[str, float]) -> None:
-    """Training reward and F1 per step, with the held-out F1 before and after RL."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    steps = [h["step"] for h in history]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(steps, [h["reward"] for h in history], label="training reward (mean per step)")
-    ax.plot(steps, [h["noise_prob"] for h in history], "--", color="gray", label="noise probability (curriculum)")
-    ax.plot(steps, [min(h["searches_per_episode"], 1.0) for h in history], ":", color="tab:green", label="searches per episode (capped at 1)")
-    evals = [(h["step"], h["eval_f1"]) for h in history if "eval_f1" in h]
-    if eval_before:
-        evals = [(-1, eval_before["f1"])] + evals
-    if eval_after:
-        evals = evals + [(steps[-1] + 1, eval_after["f1"])]
-    if evals:
-        ax.plot(*zip(*evals), "o-", color="tab:red", label="held-out F1 (greedy)")
-    ax.set_xlabel("training step")
-    ax.set_ylabel("F1 / probability")
-    ax.set_ylim(0, 1)
-    title = "ZeroSearch training"
-    if eval_before and eval_after:
-        title += f": held-out F1 {eval_before['f1']:.3f} -> {eval_after['f1']:.3f}"
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-# ----------------------------------------------------------------------------- checkpoints
-
-
-def latest_checkpoint(out_dir: Path) -> Path | None:
-    found = sorted((out_dir / CHECKPOINTS).glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
-    return found[-1] if found else None
-
-
-def save_checkpoint(accelerator: Any, out_dir: Path, step: int, state: dict[str, Any]) -> Path:
-    path = out_dir / CHECKPOINTS / f"step_{step:06d}"
-    accelerator.save_state(str(path))
-    if accelerator.is_main_process:
-        (path / "trainer_state.json").write_text(json.dumps(state, indent=2))
-    return path
+def evaluate_after_rl(run: Run) -> dict[str, float]:
+    """The held-out scores after the last step; {} without an eval split."""
+    return run.evaluate() if run.eval_envs is not None else {}
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -237,136 +228,120 @@ def save_checkpoint(accelerator: Any, out_dir: Path, step: int, state: dict[str,
 
 def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
     """Run ``cfg`` to the end (or resume it); returns the held-out scores and the logs."""
-    import torch
-    from accelerate import Accelerator
-    from accelerate.utils import set_seed
+    from .warm_start import warm_start
+
+    started = time.perf_counter()
+    run = set_up(cfg)
+    result = RunResult(run.out_dir)
+    if run.resume_from is not None:
+        state = load_checkpoint(run.accelerator, run.resume_from)
+        result.eval_before = state.get("eval_before", {})
+    else:
+        state = {"step": 0, "eval_before": {}}
+        if cfg.bc_steps:
+            state["bc_final_nll"] = warm_start(cfg, run.learner, run.tokenizer, chat=run.chat, progress=progress and run.main)
+        result.eval_before = state["eval_before"] = evaluate_before_rl(run)
+
+    logger = RunLogger(cfg, run.out_dir, enabled=run.main)
+    result.history = run_steps(run, state, logger, progress=progress)
+    result.eval_after = state["eval_after"] = evaluate_after_rl(run)
+    save_final(run, state, result)
+    logger.close()
+    result.wall_s = time.perf_counter() - started
+    write_summary(run, result)
+    return result
+
+
+def run_steps(run: Run, state: dict[str, Any], logger: RunLogger, *, progress: bool = True) -> list[dict[str, Any]]:
+    """RL steps from ``state["step"]`` to ``cfg.steps``: rollout -> update -> log -> checkpoint.
+
+    ``state["step"]`` follows the steps done; returns their records."""
     from tqdm.auto import tqdm
 
     from .generation import Sampling
-    from .rollout import RolloutLimits, collect_rollouts, use_chat_template
+    from .rollout import RolloutLimits, collect_rollouts
     from .update import update
-    from .warm_start import behaviour_cloning, load_demonstrations, scripted_demonstrations, tokenize_demonstration
 
-    started = time.perf_counter()
-    if cfg.torch_threads:
-        torch.set_num_threads(cfg.torch_threads)
-    out_dir = Path(cfg.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    accelerator = Accelerator(mixed_precision=_mixed_precision(cfg.mixed_precision))
-    main = accelerator.is_main_process
-    set_seed(cfg.seed)
-    resume_from = latest_checkpoint(out_dir) if cfg.resume else None
-    if cfg.resume and resume_from is None:
-        print(f"resume: no checkpoint in {out_dir / CHECKPOINTS}; starting from scratch")
-    if not resume_from and (out_dir / "metrics.jsonl").exists() and main:
-        (out_dir / "metrics.jsonl").unlink()  # a fresh run: no stale lines
-    (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-
-    policy_path = _policy_path(cfg, out_dir)
-    learner, tokenizer = build_learner(cfg, policy_path, accelerator)
-    chat = use_chat_template(tokenizer, cfg.chat_template)
-    generator = make_generator(cfg, learner, tokenizer, policy_path)
+    cfg, accelerator, envs, generator, tokenizer = run.cfg, run.accelerator, run.envs, run.generator, run.tokenizer
     limits = RolloutLimits(cfg.max_turn_tokens, cfg.max_obs_tokens, cfg.max_total_tokens)
-    curriculum = {"start": cfg.curriculum_start, "end": cfg.curriculum_end, "total_steps": cfg.total_curriculum_steps, "base": cfg.curriculum_base}
-    envs = cfg.env.make_vec(cfg.rollout_batch, curriculum=curriculum)
-    eval_envs = None
-    if cfg.eval_split is not None:
-        eval_envs = cfg.env.make_vec(min(cfg.eval_questions, 128), difficulty=cfg.eval_difficulty, split=cfg.eval_split)
     rows = len(envs.rows)
-    if cfg.questions_per_step > rows:
-        raise ValueError(f"questions_per_step ({cfg.questions_per_step}) exceeds the {rows} rows of the training split")
-
-    result = RunResult(out_dir)
-    state: dict[str, Any] = {"step": 0, "eval_before": {}}
-    if resume_from is not None:
-        accelerator.load_state(str(resume_from))
-        state = json.loads((resume_from / "trainer_state.json").read_text())
-        result.eval_before = state.get("eval_before", {})
-        if main:
-            print(f"resumed from {resume_from} at step {state['step']}")
-    else:
-        if cfg.bc_steps:
-            if cfg.bc_source == "scripted":
-                demos = scripted_demonstrations(
-                    cfg.env.env_kwargs(difficulty=cfg.curriculum_start),
-                    no_search_share=cfg.bc_no_search_share,
-                    keep_think=cfg.bc_keep_think,
-                    seed=cfg.seed,
-                )
-            else:
-                demos = load_demonstrations(cfg.bc_source)
-            episodes = [tokenize_demonstration(d, tokenizer, chat=chat, max_total_tokens=cfg.max_total_tokens) for d in demos]
-            bc_losses = behaviour_cloning(
-                accelerator.unwrap_model(learner.model), episodes, steps=cfg.bc_steps, lr=cfg.bc_lr, batch_size=cfg.bc_batch_size,
-                pad_id=tokenizer.pad_token_id, seed=cfg.seed, progress=progress and main,
-            )
-            state["bc_final_nll"] = float(np.mean(bc_losses[-10:]))
-            if isinstance(learner.ref_model, torch.nn.Module):  # the reference is the warm start, not the random init
-                learner.ref_model.load_state_dict(accelerator.unwrap_model(learner.model).state_dict())
-        if eval_envs is not None:
-            result.eval_before = evaluate(eval_envs, generator, tokenizer, cfg, chat=chat, count=cfg.eval_questions, seed=cfg.seed)
-            state["eval_before"] = result.eval_before
-            if main:
-                print(f"held-out before RL: F1 {result.eval_before['f1']:.3f}, searches/episode {result.eval_before['searches_per_episode']:.2f}")
-
-    logger = RunLogger(cfg, out_dir, enabled=main)
-    bar = tqdm(range(state["step"], cfg.steps), initial=state["step"], total=cfg.steps, desc=f"{cfg.algo} training", disable=not (progress and main))
+    history: list[dict[str, Any]] = []
+    bar = tqdm(range(state["step"], cfg.steps), initial=state["step"], total=cfg.steps, desc=f"{cfg.algo} training", disable=not (progress and run.main))
     for step in bar:
         envs.set_training_step(step)
-        rng = np.random.default_rng([cfg.seed, step, accelerator.process_index])
-        questions = rng.choice(rows, size=cfg.questions_per_step, replace=False)
-        indices = np.repeat(questions, cfg.group_size).tolist()
-        groups = np.repeat(np.arange(cfg.questions_per_step), cfg.group_size).tolist()
-        step_seed = int(rng.integers(2**31 - 1))
+        indices, groups, step_seed = draw_step(cfg, step, accelerator.process_index, rows)
 
         t0 = time.perf_counter()
         if hasattr(generator, "sync_weights"):
-            generator.sync_weights(accelerator.unwrap_model(learner.model))
+            generator.sync_weights(accelerator.unwrap_model(run.learner.model))
         batch = collect_rollouts(
             envs, generator, tokenizer, indices=indices, groups=groups, limits=limits,
-            sampling=Sampling(cfg.temperature, cfg.top_p), chat=chat, seed=step_seed,
+            sampling=Sampling(cfg.temperature, cfg.top_p), chat=run.chat, seed=step_seed,
         )
         rollout_s = time.perf_counter() - t0
-        metrics = update(learner, batch.tensors(tokenizer.pad_token_id))
+        metrics = update(run.learner, batch.tensors(tokenizer.pad_token_id))
         record = {"step": step, "noise_prob": envs.call("noise_prob")[0], **batch.metrics(), **metrics, "rollout_s": rollout_s}
-        if eval_envs is not None and cfg.eval_every and (step + 1) % cfg.eval_every == 0 and step + 1 < cfg.steps:
-            scores = evaluate(eval_envs, generator, tokenizer, cfg, chat=chat, count=cfg.eval_questions, seed=cfg.seed)
+        if run.eval_envs is not None and cfg.eval_every and (step + 1) % cfg.eval_every == 0 and step + 1 < cfg.steps:
+            scores = run.evaluate()
             record.update({f"eval_{k}": v for k, v in scores.items() if k in ("f1", "em", "cover_em", "searches_per_episode")})
-        result.history.append(record)
+        history.append(record)
         logger.log(record)
         bar.set_postfix(reward=f"{record['reward']:.3f}", searches=f"{record['searches_per_episode']:.2f}", kl=f"{record.get('kl', 0.0):.4f}")
         state["step"] = step + 1
         if cfg.checkpoint_every and state["step"] % cfg.checkpoint_every == 0 and state["step"] < cfg.steps:
-            save_checkpoint(accelerator, out_dir, state["step"], state)
-
-    if eval_envs is not None:
-        result.eval_after = evaluate(eval_envs, generator, tokenizer, cfg, chat=chat, count=cfg.eval_questions, seed=cfg.seed)
-    state["eval_after"] = result.eval_after
-    save_checkpoint(accelerator, out_dir, state["step"], state)
-    if main:
-        accelerator.unwrap_model(learner.model).save_pretrained(out_dir / "final")
-        tokenizer.save_pretrained(out_dir / "final")
-        result.history = _read_history(out_dir / "metrics.jsonl")
-        if result.history:
-            try:
-                plot_curve(result.history, out_dir / "reward_curve.png", result.eval_before, result.eval_after)
-            except ImportError:
-                print("no plot: pip install matplotlib")
-    logger.close()
-    result.wall_s = time.perf_counter() - started
-    if main:
-        (out_dir / "summary.json").write_text(
-            json.dumps({"eval_before": result.eval_before, "eval_after": result.eval_after, "wall_s": result.wall_s, "steps": cfg.steps}, indent=2)
-        )
-        if result.eval_before and result.eval_after:
-            print(f"held-out F1: {result.eval_before['f1']:.3f} before RL -> {result.eval_after['f1']:.3f} after ({result.wall_s / 60:.1f} min)")
-    return result
+            save_checkpoint(accelerator, run.out_dir, state["step"], state)
+    return history
 
 
-def _read_history(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def draw_step(cfg: TrainConfig, step: int, process_index: int, rows: int) -> tuple[list[int], list[int], int]:
+    """The step's episodes from ``(seed, step, process)`` alone: row indices (each question
+    ``group_size`` times), their group ids, and the sampling seed.
+
+    >>> from zerosearch_agents.config import make_config
+    >>> cfg = make_config(questions_per_step=2, group_size=3)
+    >>> indices, groups, seed = draw_step(cfg, step=7, process_index=0, rows=100)
+    >>> groups
+    [0, 0, 0, 1, 1, 1]
+    >>> len(set(indices)) == 2 and draw_step(cfg, step=7, process_index=0, rows=100) == (indices, groups, seed)
+    True
+    """
+    rng = np.random.default_rng([cfg.seed, step, process_index])
+    questions = rng.choice(rows, size=cfg.questions_per_step, replace=False)
+    indices = np.repeat(questions, cfg.group_size).tolist()
+    groups = np.repeat(np.arange(cfg.questions_per_step), cfg.group_size).tolist()
+    step_seed = int(rng.integers(2**31 - 1))
+    return indices, groups, step_seed
+
+
+# ----------------------------------------------------------------------------- the end of a run
+
+
+def save_final(run: Run, state: dict[str, Any], result: RunResult) -> None:
+    """The last checkpoint, then (main process) the final model and tokenizer, the history
+    read back from metrics.jsonl (all legs of a resumed run) and the reward curve."""
+    save_checkpoint(run.accelerator, run.out_dir, state["step"], state)
+    if not run.main:
+        return
+    out_dir = run.out_dir
+    run.accelerator.unwrap_model(run.learner.model).save_pretrained(out_dir / "final")
+    run.tokenizer.save_pretrained(out_dir / "final")
+    result.history = read_history(out_dir / "metrics.jsonl")
+    if result.history:
+        try:
+            plot_curve(result.history, out_dir / "reward_curve.png", result.eval_before, result.eval_after)
+        except ImportError:
+            print("no plot: pip install matplotlib")
+
+
+def write_summary(run: Run, result: RunResult) -> None:
+    """summary.json (held-out scores, wall time, steps) and the one line of the result (main process)."""
+    if not run.main:
+        return
+    (run.out_dir / "summary.json").write_text(
+        json.dumps({"eval_before": result.eval_before, "eval_after": result.eval_after, "wall_s": result.wall_s, "steps": run.cfg.steps}, indent=2)
+    )
+    if result.eval_before and result.eval_after:
+        print(f"held-out F1: {result.eval_before['f1']:.3f} before RL -> {result.eval_after['f1']:.3f} after ({result.wall_s / 60:.1f} min)")
 
 
 # ----------------------------------------------------------------------------- command line

@@ -8,27 +8,32 @@ observations), and only the policy turns are trained on.
 Sources: ``"scripted"`` plays :class:`~zerosearch_env.baselines.ScriptedAgent` on the
 training questions, or a jsonl file of ``{"prompt": str, "turns": [{"action": str,
 "observation": str}, ...]}`` records from any agent.
+
+:func:`warm_start` is the training run's stage: demonstrations from ``cfg.bc_source``,
+tokenized, cloned into the policy, and the KL reference reset to the result.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from zerosearch_env.evaluation.agents import ScriptedBatchAgent
+from zerosearch_env.protocol import drop_thoughts
 
 from .losses import masked_mean
 from .policy import forward_logprobs
 from .rollout import Episode, RolloutBatch, prompt_ids, text_ids
 
-_THINK = re.compile(r"<think>.*?</think>\s*", re.DOTALL)
+if TYPE_CHECKING:
+    from .config import TrainConfig
+    from .update import Learner
 
 
 @dataclass
@@ -58,7 +63,7 @@ def scripted_demonstrations(
     starts = [EpisodeStart(index, index=index, seed=seed + index) for index in range(rows)]
     demos = {}
     for episode in play_episodes(envs, agent, starts):
-        turns = [(turn.action if keep_think else _THINK.sub("", turn.action), turn.observation) for turn in episode.turns]
+        turns = [(turn.action if keep_think else drop_thoughts(turn.action), turn.observation) for turn in episode.turns]
         demos[episode.start.episode_id] = Demonstration(episode.prompt, turns)
     envs.close()
     return [demos[index] for index in range(rows)]
@@ -170,3 +175,29 @@ def behaviour_cloning(
         losses.append(loss.item())
         bar.set_postfix(nll=f"{loss.item():.3f}")
     return losses
+
+
+def warm_start(cfg: TrainConfig, learner: Learner, tokenizer: Any, *, chat: bool, progress: bool = True) -> float:
+    """Clone the demonstrations of ``cfg.bc_source`` into the policy for ``cfg.bc_steps`` steps.
+
+    A frozen KL reference is then reset to the warm start (not the random init). Returns
+    the mean loss of the last ten cloning steps (``bc_final_nll`` in the trainer state).
+    """
+    if cfg.bc_source == "scripted":
+        demos = scripted_demonstrations(
+            cfg.env.env_kwargs(difficulty=cfg.curriculum_start),
+            no_search_share=cfg.bc_no_search_share,
+            keep_think=cfg.bc_keep_think,
+            seed=cfg.seed,
+        )
+    else:
+        demos = load_demonstrations(cfg.bc_source)
+    episodes = [tokenize_demonstration(d, tokenizer, chat=chat, max_total_tokens=cfg.max_total_tokens) for d in demos]
+    model = learner.accelerator.unwrap_model(learner.model)
+    bc_losses = behaviour_cloning(
+        model, episodes, steps=cfg.bc_steps, lr=cfg.bc_lr, batch_size=cfg.bc_batch_size,
+        pad_id=tokenizer.pad_token_id, seed=cfg.seed, progress=progress,
+    )
+    if isinstance(learner.ref_model, torch.nn.Module):
+        learner.ref_model.load_state_dict(model.state_dict())
+    return float(np.mean(bc_losses[-10:]))

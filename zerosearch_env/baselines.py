@@ -31,12 +31,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
-from .protocol import POLICY_PROMPT_TEMPLATE, question_from_prompt
+from .protocol import POLICY_PROMPT_TEMPLATE, answer_action, question_from_prompt, read_documents, search_action, think
 
 # ----------------------------------------------------------------------------- reading
 
 _PROMPT_HEAD = POLICY_PROMPT_TEMPLATE.split("{question}")[0][:60]
-_DOC_LINE = re.compile(r"^Doc \d+:\s*(.*)$", re.MULTILINE)
 _TITLED = re.compile(r'^"([^"]+)"\s*(.*)$', re.DOTALL)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _SPAN = re.compile(r"[A-Z][a-z]+(?: [A-Z][a-z]+)*")
@@ -105,17 +104,16 @@ class _Doc:
     rank: int  # 1 = first document of its search
 
 
-def read_documents(observation: str) -> list[tuple[str, str]]:
-    """(title, text) of each ``Doc i:`` line of an observation; untitled docs get "".
+def titled_documents(observation: str) -> list[tuple[str, str]]:
+    """(title, text) of each document of an observation; untitled documents get "".
 
-    >>> read_documents('<information>Doc 1: "Karvex Mills" Karvex Mills is a textiles company.</information>')
+    >>> titled_documents('<information>Doc 1: "Karvex Mills" Karvex Mills is a textiles company.</information>')
     [('Karvex Mills', 'Karvex Mills is a textiles company.')]
     """
-    inner = observation.split("<information>", 1)[-1].split("</information>", 1)[0]
     out = []
-    for line in _DOC_LINE.findall(inner):
-        titled = _TITLED.match(line.strip())
-        out.append((titled.group(1), titled.group(2)) if titled else ("", line.strip()))
+    for document in read_documents(observation):
+        titled = _TITLED.match(document)
+        out.append((titled.group(1), titled.group(2)) if titled else ("", document))
     return out
 
 
@@ -321,7 +319,7 @@ class ScriptedAgent:
             self._episode = _Episode(question, plan_question(question), rng)
         else:
             episode = self._episode
-            new = read_documents(observation) if "<information>" in observation else []
+            new = titled_documents(observation)
             episode.docs.extend(_Doc(t, tuple(_SENTENCE_END.split(text)), rank) for rank, (t, text) in enumerate(new, 1))
         return self._next_action(self._episode)
 
@@ -356,7 +354,7 @@ class ScriptedAgent:
         lookup.searches += 1
         episode.searches += 1
         what = "an answer to the question" if lookup.relation == "unknown" else f"the {_describe(lookup.relation)} of {subject}"
-        return f"<think>I need {what}.</think>\n<search> {query} </search>"
+        return f"{think(f'I need {what}.')}\n{search_action(query)}"
 
     def _answer(self, episode: _Episode) -> str:
         plan = episode.plan
@@ -372,7 +370,7 @@ class ScriptedAgent:
                 reason = f"The documents do not state it clearly; my best guess is {answer}."
             else:
                 reason = f"The documents give the {_describe(last.relation)} of {subject}: {answer}."
-        return f"<think>{reason}</think>\n<answer> {answer} </answer>"
+        return f"{think(reason)}\n{answer_action(answer)}"
 
 
 _DESCRIPTIONS = {"hq_city": "headquarters city", "river_country": "country", "length_km": "length in kilometres"}

@@ -69,6 +69,18 @@ def think(text: str) -> str:
     return f"<think>{text}</think>"
 
 
+_THOUGHT = re.compile(r"<think>.*?</think>\s*", re.DOTALL)
+
+
+def drop_thoughts(turn: str) -> str:
+    """The turn without its ``<think>`` blocks (and the white space after each).
+
+    >>> drop_thoughts(think("Look it up.") + "\\n" + search_action("capital of France"))
+    '<search> capital of France </search>'
+    """
+    return _THOUGHT.sub("", turn)
+
+
 def search_action(query: str) -> str:
     """The tag that asks the search engine, padded as the reference's examples are.
 

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 from gymnasium.spaces import Space
 
+from .protocol import STOP_TAGS
+
 # Characters used by ``sample``: printable ASCII plus a few non-ASCII letters, so that
 # sampled strings exercise unicode handling without being unreadable.
 _SAMPLE_ALPHABET = np.array(list(" abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,?!<>/'\"-éüßøæ中文"))
@@ -55,7 +57,7 @@ class TextSpace(Space[str]):
         if len(x) > self.max_length:
             raise ValueError(
                 f"{name} expects at most {self.max_length} characters, got {len(x)}; "
-                "cut the generation at the first </search> or </answer>, or raise max_action_chars"
+                f"cut the generation at the first {' or '.join(STOP_TAGS)}, or raise max_action_chars"
             )
         if len(x) < self.min_length:
             raise ValueError(f"{name} expects at least {self.min_length} characters, got {len(x)}")
