@@ -1,24 +1,14 @@
-"""Shared fixtures: the fakes of ``zerosearch_env.testing``, a toy corpus and toy rows."""
+"""Fixtures every test folder shares: a fixed simulator, toy rows, HTTP servers, the shared data."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from zerosearch_env.records import CorpusDoc
-from zerosearch_env.testing import FailingSimulator, FixedSimulator, JSONServer
+from zerosearch_env.testing import FixedSimulator, JSONServer
 
-__all__ = ["ANVIL_CORPUS", "ROWS", "FailingSimulator", "FixedSimulator", "JSONServer", "episode_mask", "require_vllm"]
-
-
-#: A small corpus about an anvil maker: the searches of the corpus and retriever tests.
-ANVIL_CORPUS = [
-    CorpusDoc("d0", '"Acme"\nAcme is a maker of anvils. Acme was founded by Jane Doe in 1901.'),
-    CorpusDoc("d1", '"Acme history"\nThe anvil company Acme grew fast in the twentieth century.'),
-    CorpusDoc("d2", '"Jane Doe"\nJane Doe was an engineer who founded the anvil maker Acme.'),
-    CorpusDoc("d3", '"Anvils"\nAn anvil is a block of iron. Many companies make anvils.'),
-    CorpusDoc("d4", '"Beta Corp"\nBeta Corp is a rival anvil company founded by Max Roe.'),
-    CorpusDoc("d5", '"Gardening"\nTomatoes need sun and water.'),
-]
+ROOT = Path(__file__).resolve().parents[1]
 
 ROWS = [
     {"question": "Who founded Acme?", "golden_answers": ["Jane Doe"], "data_source": "toy"},
@@ -36,35 +26,6 @@ def toy_rows() -> list[dict]:
     return [dict(row) for row in ROWS]
 
 
-def _has_vllm_gpu() -> bool:
-    from zerosearch_env.import_utils import cuda_device_count, is_vllm_available
-
-    return is_vllm_available() and cuda_device_count() > 0
-
-
-#: GPU-only tests; their CPU twins (same prompts, same parsing) run everywhere.
-require_vllm = pytest.mark.skipif(not _has_vllm_gpu(), reason="needs the vllm package and a CUDA GPU")
-
-
-def episode_mask(batch: int, length: int, seed: int):
-    """Loss masks shaped like multi-turn episodes: prompt, then policy turns separated by
-    observation tokens, then padding. Row 0 has no policy token at all."""
-    import torch
-
-    gen = torch.Generator().manual_seed(seed)
-    mask = torch.zeros(batch, length)
-    for row in range(1, batch):
-        t = int(torch.randint(0, 4, (), generator=gen))  # prompt
-        end = length - int(torch.randint(0, 3, (), generator=gen))  # padding after `end`
-        policy_turn = True
-        while t < end:
-            span = int(torch.randint(1, 4, (), generator=gen))
-            mask[row, t : min(t + span, end)] = float(policy_turn)
-            t += span
-            policy_turn = not policy_turn
-    return mask
-
-
 @pytest.fixture
 def start_server():
     """``start_server(ServerClass, **kwargs)``: a :class:`~zerosearch_env.testing.JSONServer`
@@ -78,3 +39,13 @@ def start_server():
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The project's shared data folder (a real 200-row NQ slice): beside the checkout,
+    inside it, or where this workplace keeps it; the test is skipped without it."""
+    for candidate in (ROOT.parent / "shared" / "data", ROOT / "shared" / "data", Path("/work/shared/data")):
+        if (candidate / "nq_search_test_200.parquet").exists():
+            return candidate
+    pytest.skip("../shared/data/nq_search_test_200.parquet is not on this machine")

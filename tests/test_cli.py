@@ -1,3 +1,6 @@
+"""The zerosearch command: demo, sims, world, eval (train has its own tests in tests/agents)."""
+
+import json
 import subprocess
 import sys
 
@@ -42,3 +45,31 @@ def test_bad_input_is_reported_without_traceback(capsys):
     err = capsys.readouterr().err
     assert "zerosearch demo: error: noise_prob expects a probability in [0, 1], got 1.5" in err
     assert "Traceback" not in err
+
+
+def test_cli_eval_end_to_end(tmp_path, capsys):
+    out = tmp_path / "eval1"
+    assert main(["eval", "--agent", "scripted", "--dataset", "synthetic", "--limit", "12", "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "| **overall** | 12 |" in printed and "strict EM" in printed and str(out) in printed
+    assert {p.name for p in out.iterdir()} >= {"trajectories.jsonl", "metrics.json", "report.md", "scores.png", "eval_config.json"}
+    assert main(["eval", "--limit", "12", "--out", str(out), "--no-progress"]) == 0
+    assert "12 resumed" in capsys.readouterr().out
+    assert main(["eval", "--agent", "nope", "--limit", "2"]) == 2
+    assert "unknown agent 'nope'" in capsys.readouterr().err
+
+
+def test_cli_eval_against_the_bm25_retriever_over_a_flashrag_corpus(tmp_path, capsys):
+    """The real-retriever path: files in FlashRAG format, an index built once and reused."""
+    assert main(["world", str(tmp_path / "world")]) == 0
+    corpus, questions = tmp_path / "world" / "corpus.jsonl", tmp_path / "world" / "test.jsonl"
+    args = ["eval", "--dataset", str(questions), "--sim", "bm25", "--corpus", str(corpus), "--limit", "16", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "run")]) == 0
+    manifest = corpus.with_name("corpus.jsonl.bm25") / "manifest.json"
+    built = manifest.stat().st_mtime_ns
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["summaries"][-1]["f1"]["mean"] > 0.8  # the scripted reader knows the world's phrasing
+    assert "upper bound" not in (tmp_path / "run" / "report.md").read_text()  # bm25 never sees the answers
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "again")]) == 0
+    assert manifest.stat().st_mtime_ns == built  # the saved index was loaded, not rebuilt

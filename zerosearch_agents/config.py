@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zerosearch_env.config_flags import add_flags, given
-from zerosearch_env.config_flags import setting
+from zerosearch_env.config_flags import add_flags, given, setting
 from zerosearch_env.env_config import EnvConfig
 
 PRESETS_DIR = Path(__file__).resolve().parent / "configs"

@@ -8,7 +8,6 @@ backends that need them.
 from __future__ import annotations
 
 from .curriculum import ConstantCurriculum, ExponentialCurriculum, LinearCurriculum, make_curriculum
-from .records import CorpusDoc, QARow
 from .errors import (
     ConfigError,
     DatasetError,
@@ -18,9 +17,9 @@ from .errors import (
     UnknownSimulatorError,
     ZeroSearchError,
 )
+from .records import CorpusDoc, Passage, QARow
 from .registration import ENV_IDS, register_envs
 from .reward import cover_exact_match, exact_match, f1_score, normalize_answer
-from .records import Passage
 from .simulators.base import SearchRequest, SearchResult, Simulator, SimulatorFault
 from .spaces import TextSpace
 

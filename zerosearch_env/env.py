@@ -13,7 +13,6 @@ from gymnasium.error import ResetNeeded
 
 from .curriculum import Curriculum, make_curriculum
 from .data import resolve_dataset
-from .records import CorpusDoc, QARow
 from .errors import ConfigError, SimulatorError
 from .protocol import (
     INVALID_ACTION_FEEDBACK,
@@ -23,6 +22,7 @@ from .protocol import (
     format_information,
     parse_action,
 )
+from .records import CorpusDoc, QARow
 from .reward import REWARDS, RewardFn, resolve_reward, score_answer
 from .simulators.base import SearchRequest, SearchResult, Simulator, SimulatorFault
 from .spaces import TextSpace

@@ -23,7 +23,6 @@ from .env import StepInfo, ZeroSearchEnv, fallback_result
 from .errors import ConfigError, SimulatorError
 from .records import QARow
 
-
 _AUTORESET_MODES: dict[Any, AutoresetMode] = {
     "next_step": AutoresetMode.NEXT_STEP,
     "same_step": AutoresetMode.SAME_STEP,

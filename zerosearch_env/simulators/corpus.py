@@ -22,9 +22,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..records import CorpusDoc
+from ..records import CorpusDoc, Passage
 from ..reward import normalize_answer
-from ..records import Passage
 from .base import SearchRequest, SearchResult
 from .ranking import index_texts, one_line, query_words, top_documents
 

@@ -13,9 +13,9 @@ from collections.abc import Callable
 import pytest
 
 from zerosearch_env.baselines import COMPANY_SUFFIXES, ScriptedAgent, plan_question, titled_documents
-from zerosearch_env.records import QARow
 from zerosearch_env.errors import ConfigError
 from zerosearch_env.protocol import build_policy_prompt, format_documents, format_information, parse_action
+from zerosearch_env.records import QARow
 from zerosearch_env.reward import f1_score, normalize_answer
 from zerosearch_env.worlds import synthetic
 from zerosearch_env.worlds.synthetic import SyntheticWorld, make_world

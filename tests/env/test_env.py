@@ -11,8 +11,7 @@ import zerosearch_env  # noqa: F401
 from zerosearch_env.env import StepInfo, ZeroSearchEnv
 from zerosearch_env.errors import ConfigError, DatasetError, SimulatorError, UnknownSimulatorError
 from zerosearch_env.protocol import INVALID_ACTION_FEEDBACK, build_policy_prompt
-
-from .conftest import FailingSimulator, FixedSimulator
+from zerosearch_env.testing import FailingSimulator, FixedSimulator
 
 
 def make_toy(rows, sim=None, **kwargs) -> ZeroSearchEnv:
@@ -301,8 +300,7 @@ def test_simulator_failure_fallback_is_flagged(toy_rows):
 
 
 def test_hotpotqa_context_rows_are_searched_directly():
-    from zerosearch_env.records import QARow
-    from zerosearch_env.records import Passage
+    from zerosearch_env.records import Passage, QARow
 
     context = (
         Passage("Acme", "Acme was founded by Jane Doe.", supporting=True),

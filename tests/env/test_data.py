@@ -11,15 +11,9 @@ from pathlib import Path
 import pytest
 
 from zerosearch_env.data import load_corpus, load_questions
-from zerosearch_env.records import CorpusDoc, QARow
 from zerosearch_env.errors import DatasetError, MissingDependencyError
 from zerosearch_env.protocol import build_policy_prompt
-from zerosearch_env.records import Passage
-
-_PARQUET_NAME = "shared/data/nq_search_test_200.parquet"
-# ``shared/`` lies beside the checkout (CI clones the repo next to it) or inside it.
-_CANDIDATES = (Path(__file__).resolve().parents[2] / _PARQUET_NAME, Path(__file__).resolve().parents[1] / _PARQUET_NAME)
-SHARED_PARQUET = next((p for p in _CANDIDATES if p.exists()), _CANDIDATES[0])
+from zerosearch_env.records import CorpusDoc, Passage, QARow
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -54,19 +48,23 @@ def search_r1_row(i: int, question: str, answers: list[str], split: str = "test"
 # ------------------------------------------------------------------ the real parquet
 
 
-@pytest.fixture(scope="module")
-def shared_table() -> list[dict]:
+@pytest.fixture
+def shared_parquet(shared_data: Path) -> Path:
+    return shared_data / "nq_search_test_200.parquet"
+
+
+@pytest.fixture
+def shared_table(shared_parquet: Path) -> list[dict]:
     import pyarrow.parquet as pq
 
-    return pq.read_table(SHARED_PARQUET).to_pylist()
+    return pq.read_table(shared_parquet).to_pylist()
 
 
-@pytest.fixture(scope="module")
-def shared_rows() -> list[QARow]:
-    return load_questions(SHARED_PARQUET)
+@pytest.fixture
+def shared_rows(shared_parquet: Path) -> list[QARow]:
+    return load_questions(shared_parquet)
 
 
-@pytest.mark.skipif(not SHARED_PARQUET.exists(), reason="shared NQ parquet slice not present")
 class TestSharedParquet:
     def test_all_rows_load(self, shared_rows: list[QARow]) -> None:
         assert len(shared_rows) == 200
@@ -95,10 +93,10 @@ class TestSharedParquet:
             assert row.golden_answers == tuple(raw["reward_model"]["ground_truth"]["target"])
             assert row.prompt == raw["prompt"][0]["content"]
 
-    def test_split_filter(self) -> None:
-        assert len(load_questions(SHARED_PARQUET, split="test")) == 200
+    def test_split_filter(self, shared_parquet: Path) -> None:
+        assert len(load_questions(shared_parquet, split="test")) == 200
         with pytest.raises(DatasetError, match=r"no rows of split 'train'.*\['test'\]"):
-            load_questions(SHARED_PARQUET, split="train")
+            load_questions(shared_parquet, split="train")
 
 
 # ------------------------------------------------------------------ parquet

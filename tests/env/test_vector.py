@@ -8,9 +8,8 @@ from gymnasium.vector import AutoresetMode
 import zerosearch_env  # noqa: F401
 from zerosearch_env.env import ZeroSearchEnv
 from zerosearch_env.errors import ConfigError, SimulatorError
+from zerosearch_env.testing import FailingSimulator
 from zerosearch_env.vector import ZeroSearchVectorEnv
-
-from .conftest import FailingSimulator
 
 
 class RecordingSimulator:

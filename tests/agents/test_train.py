@@ -11,8 +11,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("accelerate")
 
-from zerosearch_agents.config import make_config  # noqa: E402
 from zerosearch_agents.checkpoints import latest_checkpoint  # noqa: E402
+from zerosearch_agents.config import make_config  # noqa: E402
 from zerosearch_agents.train import train  # noqa: E402
 
 SMALL = dict(

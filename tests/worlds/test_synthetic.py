@@ -10,8 +10,8 @@ from collections import Counter
 
 import pytest
 
-from zerosearch_env.records import CorpusDoc, QARow
 from zerosearch_env.errors import ConfigError
+from zerosearch_env.records import CorpusDoc, QARow
 from zerosearch_env.reward import normalize_answer
 from zerosearch_env.worlds.synthetic import (
     DATA_SOURCES,

@@ -10,8 +10,7 @@ from zerosearch_env.errors import ConfigError, SimulatorError
 from zerosearch_env.simulators.base import SearchRequest
 from zerosearch_env.simulators.openai import OpenAISimulator
 from zerosearch_env.simulators.prompts import sft_prompt
-
-from .conftest import JSONServer
+from zerosearch_env.testing import JSONServer
 
 
 class FakeServer(JSONServer):
@@ -59,8 +58,8 @@ def test_batch_results_keep_order_and_own_questions(servers):
 
 
 def test_concurrency_is_bounded_and_used(servers):
-    server = servers(delay=0.05)
-    OpenAISimulator(server.url, concurrency=4, retries=0).simulate(requests(16))
+    server = servers(delay=0.2)  # long enough for all four to overlap on a busy machine
+    OpenAISimulator(server.url, concurrency=4, retries=0).simulate(requests(12))
     assert server.max_in_flight == 4
 
 

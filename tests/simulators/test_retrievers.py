@@ -12,16 +12,17 @@ import gymnasium as gym
 import pytest
 
 import zerosearch_env  # noqa: F401
-from zerosearch_env.records import CorpusDoc
 from zerosearch_env.errors import ConfigError, DatasetError, SimulatorError, UnknownSimulatorError
+from zerosearch_env.records import CorpusDoc
 from zerosearch_env.simulators.base import SearchRequest
-from zerosearch_env.simulators.corpus import CorpusSimulator
-from zerosearch_env.simulators.registry import OTHER_SIMULATORS, make_simulator
 from zerosearch_env.simulators.bm25 import BM25Retriever
 from zerosearch_env.simulators.bm25_index import MANIFEST, default_index_dir
+from zerosearch_env.simulators.corpus import CorpusSimulator
+from zerosearch_env.simulators.registry import OTHER_SIMULATORS, make_simulator
 from zerosearch_env.simulators.retriever import HTTPRetriever
+from zerosearch_env.testing import JSONServer
 
-from .conftest import ANVIL_CORPUS, JSONServer
+from .conftest import ANVIL_CORPUS
 
 CORPUS = [
     *ANVIL_CORPUS,

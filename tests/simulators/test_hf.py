@@ -14,7 +14,6 @@ from zerosearch_env.simulators.base import SearchRequest  # noqa: E402
 from zerosearch_env.simulators.hf import HFSimulator  # noqa: E402
 from zerosearch_env.simulators.prompts import sft_prompt  # noqa: E402
 from zerosearch_env.simulators.registry import choose_backend, make_simulator  # noqa: E402
-
 from zerosearch_env.testing import build_tiny_llama  # noqa: E402
 
 FAST = {"max_new_tokens": 24, "batch_size": 8}
