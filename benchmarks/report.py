@@ -1,6 +1,6 @@
 """Run the benchmark suite once and write the results the README shows.
 
-    python benchmarks/report.py            # full run (about 7 minutes on a 2-core CPU)
+    python benchmarks/report.py            # full run (about 4 minutes on a 2-core CPU)
 
 Writes ``benchmarks/results/results.json`` (pytest-benchmark's raw output),
 ``benchmarks/results/RESULTS.md`` (the targets with their measured figures, the vector
@@ -42,6 +42,15 @@ def run_suite(json_path: Path, extra_args: list[str]) -> int:
     command = [sys.executable, "-m", "pytest", "benchmarks", "-q", "-p", "no:randomly", f"--benchmark-json={json_path}", *extra_args]
     print("$", " ".join(command), flush=True)
     return subprocess.call(command, cwd=ROOT)
+
+
+def compact(json_path: Path) -> None:
+    """Drop pytest-benchmark's per-round timings from ``json_path``: rows run for a fixed
+    time, so a 1-sub-env row has thousands of rounds; the summary statistics stay."""
+    data = json.loads(json_path.read_text())
+    for bench in data["benchmarks"]:
+        bench["stats"].pop("data", None)
+    json_path.write_text(json.dumps(data, indent=1) + "\n")
 
 
 def _by_name(data: dict) -> dict[str, dict]:
@@ -224,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     code = 0
     if args.from_json is None:
         code = run_suite(json_path, pytest_args)
+        compact(json_path)
     else:
         json_path = args.from_json
     data = json.loads(json_path.read_text())

@@ -21,7 +21,7 @@ import torch
 
 from .generation import GeneratedTurn, Sampling
 
-#: Final-info keys copied into each episode's record.
+#: Final StepInfo fields copied into each episode's record.
 EPISODE_INFO_KEYS = ("f1", "em", "cover_em", "searches", "noisy_searches", "turn", "episode_sim_prompt_tokens", "episode_sim_completion_tokens")
 
 
@@ -166,7 +166,7 @@ def collect_rollouts(
         raise ValueError(f"collect_rollouts expects one row index per sub-env ({n}), got {len(indices)}")
     groups = list(groups) if groups is not None else list(range(n))
     torch_generator = torch.Generator().manual_seed(seed)
-    observations, infos = envs.reset(seed=seed, options={"index": list(indices)})
+    observations, _ = envs.reset(seed=seed, options={"index": list(indices)})
     episodes = []
     for i in range(n):
         ids = prompt_ids(tokenizer, observations[i], chat)
@@ -188,14 +188,14 @@ def collect_rollouts(
             episode.append(turn.token_ids, policy=True, logprobs=turn.logprobs)
             episode.cut_turns += turn.stop == "length" and budget == limits.max_turn_tokens
             actions[i] = turn.text
-        observations, rewards, terminated, truncated, infos = envs.step(actions)
+        observations, rewards, terminated, truncated, _ = envs.step(actions)
         for i in live:
-            episode = episodes[i]
-            if infos["action"][i] == "invalid":
+            episode, info = episodes[i], envs.last_infos[i]
+            if info.action == "invalid":
                 episode.invalid_turns += 1
             if terminated[i] or truncated[i]:
                 episode.reward = float(rewards[i])
-                episode.info = {key: _plain(infos[key][i]) for key in EPISODE_INFO_KEYS}
+                episode.info = {key: getattr(info, key) for key in EPISODE_INFO_KEYS}
                 episode.info["answered"] = bool(terminated[i])
                 episode.done = True
                 continue
@@ -207,14 +207,9 @@ def collect_rollouts(
             if len(obs_ids) >= room:  # no room left to answer: the episode ends unanswered
                 episode.append(obs_ids[:room], policy=False)
                 episode.hit_total_limit = True
-                episode.info = {key: _plain(infos[key][i]) for key in EPISODE_INFO_KEYS}
+                episode.info = {key: getattr(info, key) for key in EPISODE_INFO_KEYS}
                 episode.info.update(f1=0.0, em=0.0, cover_em=0.0, answered=False)
                 episode.done = True
             else:
                 episode.append(obs_ids, policy=False)
     return RolloutBatch(episodes)
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars to Python numbers, for JSON logs."""
-    return value.item() if isinstance(value, np.generic) else value

@@ -8,6 +8,7 @@ backends that need them.
 from __future__ import annotations
 
 from .curriculum import ConstantCurriculum, ExponentialCurriculum, LinearCurriculum, make_curriculum
+from .env_config import EnvConfig
 from .errors import (
     ConfigError,
     DatasetError,
@@ -51,6 +52,7 @@ __all__ = [
     "ConstantCurriculum",
     "CorpusDoc",
     "DatasetError",
+    "EnvConfig",
     "ExponentialCurriculum",
     "LinearCurriculum",
     "MissingDependencyError",

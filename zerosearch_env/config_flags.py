@@ -74,7 +74,7 @@ def add_flags(parser: argparse.ArgumentParser, config_type: type, title: str, *,
             default=argparse.SUPPRESS,
             type=lambda text, a=annotation: parse_value(text, a),
             metavar=_metavar(annotation),
-            help=f"{field.metadata['help']} (default: {default})",
+            help=field.metadata["help"] if default is None or default == {} else f"{field.metadata['help']} (default: {default})",
         )
 
 
