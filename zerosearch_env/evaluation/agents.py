@@ -24,7 +24,6 @@ from .episodes import Agent, EpisodeView
 
 #: Where the ``hf:<path>`` agent lives (imported only when asked for).
 HF_AGENT = "zerosearch_agents.hf_agent:TransformersAgent"
-OPENAI_AGENT = "zerosearch_env.evaluation.openai_agent:OpenAIAgent"
 
 
 class ScriptedBatchAgent:
@@ -109,7 +108,9 @@ def make_agent(spec: str | Agent, **options: Any) -> Agent:
     if spec == "random":
         return RandomAgent(**options)
     if spec == "openai":
-        return load_entry_point(OPENAI_AGENT)(**options)
+        from .openai_agent import OpenAIAgent  # httpx loads only for this agent
+
+        return OpenAIAgent(**options)
     if spec.startswith("hf:"):
         path = spec.removeprefix("hf:")
         if not path:
