@@ -52,6 +52,20 @@ class Learner:
         modules = [m for m in (self.model, self.value_head, self.critic) if m is not None]
         return [p for m in modules for p in m.parameters() if p.requires_grad]
 
+    def state_values(self, hidden: torch.Tensor | None, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """V(s_t) at every position t (B, T): the critic's output one position earlier.
+
+        Token t is chosen in the state of the tokens before it, and the critic's output
+        *at* t has already seen token t (it estimates Q(s_t, a_t), not V(s_t): with
+        lambda = 1 the advantage R - Q would vanish as the critic learns). So position t
+        takes the output at t - 1, as verl's critic does; position 0 (never a policy
+        token) gets 0."""
+        if self.value_head is not None:
+            raw = self.value_head(hidden)  # (B, T)
+        else:
+            raw = self.critic(input_ids, attention_mask)  # (B, T)
+        return torch.cat([raw.new_zeros(raw.shape[0], 1), raw[:, :-1]], dim=1)
+
     def autocast(self) -> contextlib.AbstractContextManager:
         return self.accelerator.autocast() if self.accelerator is not None else contextlib.nullcontext()
 
@@ -72,10 +86,8 @@ def score_batch(learner: Learner, batch: dict[str, torch.Tensor]) -> None:
         with learner.autocast():
             out = forward_logprobs(learner.model, ids, attention, temperature=cfg.temperature, with_hidden=learner.value_head is not None)
             old.append(out["logprobs"].float())
-            if learner.value_head is not None:
-                values.append(learner.value_head(out["hidden"]).float())
-            elif learner.critic is not None:
-                values.append(learner.critic(ids, attention).float())
+            if learner.value_head is not None or learner.critic is not None:
+                values.append(learner.state_values(out.get("hidden"), ids, attention).float())
             if learner.ref_model == "adapter-off":
                 with learner.model.disable_adapter():
                     ref.append(forward_logprobs(learner.model, ids, attention, temperature=cfg.temperature)["logprobs"].float())
@@ -181,7 +193,7 @@ def _micro_loss(learner: Learner, batch: dict[str, torch.Tensor], part: slice) -
         loss = loss + cfg.kl_coef * kl
     if cfg.algo == "ppo":
         with learner.autocast():
-            values = learner.value_head(out["hidden"]) if learner.value_head is not None else learner.critic(ids, attention)
+            values = learner.state_values(out.get("hidden"), ids, attention)
         v_loss, v_stats = value_loss(
             values.float(), batch["old_values"][part], batch["returns"][part], mask, clip_eps=cfg.value_clip_eps, agg=cfg.loss_agg
         )
