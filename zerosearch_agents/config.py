@@ -53,12 +53,12 @@ class TrainConfig:
     questions_per_step: int = setting(64, "Distinct questions per step (reference: 64).")
     group_size: int = setting(5, "Rollouts per question: GRPO's group (reference: 5); 1 is usual for PPO.")
     micro_batch_size: int = setting(8, "Sequences per forward/backward; gradients accumulate up to mini_batch_size.")
-    mini_batch_size: int | None = setting(None, "Sequences per optimizer step (None: the whole rollout batch, one step per epoch).")
+    mini_batch_size: int | None = setting(None, "Trajectories per optimizer step (None: the whole rollout batch, one step per epoch). Need not divide the rollout batch: 256 of 320 makes two steps, of 256 and 64 (the reference GRPO).")
     ppo_epochs: int = setting(1, "Passes over each rollout batch.")
 
     # -- generation and length limits
-    temperature: float = setting(1.0, "Sampling temperature of the policy during rollouts.")
-    top_p: float = setting(1.0, "Nucleus sampling of the policy during rollouts.")
+    temperature: float = setting(1.0, "Sampling temperature of the policy during rollouts (> 0; greedy decoding is for evaluation).")
+    top_p: float = setting(1.0, "Nucleus sampling of the policy during rollouts (reference: 0.95).")
     max_turn_tokens: int = setting(500, "New tokens per policy turn (reference: 500); a longer turn is cut and reported.")
     max_obs_tokens: int = setting(2048, "Tokens per observation (reference: 2048); longer documents are cut and reported.")
     max_total_tokens: int = setting(4096, "Tokens per episode, prompt included; an episode that hits it ends with reward 0.")
@@ -66,13 +66,15 @@ class TrainConfig:
     vllm_gpu_memory_utilization: float = setting(0.3, "GPU memory share of the rollout vLLM engine.")
 
     # -- optimisation
-    lr: float = setting(1e-6, "Learning rate (reference: 1e-6).")
-    warmup_steps: int = setting(0, "Linear learning-rate warm-up, in optimizer steps.")
+    lr: float = setting(1e-6, "Learning rate of the policy (reference: 1e-6).")
+    lr_warmup_ratio: float = setting(0.0, "Share of the run's optimizer steps over which the policy's learning rate rises linearly from 0, then stays (reference: GRPO 0.95, PPO 0.285).")
+    critic_lr: float = setting(1e-5, "PPO: learning rate of the critic, its own parameter group (reference: 1e-5).")
+    critic_lr_warmup_ratio: float = setting(0.015, "PPO: the critic's warm-up share, as lr_warmup_ratio (reference: 0.015).")
     weight_decay: float = setting(0.0, "AdamW weight decay.")
-    max_grad_norm: float = setting(1.0, "Gradient clipping norm (0: off).")
+    max_grad_norm: float = setting(1.0, "Gradient clipping norm, applied to the policy and to the critic separately (0: off).")
     mixed_precision: str = setting("auto", "no, bf16, fp16, or auto (bf16 on a GPU that supports it, else no).")
     gradient_checkpointing: bool = setting(False, "Trade compute for memory in the policy's forward pass.")
-    lora_r: int = setting(0, "LoRA rank through peft (0: full fine-tuning).")
+    lora_r: int = setting(0, "LoRA rank through peft (0: full fine-tuning). The KL reference is then the policy with its adapter off, or, after a warm start, a frozen copy of the warm start (merged).")
     lora_alpha: int = setting(32, "LoRA alpha.")
     lora_dropout: float = setting(0.0, "LoRA dropout.")
     lora_target_modules: str = setting("all-linear", "LoRA target modules (peft syntax, comma-separated or all-linear).")
@@ -80,7 +82,8 @@ class TrainConfig:
     # -- losses
     clip_eps: float = setting(0.2, "PPO/GRPO ratio clip.")
     clip_eps_high: float | None = setting(None, "Upper ratio clip when it differs from clip_eps (asymmetric clipping).")
-    kl_coef: float = setting(0.001, "Weight of the KL to the frozen reference in the loss (reference: 0.001; 0 disables the reference model).")
+    kl_coef: float = setting(0.001, "Weight of the KL to the frozen reference (reference: 0.001; 0 disables the reference model).")
+    kl_in_reward: bool = setting(False, "Apply the KL as a per-token penalty on the reward (the reference's PPO, with kl_estimator k1) instead of a loss term (the reference's GRPO).")
     kl_estimator: str = setting("low_var_kl", "KL estimator: low_var_kl (k3, reference), k1, k2/mse, abs.")
     loss_agg: str = setting("token-mean", "Loss aggregation: token-mean (every policy token weighs the same), seq-mean-token-mean (every episode weighs the same), seq-mean-token-sum.")
     entropy_coef: float = setting(0.0, "Entropy bonus weight.")
@@ -130,16 +133,21 @@ class TrainConfig:
             fail("reinforce_baseline='group_mean' needs group_size >= 2; use 'batch_mean' or 'none' with one rollout per question")
         if self.reinforce_baseline not in ("none", "batch_mean", "group_mean"):
             fail(f"reinforce_baseline expects none, batch_mean or group_mean, got {self.reinforce_baseline!r}")
-        if self.mini_batch_size is not None and (self.mini_batch_size % self.micro_batch_size or self.mini_batch_size < 1):
-            fail(f"mini_batch_size ({self.mini_batch_size}) must be a positive multiple of micro_batch_size ({self.micro_batch_size})")
-        if self.rollout_batch % (self.mini_batch_size or self.rollout_batch):
-            fail(f"the rollout batch ({self.rollout_batch} = questions_per_step x group_size) must split into mini-batches of {self.mini_batch_size}")
+        if self.mini_batch_size is not None and (not isinstance(self.mini_batch_size, int) or self.mini_batch_size < 1):
+            fail(f"mini_batch_size expects a positive int or None, got {self.mini_batch_size!r}")
+        if not self.temperature > 0:
+            fail(f"temperature expects a value > 0 for training rollouts, got {self.temperature!r}; greedy decoding is for evaluation (zerosearch eval)")
+        if not 0.0 < self.top_p <= 1.0:
+            fail(f"top_p expects a value in (0, 1], got {self.top_p!r}")
+        for name in ("lr_warmup_ratio", "critic_lr_warmup_ratio"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                fail(f"{name} expects a share of the run in [0, 1), got {getattr(self, name)!r}")
         if not 0.0 <= self.curriculum_start <= 1.0 or not 0.0 <= self.curriculum_end <= 1.0:
             fail("curriculum_start and curriculum_end are probabilities in [0, 1]")
         if not 0.0 <= self.eval_difficulty <= 1.0 or not 0.0 <= self.bc_no_search_share <= 1.0:
             fail("eval_difficulty and bc_no_search_share are probabilities in [0, 1]")
-        if self.lr <= 0 or self.bc_lr <= 0:
-            fail("lr and bc_lr must be positive")
+        if self.lr <= 0 or self.bc_lr <= 0 or self.critic_lr <= 0:
+            fail("lr, critic_lr and bc_lr must be positive")
         if self.kl_coef < 0:
             fail(f"kl_coef must be >= 0, got {self.kl_coef}")
         from .losses import KL_ESTIMATORS, LOSS_AGGREGATIONS
@@ -165,6 +173,11 @@ class TrainConfig:
     def rollout_batch(self) -> int:
         """Episodes per step: questions_per_step x group_size."""
         return self.questions_per_step * self.group_size
+
+    @property
+    def optimizer_steps_per_step(self) -> int:
+        """Optimizer steps of one training step: epochs x mini-batches (the last may be smaller)."""
+        return self.ppo_epochs * -(-self.rollout_batch // (self.mini_batch_size or self.rollout_batch))
 
     @property
     def total_curriculum_steps(self) -> int:

@@ -13,17 +13,22 @@ from .config import TrainConfig
 class RunLogger:
     """Per-step metrics to metrics.jsonl, TensorBoard and (if asked) Weights & Biases."""
 
-    def __init__(self, cfg: TrainConfig, out_dir: Path, enabled: bool):
+    def __init__(self, cfg: TrainConfig, out_dir: Path, enabled: bool, *, resume_step: int | None = None):
+        """``resume_step``: the step a resumed run continues from. A run killed after it
+        logged a step but before that step's checkpoint logs the step again, so the records
+        of that step and later are dropped from metrics.jsonl and TensorBoard first."""
         self.path = out_dir / "metrics.jsonl"
         self.enabled = enabled
         self.tb = self.wandb = None
         if not enabled:
             return
+        if resume_step is not None:
+            keep_history_before(self.path, resume_step)
         if cfg.tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
-                self.tb = SummaryWriter(str(out_dir / "tb"))
+                self.tb = SummaryWriter(str(out_dir / "tb"), purge_step=resume_step)
             except ImportError:
                 print("TensorBoard logging is off: pip install tensorboard")
         if cfg.wandb_project:
@@ -92,3 +97,19 @@ def plot_curve(history: list[dict[str, Any]], path: Path, eval_before: dict[str,
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def keep_history_before(path: Path, step: int) -> None:
+    """Keep only the records of steps before ``step`` in a metrics.jsonl file (a line
+    cut short by a kill goes too)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if record.get("step", -1) < step:
+            kept.append(line)
+    path.write_text("".join(f"{line}\n" for line in kept))

@@ -71,16 +71,23 @@ def _policy_path(cfg: TrainConfig, out_dir: Path) -> str:
 def build_learner(cfg: TrainConfig, policy_path: str, accelerator: Any):
     """Policy (with LoRA if asked), reference, critic, optimizer and scheduler."""
     import torch
-    from transformers import get_constant_schedule_with_warmup
 
     from .policy import Critic, ValueHead, load_policy
     from .update import Learner
 
-    model, tokenizer = load_policy(policy_path)
+    # Trainable weights in fp32 whatever the checkpoint's dtype (transformers keeps a bf16
+    # checkpoint in bf16, where AdamW steps of lr 1e-6 round to nothing); mixed precision
+    # casts the compute.
+    model, tokenizer = load_policy(policy_path, dtype=torch.float32)
     if cfg.gradient_checkpointing:  # renamed activation checkpointing in newer transformers
         enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
         enable()
     ref_model: Any = None
+    ref_dtype = torch.bfloat16 if accelerator.mixed_precision == "bf16" else torch.float32
+    if cfg.lora_r and cfg.kl_coef > 0 and cfg.bc_steps:
+        # The reference must be the warm start, which the adapter changes: a frozen copy,
+        # given the merged warm-start weights after cloning (see warm_start.warm_start).
+        ref_model = copy.deepcopy(model).to(ref_dtype).eval().requires_grad_(False)
     if cfg.lora_r:
         from zerosearch_env.import_utils import require
 
@@ -89,19 +96,18 @@ def build_learner(cfg: TrainConfig, policy_path: str, accelerator: Any):
 
         targets = cfg.lora_target_modules if cfg.lora_target_modules == "all-linear" else cfg.lora_target_modules.split(",")
         model = get_peft_model(model, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, target_modules=targets))
-        ref_model = "adapter-off" if cfg.kl_coef > 0 else None
-    elif cfg.kl_coef > 0:
-        ref_model = copy.deepcopy(model).eval().requires_grad_(False)
+        if cfg.kl_coef > 0 and ref_model is None:  # without a warm start the reference is the base model
+            ref_model = "adapter-off"
+    elif cfg.kl_coef > 0:  # frozen, so it may stay in the compute dtype
+        ref_model = copy.deepcopy(model).to(ref_dtype).eval().requires_grad_(False)
     value_head = critic = None
     if cfg.algo == "ppo":
         if cfg.critic == "head":
             value_head = ValueHead(model.config.hidden_size)
         else:
-            critic = Critic(load_policy(policy_path)[0])
+            critic = Critic(load_policy(policy_path, dtype=torch.float32)[0])
     modules = [m for m in (model, value_head, critic) if m is not None]
-    params = [p for m in modules for p in m.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = get_constant_schedule_with_warmup(optimizer, cfg.warmup_steps)
+    optimizer, scheduler = make_optimizer(cfg, model, value_head or critic)
     prepared = accelerator.prepare(*modules, optimizer, scheduler)
     model, *rest = prepared
     value_head = rest.pop(0) if value_head is not None else None
@@ -113,6 +119,34 @@ def build_learner(cfg: TrainConfig, policy_path: str, accelerator: Any):
         accelerator.register_for_checkpointing(ref_model)  # after a warm start the reference is not the initial model
     learner = Learner(cfg, model, optimizer, scheduler, ref_model, value_head, critic, accelerator)
     return learner, tokenizer
+
+
+def make_optimizer(cfg: TrainConfig, policy: Any, critic: Any = None) -> tuple[Any, Any]:
+    """AdamW with the policy and the critic (value head or critic model) as separate
+    parameter groups, each with its own learning rate and linear warm-up, then constant
+    (the reference's schedule: the learning rate is 0 on the first warm-up step)."""
+    import torch
+
+    groups = [{"params": [p for p in policy.parameters() if p.requires_grad], "lr": cfg.lr}]
+    ratios = [cfg.lr_warmup_ratio]
+    if critic is not None:
+        groups.append({"params": [p for p in critic.parameters() if p.requires_grad], "lr": cfg.critic_lr})
+        ratios.append(cfg.critic_lr_warmup_ratio)
+    optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+    total = cfg.steps * cfg.optimizer_steps_per_step
+    schedules = [warmup_then_constant(int(ratio * total)) for ratio in ratios]
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedules)
+
+
+def warmup_then_constant(warmup_steps: int):
+    """The learning-rate factor at optimizer step ``s``: ``s / warmup_steps``, then 1.
+
+    >>> [warmup_then_constant(4)(s) for s in range(6)]
+    [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+    >>> warmup_then_constant(0)(0)
+    1.0
+    """
+    return lambda step: min(1.0, step / warmup_steps) if warmup_steps > 0 else 1.0
 
 
 def make_generator(cfg: TrainConfig, learner: Any, tokenizer: Any, policy_path: str):
@@ -242,7 +276,7 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
             state["bc_final_nll"] = warm_start(cfg, run.learner, run.tokenizer, chat=run.chat, progress=progress and run.main)
         result.eval_before = state["eval_before"] = evaluate_before_rl(run)
 
-    logger = RunLogger(cfg, run.out_dir, enabled=run.main)
+    logger = RunLogger(cfg, run.out_dir, enabled=run.main, resume_step=state["step"] if run.resume_from else None)
     result.history = run_steps(run, state, logger, progress=progress)
     result.eval_after = state["eval_after"] = evaluate_after_rl(run)
     save_final(run, state, result)

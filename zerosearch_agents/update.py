@@ -12,6 +12,9 @@ token_rewards, rewards, group_ids)`` tensors.
 - REINFORCE: episode reward minus an optional baseline. With one epoch the behaviour
   and current policies coincide, the ratio is 1, and the clipped surrogate's gradient is
   exactly REINFORCE's ``-A * grad log p``.
+
+The KL to the reference is a loss term by default; with ``kl_in_reward`` it is a
+per-token penalty on the reward instead (the reference's PPO).
 """
 
 from __future__ import annotations
@@ -48,9 +51,25 @@ class Learner:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def trainable_parameters(self) -> list[nn.Parameter]:
-        modules = [m for m in (self.model, self.value_head, self.critic) if m is not None]
-        return [p for m in modules for p in m.parameters() if p.requires_grad]
+    def policy_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    def critic_parameters(self) -> list[nn.Parameter]:
+        """The value head's or the critic model's parameters (empty without a critic)."""
+        critic = self.value_head if self.value_head is not None else self.critic
+        return [p for p in critic.parameters() if p.requires_grad] if critic is not None else []
+
+    def clip_gradients(self) -> dict[str, float]:
+        """Clip the policy's and the critic's gradients to ``max_grad_norm`` each, as the
+        reference does (one joint norm would let a large value-loss gradient shrink the
+        policy's); returns the norms before clipping."""
+        max_norm = self.config.max_grad_norm
+        clip = self.accelerator.clip_grad_norm_ if self.accelerator is not None else torch.nn.utils.clip_grad_norm_
+        norms = {"grad_norm": float(clip(self.policy_parameters(), max_norm))}
+        critic = self.critic_parameters()
+        if critic:
+            norms["critic_grad_norm"] = float(clip(critic, max_norm))
+        return norms
 
     def state_values(self, hidden: torch.Tensor | None, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """V(s_t) at every position t (B, T): the critic's output one position earlier.
@@ -100,6 +119,17 @@ def score_batch(learner: Learner, batch: dict[str, torch.Tensor]) -> None:
         batch["ref_logprobs"] = torch.cat(ref)
     if values:
         batch["old_values"] = torch.cat(values)
+
+
+def penalize_kl_in_reward(config: TrainConfig, batch: dict[str, torch.Tensor]) -> None:
+    """With ``kl_in_reward``: subtract ``kl_coef`` x the per-token KL to the reference from
+    the token rewards (and its sum from each episode's reward), as the reference's PPO does
+    (verl's ``apply_kl_penalty``); the loss then has no KL term."""
+    mask = batch["loss_mask"]
+    penalty = config.kl_coef * kl_penalty(batch["old_logprobs"], batch["ref_logprobs"], config.kl_estimator, mask=mask)  # (B, T)
+    batch["token_rewards"] = batch["token_rewards"] - penalty
+    batch["rewards"] = batch["rewards"] - penalty.sum(-1)
+    batch["kl_reward_penalty"] = penalty.sum(-1)  # (B,)
 
 
 def compute_advantages(config: TrainConfig, batch: dict[str, torch.Tensor]) -> None:
@@ -154,11 +184,9 @@ def optimize(learner: Learner, batch: dict[str, torch.Tensor]) -> dict[str, floa
                     sums[key] = sums.get(key, 0.0) + float(value)
                 counts += 1
                 tokens += int(batch["attention_mask"][part].sum())
-            parameters = learner.trainable_parameters()
             if cfg.max_grad_norm > 0:
-                clip = acc.clip_grad_norm_ if acc is not None else torch.nn.utils.clip_grad_norm_
-                grad_norm = clip(parameters, cfg.max_grad_norm)
-                sums["grad_norm"] = sums.get("grad_norm", 0.0) + float(grad_norm) * len(parts)
+                for key, norm in learner.clip_gradients().items():
+                    sums[key] = sums.get(key, 0.0) + norm * len(parts)
             learner.optimizer.step()
             if learner.scheduler is not None:
                 learner.scheduler.step()
@@ -168,6 +196,8 @@ def optimize(learner: Learner, batch: dict[str, torch.Tensor]) -> dict[str, floa
     metrics["update_s"] = elapsed
     metrics["update_tokens_per_s"] = tokens / elapsed if elapsed > 0 else 0.0
     metrics["lr"] = learner.optimizer.param_groups[0]["lr"]
+    if len(learner.optimizer.param_groups) > 1:
+        metrics["critic_lr"] = learner.optimizer.param_groups[1]["lr"]
     return metrics
 
 
@@ -190,7 +220,8 @@ def _micro_loss(learner: Learner, batch: dict[str, torch.Tensor], part: slice) -
     if "ref_logprobs" in batch:
         kl = aggregate(kl_penalty(logprobs, batch["ref_logprobs"][part], cfg.kl_estimator, mask=mask), mask, cfg.loss_agg)
         stats["kl"] = kl.detach()
-        loss = loss + cfg.kl_coef * kl
+        if not cfg.kl_in_reward:  # else the KL is already in the reward
+            loss = loss + cfg.kl_coef * kl
     if cfg.algo == "ppo":
         with learner.autocast():
             values = learner.state_values(out.get("hidden"), ids, attention)
@@ -207,8 +238,12 @@ def update(learner: Learner, batch: dict[str, torch.Tensor]) -> dict[str, float]
     """Score, advantages, optimize: everything one step of training does after rollouts."""
     batch = {k: v.to(learner.device) for k, v in batch.items()}
     score_batch(learner, batch)
+    if learner.config.kl_in_reward and "ref_logprobs" in batch:
+        penalize_kl_in_reward(learner.config, batch)
     compute_advantages(learner.config, batch)
     metrics = optimize(learner, batch)
+    if "kl_reward_penalty" in batch:
+        metrics["kl_reward_penalty"] = float(batch["kl_reward_penalty"].mean())
     mismatch = masked_mean((batch["old_logprobs"] - batch["sampling_logprobs"]).abs(), batch["loss_mask"]) if "sampling_logprobs" in batch else None
     if mismatch is not None:
         metrics["logprob_mismatch"] = float(mismatch)  # sampler vs learner numerics

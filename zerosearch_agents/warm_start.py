@@ -199,5 +199,15 @@ def warm_start(cfg: TrainConfig, learner: Learner, tokenizer: Any, *, chat: bool
         pad_id=tokenizer.pad_token_id, seed=cfg.seed, progress=progress,
     )
     if isinstance(learner.ref_model, torch.nn.Module):
-        learner.ref_model.load_state_dict(model.state_dict())
+        learner.ref_model.load_state_dict(_merged(model).state_dict())
     return float(np.mean(bc_losses[-10:]))
+
+
+def _merged(model: Any) -> Any:
+    """The model's weights as a plain model: a LoRA adapter merged into a copy of its
+    base (the policy itself is left as it is), or the model itself."""
+    if hasattr(model, "merge_and_unload"):
+        import copy
+
+        return copy.deepcopy(model).merge_and_unload()
+    return model

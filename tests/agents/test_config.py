@@ -13,11 +13,19 @@ def test_every_preset_loads_and_the_gpu_presets_match_the_reference():
     assert set(preset_names()) >= {"cpu-demo", "grpo_qwen3b", "grpo_qwen7b", "ppo_qwen3b", "ppo_qwen7b"}
     for name in preset_names():
         make_config(name)
-    grpo = make_config("grpo_qwen3b")
-    assert (grpo.group_size, grpo.lr, grpo.kl_coef, grpo.kl_estimator, grpo.questions_per_step) == (5, 1e-6, 0.001, "low_var_kl", 64)
-    assert (grpo.max_turn_tokens, grpo.max_obs_tokens, grpo.curriculum_start, grpo.curriculum_end, grpo.curriculum_base) == (500, 2048, 0.0, 0.5, 4.0)
-    ppo = make_config("ppo_qwen7b")
-    assert (ppo.algo, ppo.gamma, ppo.lam, ppo.critic, ppo.policy) == ("ppo", 1.0, 1.0, "model", "Qwen/Qwen2.5-7B")
+    for size in ("3b", "7b"):
+        grpo = make_config(f"grpo_qwen{size}")
+        assert (grpo.group_size, grpo.lr, grpo.kl_coef, grpo.kl_estimator, grpo.kl_in_reward) == (5, 1e-6, 0.001, "low_var_kl", False)
+        assert (grpo.questions_per_step, grpo.max_turn_tokens, grpo.max_obs_tokens) == (64, 500, 2048)
+        assert (grpo.curriculum_start, grpo.curriculum_end, grpo.curriculum_base) == (0.0, 0.5, 4.0)
+        assert (grpo.lr_warmup_ratio, grpo.top_p, grpo.entropy_coef) == (0.95, 0.95, 0.001)
+        assert (grpo.rollout_batch, grpo.mini_batch_size, grpo.optimizer_steps_per_step) == (320, 256, 2)
+        ppo = make_config(f"ppo_qwen{size}")
+        assert (ppo.algo, ppo.gamma, ppo.lam, ppo.critic, ppo.group_size) == ("ppo", 1.0, 1.0, "model", 5)
+        assert (ppo.kl_in_reward, ppo.kl_estimator, ppo.kl_coef, ppo.value_clip_eps) == (True, "k1", 0.001, 0.5)
+        assert (ppo.lr, ppo.lr_warmup_ratio, ppo.critic_lr, ppo.critic_lr_warmup_ratio, ppo.top_p) == (1e-6, 0.285, 1e-5, 0.015, 0.95)
+    assert make_config("reinforce_qwen3b").reinforce_baseline == "none"
+    assert make_config("ppo_qwen7b").policy == "Qwen/Qwen2.5-7B"
 
 
 def test_yaml_file_then_overrides(tmp_path):
@@ -68,11 +76,13 @@ def test_every_field_has_help():
         ({"steps": 0}, "steps expects a positive int"),
         ({"kl_estimator": "k9"}, "kl_estimator expects one of"),
         ({"loss_agg": "sum"}, "loss_agg expects one of"),
-        ({"micro_batch_size": 4, "mini_batch_size": 6}, "multiple of micro_batch_size"),
+        ({"mini_batch_size": 0}, "mini_batch_size expects a positive int"),
         ({"bc_steps": 10}, "needs bc_source"),
         ({"curriculum_end": 1.5}, "probabilities in [0, 1]"),
         ({"nonsense": 1}, "unknown TrainConfig fields"),
         ({"topk": 0}, "EnvConfig.topk expects an int >= 1"),
+        ({"temperature": 0.0}, "temperature expects a value > 0 for training rollouts"),
+        ({"lr_warmup_ratio": 1.0}, "lr_warmup_ratio expects a share of the run"),
     ],
 )
 def test_bad_configs_say_what_to_fix(overrides, message):

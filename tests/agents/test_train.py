@@ -95,3 +95,59 @@ def test_lora_with_gradient_checkpointing_trains_only_the_adapter(tmp_path):
     assert "kl" in result.history[0]  # the reference is the policy with its adapter switched off
     saved = {p.name for p in (tmp_path / "lora" / "final").iterdir()}
     assert "adapter_config.json" in saved
+
+
+def test_a_run_killed_between_a_logged_step_and_its_checkpoint_resumes_without_duplicates(tmp_path):
+    run = tmp_path / "run"
+    cfg = dict(**SMALL, eval_split=None, out_dir=str(run))
+    train(make_config(**cfg, steps=3, checkpoint_every=2), progress=False)
+    # Killed after logging step 2 and before the checkpoint of step 3: the latest checkpoint is step 2.
+    import shutil
+
+    shutil.rmtree(run / "checkpoints" / "step_000003")
+    with (run / "metrics.jsonl").open("a") as log:
+        log.write('{"step": 3, "rew')  # and a line cut short by the kill
+    train(make_config(**cfg, steps=4, checkpoint_every=2, resume=True), progress=False)
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [0, 1, 2, 3]
+
+
+def test_a_bf16_checkpoint_trains_in_fp32(tmp_path):
+    """transformers keeps a checkpoint's dtype; AdamW steps of lr 1e-6 vanish in bf16."""
+    from accelerate import Accelerator
+    from transformers import AutoModelForCausalLM
+
+    from zerosearch_agents.policy import build_tiny_policy
+    from zerosearch_agents.train import build_learner
+
+    path = build_tiny_policy(tmp_path / "fp32", hidden_size=16, layers=1)
+    AutoModelForCausalLM.from_pretrained(path).to(torch.bfloat16).save_pretrained(path)
+    assert AutoModelForCausalLM.from_pretrained(path).dtype == torch.bfloat16
+    cfg = make_config(**SMALL, algo="ppo", critic="model", kl_coef=0.001)
+    learner, _ = build_learner(cfg, str(path), Accelerator(mixed_precision="no", cpu=True))
+    trainable = learner.policy_parameters() + learner.critic_parameters()
+    assert trainable and all(p.dtype == torch.float32 for p in trainable)
+
+
+def test_with_lora_the_reference_is_the_warm_start_not_the_base_model(tmp_path):
+    pytest.importorskip("peft")
+    from accelerate import Accelerator
+
+    from zerosearch_agents.policy import build_tiny_policy, forward_logprobs
+    from zerosearch_agents.train import build_learner
+    from zerosearch_agents.warm_start import warm_start
+
+    path = build_tiny_policy(tmp_path / "policy", hidden_size=16, layers=1)
+    cfg = make_config(**SMALL, lora_r=4, kl_coef=0.01, bc_source="scripted", bc_steps=3, bc_lr=1e-1, bc_batch_size=4)
+    learner, tokenizer = build_learner(cfg, str(path), Accelerator(mixed_precision="no", cpu=True))
+    assert isinstance(learner.ref_model, torch.nn.Module)
+    warm_start(cfg, learner, tokenizer, chat=False, progress=False)
+    ids = torch.tensor([tokenizer("Question: Who founded Karvex Mills ?")["input_ids"]])
+    attention = torch.ones_like(ids)
+    with torch.no_grad():
+        policy = forward_logprobs(learner.model, ids, attention)["logprobs"]
+        reference = forward_logprobs(learner.ref_model, ids, attention)["logprobs"]
+        with learner.model.disable_adapter():
+            base = forward_logprobs(learner.model, ids, attention)["logprobs"]
+    assert torch.allclose(reference, policy, atol=1e-5)  # the KL starts at 0 after the warm start
+    assert not torch.allclose(reference, base, atol=1e-3)  # the adapter-off base is not the reference
