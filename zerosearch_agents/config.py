@@ -102,6 +102,7 @@ class TrainConfig:
     bc_batch_size: int = setting(16, "Trajectories per behaviour-cloning step.")
     bc_no_search_share: float = setting(0.0, "Share of scripted demonstrations that answer without searching (a warm start that has not learned when to search).")
     bc_keep_think: bool = setting(True, "Keep the <think> text of scripted demonstrations.")
+    bc_swap_names: bool = setting(False, "Swap the synthetic world's invented names at random in each cloning batch (consistently within an episode), so the policy learns to copy names rather than memorise them.")
 
     # -- evaluation, logging, checkpoints
     eval_every: int = setting(0, "Evaluate on held-out questions every k steps (0: only before and after).")

@@ -93,32 +93,60 @@ def _micro_batches(size: int, micro: int) -> list[slice]:
     return [slice(start, min(start + micro, size)) for start in range(0, size, micro)]
 
 
+@dataclass(frozen=True)
+class _Part:
+    """A micro-batch: some rows of the batch, cut to the columns that hold their tokens."""
+
+    rows: torch.Tensor  # (b,) row indices
+    width: int  # the longest row's length: the columns after it are padding in every row
+
+    def of(self, tensor: torch.Tensor) -> torch.Tensor:
+        """This micro-batch's share of a (B, T) or (B,) batch tensor."""
+        return tensor[self.rows, : self.width] if tensor.dim() == 2 else tensor[self.rows]
+
+
+def _parts(attention_mask: torch.Tensor, rows: torch.Tensor, micro: int) -> list[_Part]:
+    """``rows`` in micro-batches of similar length, longest first, each cut to its own
+    width: episodes differ a lot in length, and padding costs as much as tokens."""
+    lengths = attention_mask[rows].sum(-1)  # (n,) right-padded: a row's tokens are its first columns
+    order = rows[torch.argsort(lengths, descending=True, stable=True)]
+    parts = []
+    for start in range(0, len(order), micro):
+        chunk = order[start : start + micro]
+        parts.append(_Part(chunk, max(1, int(attention_mask[chunk].sum(-1).max()))))
+    return parts
+
+
 @torch.no_grad()
 def score_batch(learner: Learner, batch: dict[str, torch.Tensor]) -> None:
     """Fill ``old_logprobs`` (current policy, before the update), ``ref_logprobs`` and,
     for PPO, ``old_values``: teacher-forced, micro-batch by micro-batch."""
     cfg = learner.config
-    n = batch["input_ids"].shape[0]
-    old, ref, values = [], [], []
-    for part in _micro_batches(n, cfg.micro_batch_size):
-        ids, attention = batch["input_ids"][part], batch["attention_mask"][part]
+    attention_mask = batch["attention_mask"]
+    old = torch.zeros(attention_mask.shape, dtype=torch.float32, device=attention_mask.device)  # (B, T)
+    ref = old.clone() if learner.ref_model is not None else None
+    values = old.clone() if learner.value_head is not None or learner.critic is not None else None
+    rows = torch.arange(attention_mask.shape[0], device=attention_mask.device)
+    for part in _parts(attention_mask, rows, cfg.micro_batch_size):
+        ids, attention = part.of(batch["input_ids"]), part.of(attention_mask)
+        columns = (part.rows[:, None], torch.arange(part.width, device=ids.device)[None, :])
         with learner.autocast():
             out = forward_logprobs(learner.model, ids, attention, temperature=cfg.temperature, with_hidden=learner.value_head is not None)
-            old.append(out["logprobs"].float())
-            if learner.value_head is not None or learner.critic is not None:
-                values.append(learner.state_values(out.get("hidden"), ids, attention).float())
+            old[columns] = out["logprobs"].float()
+            if values is not None:
+                values[columns] = learner.state_values(out.get("hidden"), ids, attention).float()
             if learner.ref_model == "adapter-off":
                 with learner.model.disable_adapter():
-                    ref.append(forward_logprobs(learner.model, ids, attention, temperature=cfg.temperature)["logprobs"].float())
+                    ref[columns] = forward_logprobs(learner.model, ids, attention, temperature=cfg.temperature)["logprobs"].float()
             elif learner.ref_model is not None:
                 ref_device = next(learner.ref_model.parameters()).device
                 ref_out = forward_logprobs(learner.ref_model, ids.to(ref_device), attention.to(ref_device), temperature=cfg.temperature)
-                ref.append(ref_out["logprobs"].float().to(ids.device))
-    batch["old_logprobs"] = torch.cat(old)
-    if ref:
-        batch["ref_logprobs"] = torch.cat(ref)
-    if values:
-        batch["old_values"] = torch.cat(values)
+                ref[columns] = ref_out["logprobs"].float().to(ids.device)
+    batch["old_logprobs"] = old
+    if ref is not None:
+        batch["ref_logprobs"] = ref
+    if values is not None:
+        batch["old_values"] = values
 
 
 def penalize_kl_in_reward(config: TrainConfig, batch: dict[str, torch.Tensor]) -> None:
@@ -169,13 +197,13 @@ def optimize(learner: Learner, batch: dict[str, torch.Tensor]) -> dict[str, floa
     for _ in range(cfg.ppo_epochs):
         for mini_part in _micro_batches(n, mini):
             whole_mask = batch["loss_mask"][mini_part]
-            parts = _micro_batches(mini_part.stop - mini_part.start, cfg.micro_batch_size)
-            for k, local in enumerate(parts):
-                part = slice(mini_part.start + local.start, mini_part.start + local.stop)
+            rows = torch.arange(mini_part.start, mini_part.stop, device=whole_mask.device)
+            parts = _parts(batch["attention_mask"], rows, cfg.micro_batch_size)
+            for k, part in enumerate(parts):
                 sync = acc.no_sync(learner.model) if acc is not None and k < len(parts) - 1 else contextlib.nullcontext()
                 with sync:
                     loss, stats = _micro_loss(learner, batch, part)
-                    weight = _weight(batch["loss_mask"][part], whole_mask, cfg.loss_agg)
+                    weight = _weight(part.of(batch["loss_mask"]), whole_mask, cfg.loss_agg)
                     if acc is not None:
                         acc.backward(loss * weight)
                     else:
@@ -183,7 +211,7 @@ def optimize(learner: Learner, batch: dict[str, torch.Tensor]) -> dict[str, floa
                 for key, value in stats.items():
                     sums[key] = sums.get(key, 0.0) + float(value)
                 counts += 1
-                tokens += int(batch["attention_mask"][part].sum())
+                tokens += int(part.of(batch["attention_mask"]).sum())
             if cfg.max_grad_norm > 0:
                 for key, norm in learner.clip_gradients().items():
                     sums[key] = sums.get(key, 0.0) + norm * len(parts)
@@ -201,16 +229,16 @@ def optimize(learner: Learner, batch: dict[str, torch.Tensor]) -> dict[str, floa
     return metrics
 
 
-def _micro_loss(learner: Learner, batch: dict[str, torch.Tensor], part: slice) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def _micro_loss(learner: Learner, batch: dict[str, torch.Tensor], part: _Part) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     cfg = learner.config
-    ids, attention, mask = batch["input_ids"][part], batch["attention_mask"][part], batch["loss_mask"][part]
+    ids, attention, mask = part.of(batch["input_ids"]), part.of(batch["attention_mask"]), part.of(batch["loss_mask"])
     with learner.autocast():
         out = forward_logprobs(
             learner.model, ids, attention, temperature=cfg.temperature, with_entropy=True, with_hidden=learner.value_head is not None
         )
     logprobs = out["logprobs"].float()
     loss, stats = clipped_policy_loss(
-        logprobs, batch["old_logprobs"][part], batch["advantages"][part], mask, clip_eps=cfg.clip_eps, clip_eps_high=cfg.clip_eps_high, agg=cfg.loss_agg
+        logprobs, part.of(batch["old_logprobs"]), part.of(batch["advantages"]), mask, clip_eps=cfg.clip_eps, clip_eps_high=cfg.clip_eps_high, agg=cfg.loss_agg
     )
     stats = {"pg_loss": loss.detach(), **stats}
     entropy = aggregate(out["entropy"].float(), mask, cfg.loss_agg)
@@ -218,7 +246,7 @@ def _micro_loss(learner: Learner, batch: dict[str, torch.Tensor], part: slice) -
     if cfg.entropy_coef:
         loss = loss - cfg.entropy_coef * entropy
     if "ref_logprobs" in batch:
-        kl = aggregate(kl_penalty(logprobs, batch["ref_logprobs"][part], cfg.kl_estimator, mask=mask), mask, cfg.loss_agg)
+        kl = aggregate(kl_penalty(logprobs, part.of(batch["ref_logprobs"]), cfg.kl_estimator, mask=mask), mask, cfg.loss_agg)
         stats["kl"] = kl.detach()
         if not cfg.kl_in_reward:  # else the KL is already in the reward
             loss = loss + cfg.kl_coef * kl
@@ -226,7 +254,7 @@ def _micro_loss(learner: Learner, batch: dict[str, torch.Tensor], part: slice) -
         with learner.autocast():
             values = learner.state_values(out.get("hidden"), ids, attention)
         v_loss, v_stats = value_loss(
-            values.float(), batch["old_values"][part], batch["returns"][part], mask, clip_eps=cfg.value_clip_eps, agg=cfg.loss_agg
+            values.float(), part.of(batch["old_values"]), part.of(batch["returns"]), mask, clip_eps=cfg.value_clip_eps, agg=cfg.loss_agg
         )
         stats.update(value_loss=v_loss.detach(), value_mean=masked_mean(values.detach().float(), mask), **v_stats)
         loss = loss + cfg.vf_coef * v_loss

@@ -45,7 +45,12 @@ class Demonstration:
 
 
 def scripted_demonstrations(
-    env_kwargs: dict[str, Any], *, no_search_share: float = 0.0, keep_think: bool = True, seed: int = 0, batch_size: int = 64
+    env_kwargs: dict[str, Any],
+    *,
+    no_search_share: float = 0.0,
+    keep_think: bool = True,
+    seed: int = 0,
+    batch_size: int = 64,
 ) -> list[Demonstration]:
     """Play the scripted agent once on every row of the environment's dataset.
 
@@ -57,16 +62,16 @@ def scripted_demonstrations(
     from zerosearch_env.vector import ZeroSearchVectorEnv
 
     envs = ZeroSearchVectorEnv(num_envs=batch_size, **env_kwargs)
-    rows = len(envs.rows)
-    skip_search = np.random.default_rng(seed).random(rows) < no_search_share
+    skip_search = np.random.default_rng(seed).random(len(envs.rows)) < no_search_share
     agent = _Demonstrator(skip_search, seed)
-    starts = [EpisodeStart(index, index=index, seed=seed + index) for index in range(rows)]
+    played = range(len(envs.rows))
+    starts = [EpisodeStart(index, index=index, seed=seed + index) for index in played]
     demos = {}
     for episode in play_episodes(envs, agent, starts):
         turns = [(turn.action if keep_think else drop_thoughts(turn.action), turn.observation) for turn in episode.turns]
         demos[episode.start.episode_id] = Demonstration(episode.prompt, turns)
     envs.close()
-    return [demos[index] for index in range(rows)]
+    return [demos[index] for index in played]
 
 
 class _Demonstrator(ScriptedBatchAgent):
@@ -148,8 +153,16 @@ def behaviour_cloning(
     seed: int = 0,
     accelerator: Any = None,
     progress: bool = True,
+    swap_groups: Sequence[Sequence[int]] = (),
 ) -> list[float]:
-    """Minimise the policy tokens' negative log-likelihood; returns the loss per step."""
+    """Minimise the policy tokens' negative log-likelihood; returns the loss per step.
+
+    ``swap_groups``: groups of token ids (invented names of one role: cities, surnames,
+    ...) that each step permutes at random within each group, in its whole batch, the same
+    way in every position of an episode. A name's facts then change from step to step, so
+    the policy learns to copy whichever name the documents give rather than to memorise the
+    names it was shown; what kind of name it is stays the same.
+    """
     from tqdm.auto import tqdm
 
     device = next(model.parameters()).device
@@ -160,8 +173,12 @@ def behaviour_cloning(
     model.train()
     losses = []
     bar = tqdm(zip(range(steps), batches(episodes, batch_size, seed)), total=steps, desc="warm start (behaviour cloning)", disable=not progress)
+    swaps = [torch.tensor(list(group), dtype=torch.long) for group in swap_groups if len(group) > 1]
+    swap_generator = torch.Generator().manual_seed(seed)
     for _, batch in bar:
         t = {k: v.to(device) for k, v in RolloutBatch(batch).tensors(pad_id).items()}
+        if swaps:
+            t["input_ids"] = _swap(t["input_ids"], swaps, swap_generator)
         logprobs = forward_logprobs(model, t["input_ids"], t["attention_mask"])["logprobs"]
         loss = -masked_mean(logprobs, t["loss_mask"])
         if accelerator is not None:
@@ -175,6 +192,24 @@ def behaviour_cloning(
         losses.append(loss.item())
         bar.set_postfix(nll=f"{loss.item():.3f}")
     return losses
+
+
+def _swap(input_ids: torch.Tensor, groups: Sequence[torch.Tensor], generator: torch.Generator) -> torch.Tensor:
+    """``input_ids`` (B, T) with each group's tokens permuted among themselves at random."""
+    table = torch.arange(int(max(input_ids.max(), *(group.max() for group in groups))) + 1)
+    for group in groups:
+        table[group] = group[torch.randperm(len(group), generator=generator)]
+    return table.to(input_ids.device)[input_ids]
+
+
+def name_token_ids(tokenizer: Any, words: Sequence[str]) -> list[int]:
+    """The ids of the words that the tokenizer keeps whole (single tokens), sorted."""
+    ids = set()
+    for word in words:
+        pieces = tokenizer(word, add_special_tokens=False)["input_ids"]
+        if len(pieces) == 1 and pieces[0] != tokenizer.unk_token_id:
+            ids.add(pieces[0])
+    return sorted(ids)
 
 
 def warm_start(cfg: TrainConfig, learner: Learner, tokenizer: Any, *, chat: bool, progress: bool = True) -> float:
@@ -193,10 +228,18 @@ def warm_start(cfg: TrainConfig, learner: Learner, tokenizer: Any, *, chat: bool
     else:
         demos = load_demonstrations(cfg.bc_source)
     episodes = [tokenize_demonstration(d, tokenizer, chat=chat, max_total_tokens=cfg.max_total_tokens) for d in demos]
+    swap_groups: list[list[int]] = []
+    if cfg.bc_swap_names:
+        from zerosearch_env.data import synthetic_world
+
+        world = synthetic_world(cfg.env.dataset)
+        if world is None:
+            raise ValueError("bc_swap_names swaps the invented names of the synthetic world; set it only with dataset: synthetic")
+        swap_groups = [name_token_ids(tokenizer, words) for words in world.invented_words().values()]
     model = learner.accelerator.unwrap_model(learner.model)
     bc_losses = behaviour_cloning(
         model, episodes, steps=cfg.bc_steps, lr=cfg.bc_lr, batch_size=cfg.bc_batch_size,
-        pad_id=tokenizer.pad_token_id, seed=cfg.seed, progress=progress,
+        pad_id=tokenizer.pad_token_id, seed=cfg.seed, progress=progress, swap_groups=swap_groups,
     )
     if isinstance(learner.ref_model, torch.nn.Module):
         learner.ref_model.load_state_dict(_merged(model).state_dict())

@@ -63,3 +63,38 @@ def test_a_kl_penalty_in_the_reward_replaces_the_kl_loss():
     penalize_kl_in_reward(cfg, batch)
     assert torch.allclose(batch["token_rewards"], torch.tensor([[0.0, -0.1, 0.0, 0.0, 0.9]]))
     assert torch.allclose(batch["rewards"], torch.tensor([0.8]))  # GRPO/REINFORCE read the episode's sum
+
+
+@pytest.mark.parametrize("loss_agg", ["token-mean", "seq-mean-token-mean", "seq-mean-token-sum"])
+def test_micro_batches_of_any_size_make_the_same_update(tmp_path, loss_agg):
+    """Gradient accumulation over micro-batches (sorted by length, each cut to its own
+    width) must give the update of one big batch."""
+    pytest.importorskip("transformers")
+    from transformers import AutoModelForCausalLM
+
+    from zerosearch_agents.update import update
+    from zerosearch_env.testing import build_tiny_llama
+
+    path = build_tiny_llama(tmp_path / "tiny", hidden_size=16, layers=1)
+    generator = torch.Generator().manual_seed(0)
+    lengths = [5, 12, 7, 9, 12, 3, 8, 10]
+    n, width = len(lengths), max(lengths)
+    batch = {
+        "input_ids": torch.randint(5, 200, (n, width), generator=generator),
+        "attention_mask": torch.zeros(n, width, dtype=torch.long),
+        "loss_mask": torch.zeros(n, width),
+        "token_rewards": torch.zeros(n, width),
+        "rewards": torch.tensor([1.0, 0.0, 0.5, 1.0, 0.0, 0.0, 1.0, 0.2]),
+        "group_ids": torch.tensor([0, 0, 1, 1, 2, 2, 3, 3]),
+    }
+    for i, length in enumerate(lengths):
+        batch["attention_mask"][i, :length] = 1
+        batch["loss_mask"][i, 2:length] = 1.0
+        batch["token_rewards"][i, length - 1] = batch["rewards"][i]
+    weights = []
+    for micro in (1, 3, n):
+        model = AutoModelForCausalLM.from_pretrained(path)
+        cfg = make_config(questions_per_step=4, group_size=2, micro_batch_size=micro, loss_agg=loss_agg, kl_coef=0.0, max_grad_norm=0.0)
+        update(Learner(cfg, model, torch.optim.SGD(model.parameters(), lr=1.0)), {k: v.clone() for k, v in batch.items()})
+        weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert torch.allclose(weights[0], weights[2], atol=1e-6) and torch.allclose(weights[1], weights[2], atol=1e-6)

@@ -17,6 +17,7 @@ from ...errors import ConfigError
 from ...records import CorpusDoc, QARow
 from .config import WorldConfig
 from .entities import ENTITY_KINDS, Entity, WorldFiles, WorldQuestion
+from .names import COMPANY_SUFFIXES, FILM_ADJECTIVES
 from .generation import draw_world
 
 SPLITS: tuple[str, ...] = ("train", "test")
@@ -67,6 +68,26 @@ class SyntheticWorld:
         if kind not in ENTITY_KINDS:
             raise ConfigError(f"entities_of expects one of {list(ENTITY_KINDS)}, got {kind!r}")
         return tuple(e for e in self.entities if e.kind == kind and (distractors or e.distractor_of is None))
+
+    def invented_words(self) -> dict[str, list[str]]:
+        """The invented words names are made of, by role, each list sorted: ``country``,
+        ``city``, ``river`` ("Oskel" of "Oskel River"), ``first name``, ``surname``,
+        ``company`` ("Karvex" of "Karvex Mills") and ``film`` ("Varro" of "The Silent
+        Varro"). The fixed words a name may carry ("Mills", "River", "The", "Silent") are
+        not among them.
+
+        >>> words = make_world(seed=1, num_people=50).invented_words()
+        >>> sorted(words), all(w == sorted(w) for w in words.values())
+        (['city', 'company', 'country', 'film', 'first name', 'river', 'surname'], True)
+        """
+        fixed = {"The", "River", *COMPANY_SUFFIXES, *FILM_ADJECTIVES}
+        words: dict[str, set[str]] = {}
+        for entity in self.entities:
+            parts = [word for word in entity.name.split() if word not in fixed]
+            roles = ("first name", "surname") if entity.kind == "person" else (entity.kind,) * len(parts)
+            for role, word in zip(roles, parts):
+                words.setdefault(role, set()).add(word)
+        return {role: sorted(found) for role, found in sorted(words.items())}
 
     def questions(self, split: str | None = None) -> list[QARow]:
         """The question rows of ``split`` ("train", "test") or of both (None)."""

@@ -1,0 +1,31 @@
+"""Behaviour cloning's name swap: a name's facts change from batch to batch, its kind does not."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from zerosearch_agents.warm_start import _swap, name_token_ids  # noqa: E402
+
+
+def test_names_are_permuted_within_their_group_the_same_way_everywhere():
+    cities, surnames = torch.tensor([10, 11, 12, 13]), torch.tensor([20, 21, 22])
+    ids = torch.tensor([[1, 10, 2, 20, 10, 21], [12, 3, 13, 22, 11, 0]])
+    swapped = _swap(ids, [cities, surnames], torch.Generator().manual_seed(3))
+    mapping = {}
+    for before, after in zip(ids.flatten().tolist(), swapped.flatten().tolist()):
+        assert mapping.setdefault(before, after) == after  # one name, one substitute, everywhere
+    assert {mapping[t] for t in (10, 11, 12, 13)} == {10, 11, 12, 13}  # a city stays a city
+    assert {mapping[t] for t in (20, 21, 22)} <= {20, 21, 22}
+    assert all(mapping[t] == t for t in (0, 1, 2, 3))  # everything else is left alone
+    assert swapped.tolist() != ids.tolist()
+
+
+def test_only_names_the_tokenizer_keeps_whole_are_swapped():
+    pytest.importorskip("transformers")
+    from zerosearch_agents.policy import build_word_tokenizer
+
+    tokenizer = build_word_tokenizer(["Valora Kestin founded Karvex Mills", "Valora was born"])
+    ids = name_token_ids(tokenizer, ["Valora", "Kestin", "Unheard"])  # "Unheard" is not in the vocabulary
+    assert ids == sorted(tokenizer.convert_tokens_to_ids(["Valora", "Kestin"]))
