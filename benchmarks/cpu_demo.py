@@ -35,9 +35,11 @@ def render(result, cfg) -> str:
     for key, name in ROWS:
         if key in before and key in after:
             lines.append(f"| {name} | {before[key]:.3f} | {after[key]:.3f} | {after[key] - before[key]:+.3f} |")
+    if after.get("f1"):
+        lines += ["", f"GRPO's share of the final held-out F1: {(after['f1'] - before['f1']) / after['f1']:.0%} (the warm start answers without searching)."]
     lines += [
         "",
-        f"Wall time {result.wall_s / 60:.1f} min for the whole run ({cfg.bc_steps} behaviour-cloning steps, {cfg.steps} GRPO steps of "
+        f"Wall time {result.wall_s / 60:.1f} min for the whole run ({cfg.bc_steps:,} behaviour-cloning steps, {cfg.steps} GRPO steps of "
         f"{cfg.questions_per_step} questions x {cfg.group_size} rollouts, evaluations included); "
         f"update step {sum(tokens_per_s) / max(len(tokens_per_s), 1):,.0f} tokens/s, rollouts {sum(rollout_s) / max(len(rollout_s), 1):.1f} s per step.",
         "",

@@ -74,8 +74,10 @@ def plot_curve(history: list[dict[str, Any]], path: Path, eval_before: dict[str,
     import matplotlib.pyplot as plt
 
     steps = [h["step"] for h in history]
+    rewards = [h["reward"] for h in history]
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(steps, [h["reward"] for h in history], label="training reward (mean per step)")
+    ax.plot(steps, rewards, color="tab:blue", alpha=0.35, linewidth=1, label="training reward (mean per step)")
+    ax.plot(steps, moving_average(rewards, 5), color="tab:blue", linewidth=2, label="training reward, 5-step moving average")
     ax.plot(steps, [h["noise_prob"] for h in history], "--", color="gray", label="noise probability (curriculum)")
     ax.plot(steps, [min(h["searches_per_episode"], 1.0) for h in history], ":", color="tab:green", label="searches per episode (capped at 1)")
     evals = [(h["step"], h["eval_f1"]) for h in history if "eval_f1" in h]
@@ -97,6 +99,15 @@ def plot_curve(history: list[dict[str, Any]], path: Path, eval_before: dict[str,
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def moving_average(values: list[float], window: int) -> list[float]:
+    """The mean of each value and the ``window - 1`` before it (fewer at the start).
+
+    >>> moving_average([1.0, 2.0, 3.0, 4.0], 2)
+    [1.0, 1.5, 2.5, 3.5]
+    """
+    return [sum(values[max(0, i + 1 - window) : i + 1]) / (i + 1 - max(0, i + 1 - window)) for i in range(len(values))]
 
 
 def keep_history_before(path: Path, step: int) -> None:
