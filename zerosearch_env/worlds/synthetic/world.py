@@ -17,8 +17,8 @@ from ...errors import ConfigError
 from ...records import CorpusDoc, QARow
 from .config import WorldConfig
 from .entities import ENTITY_KINDS, Entity, WorldFiles, WorldQuestion
-from .names import COMPANY_SUFFIXES, FILM_ADJECTIVES
 from .generation import draw_world
+from .names import COMPANY_SUFFIXES, FILM_ADJECTIVES
 
 SPLITS: tuple[str, ...] = ("train", "test")
 DATA_SOURCES: tuple[str, ...] = ("synthetic-single", "synthetic-bridge", "synthetic-comparison")
