@@ -4,10 +4,8 @@ A config comes from a preset (``zerosearch_agents/configs/<name>.yaml``), a YAML
 defaults, and command-line flags override any field (``--kl-coef 0.01``). The
 environment's settings are the one :class:`~zerosearch_env.env_config.EnvConfig` that
 ``zerosearch eval`` uses too (``env`` here; flat keys such as ``sim: corpus`` in a YAML
-file and ``--sim corpus`` on the command line go into it). The GPU
-presets follow the reference's hyper-parameters (GRPO: 5 rollouts per question, lr
-1e-6, KL coef 0.001 with the low-variance estimator, 64 questions per step, 500 tokens
-per turn, 2048 per observation; PPO: GAE with gamma = lambda = 1 and a critic).
+file and ``--sim corpus`` on the command line go into it). The GPU presets follow the
+reference's recipe item by item; each preset file says where it differs and why.
 """
 
 from __future__ import annotations
@@ -19,11 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from zerosearch_env.config_flags import add_flags, given, setting
+from zerosearch_env.data import is_synthetic
 from zerosearch_env.env_config import EnvConfig
 
 PRESETS_DIR = Path(__file__).resolve().parent / "configs"
 ALGOS = ("grpo", "ppo", "reinforce")
 ENV_FIELDS = frozenset(f.name for f in dataclasses.fields(EnvConfig))
+
+
+def training_env() -> EnvConfig:
+    """The environment a run trains in unless told otherwise: the train split."""
+    return EnvConfig(split="train")
 
 
 @dataclass
@@ -39,7 +43,7 @@ class TrainConfig:
 
     # -- environment (its split is the training split)
     env: EnvConfig = field(
-        default_factory=lambda: EnvConfig(split="train"),
+        default_factory=training_env,
         metadata={"help": "The environment's settings (zerosearch_env.EnvConfig); its split is the training split."},
     )
     eval_split: str | None = setting("test", "Split used for the held-out evaluation (None: skip evaluation).")
@@ -167,6 +171,8 @@ class TrainConfig:
             fail(f"critic expects head or model, got {self.critic!r}")
         if self.bc_steps and self.bc_source is None:
             fail("bc_steps > 0 needs bc_source ('scripted' or a trajectories jsonl)")
+        if self.bc_swap_names and not is_synthetic(self.env.dataset):
+            fail("bc_swap_names swaps the invented names of the synthetic world; set it only with dataset: synthetic")
         if self.lora_r < 0:
             fail(f"lora_r must be >= 0, got {self.lora_r}")
 
@@ -222,11 +228,11 @@ def make_config(base: str | Path | None = None, **overrides: Any) -> TrainConfig
     2
     """
     values: dict[str, Any] = load_yaml(base) if base is not None else {}
-    env_values: dict[str, Any] = {"split": "train"}
+    env_values: dict[str, Any] = vars(training_env())
     for source in (values, overrides):
         section = source.get("env") or {}
         if isinstance(section, EnvConfig):
-            section = {f.name: getattr(section, f.name) for f in dataclasses.fields(section)}
+            section = vars(section)
         if not isinstance(section, dict):
             raise ValueError(f"env expects a mapping of environment settings, got {type(section).__name__}")
         env_values.update(section)

@@ -83,10 +83,13 @@ def build_learner(cfg: TrainConfig, policy_path: str, accelerator: Any):
         enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
         enable()
     ref_model: Any = None
-    ref_dtype = torch.bfloat16 if accelerator.mixed_precision == "bf16" else torch.float32
-    if cfg.lora_r and cfg.kl_coef > 0 and cfg.bc_steps:
-        # The reference must be the warm start, which the adapter changes: a frozen copy,
-        # given the merged warm-start weights after cloning (see warm_start.warm_start).
+    if cfg.kl_coef > 0 and cfg.lora_r and not cfg.bc_steps:
+        ref_model = "adapter-off"  # the reference is the base model: the policy with its adapter off
+    elif cfg.kl_coef > 0:
+        # A frozen copy, taken before LoRA wraps the model; after a warm start it is given
+        # the warm start's (merged) weights (see warm_start.warm_start). Frozen, so it may
+        # stay in the compute dtype.
+        ref_dtype = torch.bfloat16 if accelerator.mixed_precision == "bf16" else torch.float32
         ref_model = copy.deepcopy(model).to(ref_dtype).eval().requires_grad_(False)
     if cfg.lora_r:
         from zerosearch_env.import_utils import require
@@ -96,10 +99,6 @@ def build_learner(cfg: TrainConfig, policy_path: str, accelerator: Any):
 
         targets = cfg.lora_target_modules if cfg.lora_target_modules == "all-linear" else cfg.lora_target_modules.split(",")
         model = get_peft_model(model, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, target_modules=targets))
-        if cfg.kl_coef > 0 and ref_model is None:  # without a warm start the reference is the base model
-            ref_model = "adapter-off"
-    elif cfg.kl_coef > 0:  # frozen, so it may stay in the compute dtype
-        ref_model = copy.deepcopy(model).to(ref_dtype).eval().requires_grad_(False)
     value_head = critic = None
     if cfg.algo == "ppo":
         if cfg.critic == "head":
@@ -314,7 +313,7 @@ def run_steps(run: Run, state: dict[str, Any], logger: RunLogger, *, progress: b
         )
         rollout_s = time.perf_counter() - t0
         metrics = update(run.learner, batch.tensors(tokenizer.pad_token_id))
-        record = {"step": step, "noise_prob": envs.call("noise_prob")[0], **batch.metrics(), **metrics, "rollout_s": rollout_s}
+        record = {"step": step, "noise_prob": envs.noise_prob, **batch.metrics(), **metrics, "rollout_s": rollout_s}
         if run.eval_envs is not None and cfg.eval_every and (step + 1) % cfg.eval_every == 0 and step + 1 < cfg.steps:
             scores = run.evaluate()
             record.update({f"eval_{k}": v for k, v in scores.items() if k in ("f1", "em", "cover_em", "searches_per_episode")})

@@ -109,12 +109,8 @@ def _parts(attention_mask: torch.Tensor, rows: torch.Tensor, micro: int) -> list
     """``rows`` in micro-batches of similar length, longest first, each cut to its own
     width: episodes differ a lot in length, and padding costs as much as tokens."""
     lengths = attention_mask[rows].sum(-1)  # (n,) right-padded: a row's tokens are its first columns
-    order = rows[torch.argsort(lengths, descending=True, stable=True)]
-    parts = []
-    for start in range(0, len(order), micro):
-        chunk = order[start : start + micro]
-        parts.append(_Part(chunk, max(1, int(attention_mask[chunk].sum(-1).max()))))
-    return parts
+    lengths, order = torch.sort(lengths, descending=True, stable=True)
+    return [_Part(rows[order[start : start + micro]], max(1, int(lengths[start]))) for start in range(0, len(rows), micro)]
 
 
 @torch.no_grad()
@@ -149,15 +145,16 @@ def score_batch(learner: Learner, batch: dict[str, torch.Tensor]) -> None:
         batch["old_values"] = values
 
 
-def penalize_kl_in_reward(config: TrainConfig, batch: dict[str, torch.Tensor]) -> None:
+def penalize_kl_in_reward(config: TrainConfig, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """With ``kl_in_reward``: subtract ``kl_coef`` x the per-token KL to the reference from
     the token rewards (and its sum from each episode's reward), as the reference's PPO does
-    (verl's ``apply_kl_penalty``); the loss then has no KL term."""
+    (verl's ``apply_kl_penalty``); the loss then has no KL term. Returns each episode's
+    penalty (B,)."""
     mask = batch["loss_mask"]
     penalty = config.kl_coef * kl_penalty(batch["old_logprobs"], batch["ref_logprobs"], config.kl_estimator, mask=mask)  # (B, T)
     batch["token_rewards"] = batch["token_rewards"] - penalty
     batch["rewards"] = batch["rewards"] - penalty.sum(-1)
-    batch["kl_reward_penalty"] = penalty.sum(-1)  # (B,)
+    return penalty.sum(-1)
 
 
 def compute_advantages(config: TrainConfig, batch: dict[str, torch.Tensor]) -> None:
@@ -266,12 +263,13 @@ def update(learner: Learner, batch: dict[str, torch.Tensor]) -> dict[str, float]
     """Score, advantages, optimize: everything one step of training does after rollouts."""
     batch = {k: v.to(learner.device) for k, v in batch.items()}
     score_batch(learner, batch)
+    penalty = None
     if learner.config.kl_in_reward and "ref_logprobs" in batch:
-        penalize_kl_in_reward(learner.config, batch)
+        penalty = penalize_kl_in_reward(learner.config, batch)
     compute_advantages(learner.config, batch)
     metrics = optimize(learner, batch)
-    if "kl_reward_penalty" in batch:
-        metrics["kl_reward_penalty"] = float(batch["kl_reward_penalty"].mean())
+    if penalty is not None:
+        metrics["kl_reward_penalty"] = float(penalty.mean())
     mismatch = masked_mean((batch["old_logprobs"] - batch["sampling_logprobs"]).abs(), batch["loss_mask"]) if "sampling_logprobs" in batch else None
     if mismatch is not None:
         metrics["logprob_mismatch"] = float(mismatch)  # sampler vs learner numerics

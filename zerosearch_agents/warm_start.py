@@ -229,12 +229,10 @@ def warm_start(cfg: TrainConfig, learner: Learner, tokenizer: Any, *, chat: bool
         demos = load_demonstrations(cfg.bc_source)
     episodes = [tokenize_demonstration(d, tokenizer, chat=chat, max_total_tokens=cfg.max_total_tokens) for d in demos]
     swap_groups: list[list[int]] = []
-    if cfg.bc_swap_names:
+    if cfg.bc_swap_names:  # TrainConfig made sure the dataset is the synthetic world
         from zerosearch_env.data import synthetic_world
 
         world = synthetic_world(cfg.env.dataset)
-        if world is None:
-            raise ValueError("bc_swap_names swaps the invented names of the synthetic world; set it only with dataset: synthetic")
         swap_groups = [name_token_ids(tokenizer, words) for words in world.invented_words().values()]
     model = learner.accelerator.unwrap_model(learner.model)
     bc_losses = behaviour_cloning(

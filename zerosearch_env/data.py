@@ -107,8 +107,6 @@ def is_synthetic(dataset: Any) -> bool:
     """Whether ``dataset`` is the built-in world: ``"synthetic"`` or a ``SyntheticWorld``."""
     if isinstance(dataset, str):
         return dataset == SYNTHETIC
-    if type(dataset).__name__ != "SyntheticWorld":  # checked by name first: no import for other datasets
-        return False
     from .worlds.synthetic import SyntheticWorld
 
     return isinstance(dataset, SyntheticWorld)

@@ -78,15 +78,18 @@ class RetryPolicy:
             sleep=self.sleep,
             reraise=True,
         )
-        for state in retrying:
-            with state:
-                number = state.retry_state.attempt_number
-                try:
-                    return attempt(number)
-                except RequestFault as fault:
-                    fault.attempts = number
-                    raise
-        raise AssertionError("unreachable: tenacity either returns or re-raises")
+        attempts = 0
+
+        def numbered() -> T:
+            nonlocal attempts
+            attempts += 1
+            try:
+                return attempt(attempts)
+            except RequestFault as fault:
+                fault.attempts = attempts
+                raise
+
+        return retrying(numbered)
 
 
 def json_client(timeout_s: float, concurrency: int, api_key_env: str | None = None) -> Any:

@@ -266,6 +266,12 @@ class ZeroSearchVectorEnv(VectorEnv):
         """The dataset rows every sub-env draws its questions from (shared, read-only)."""
         return self.envs[0].rows
 
+    @property
+    def noise_prob(self) -> float:
+        """The noise probability of the next search: sub-env 0's, which every sub-env shares
+        unless ``curriculum_clock="episode"`` moves each one on its own."""
+        return self.envs[0].noise_prob
+
     def set_training_step(self, step: int) -> None:
         """Move the curriculum of every sub-env."""
         for env in self.envs:

@@ -83,6 +83,7 @@ def test_every_field_has_help():
         ({"topk": 0}, "EnvConfig.topk expects an int >= 1"),
         ({"temperature": 0.0}, "temperature expects a value > 0 for training rollouts"),
         ({"lr_warmup_ratio": 1.0}, "lr_warmup_ratio expects a share of the run"),
+        ({"bc_swap_names": True, "dataset": "questions.jsonl"}, "set it only with dataset: synthetic"),
     ],
 )
 def test_bad_configs_say_what_to_fix(overrides, message):

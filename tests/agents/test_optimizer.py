@@ -35,6 +35,10 @@ def test_the_critic_is_its_own_parameter_group_with_its_own_warm_up():
 def test_without_a_critic_there_is_one_group_at_a_constant_rate():
     optimizer, scheduler = make_optimizer(make_config(lr=3e-4), torch.nn.Linear(2, 2))
     assert len(optimizer.param_groups) == 1 and optimizer.param_groups[0]["lr"] == 3e-4
+    for _ in range(3):
+        optimizer.step()
+        scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == 3e-4
 
 
 def test_policy_and_critic_gradients_are_clipped_separately():

@@ -6,7 +6,6 @@ they sit below both.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,9 +65,7 @@ class EvalConfig:
 
     def identity(self, agent_name: str) -> dict[str, Any]:
         """The settings a run folder is resumed under (:data:`IDENTITY`)."""
-        settings = {f.name: getattr(self.env, f.name) for f in dataclasses.fields(self.env)}
-        settings.update({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
-        settings.update(agent=agent_name, split=self.split)
+        settings = {**vars(self.env), **vars(self), "agent": agent_name, "split": self.split}
         return {key: setting_label(settings[key]) for key in IDENTITY}
 
 

@@ -62,6 +62,8 @@ def run_eval(
     """
     from tqdm.auto import tqdm
 
+    from ..vector import ZeroSearchVectorEnv
+
     started = time.perf_counter()
     agent_name = getattr(agent, "name", type(agent).__name__)
     store = _TrajectoryStore(Path(out_dir), config.identity(agent_name), overwrite) if out_dir is not None else None
@@ -70,7 +72,7 @@ def run_eval(
 
     # One vector env for the whole run: the simulator (an LLM engine, an index) loads once.
     # Sub-envs are cheap siblings; in the last, partial wave the extra ones sit idle.
-    envs = config.env.make_vec(config.batch_size, split=config.split, difficulty=config.difficulty)
+    envs = ZeroSearchVectorEnv(num_envs=config.batch_size, **config.env_kwargs())
     rows = envs.rows
     selected = select_rows(len(rows), config.limit, config.sample, config.seed)
     starts = [EpisodeStart(episode_id=i, index=i, seed=episode_seed(config.seed, i)) for i in selected if i not in done]
