@@ -125,7 +125,13 @@ class JSONServer:
                 try:
                     time.sleep(server.delay)
                     status, payload = respond(self.path, json.loads(raw))
-                    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                finally:
+                    # Counted out before the reply leaves: once the client has its answer it may
+                    # send the next request at once, and that must not overlap this one's count.
+                    with server.lock:
+                        server.in_flight -= 1
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
@@ -133,9 +139,6 @@ class JSONServer:
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout test)
-                finally:
-                    with server.lock:
-                        server.in_flight -= 1
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
