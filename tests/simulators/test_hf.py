@@ -61,6 +61,7 @@ def test_prompt_goes_through_chat_template_with_empty_system(tiny_sim):
     (request,) = requests(1)
     rendered = tiny_sim.render(request)
     assert rendered == f"<|system|><|end|><|user|>{sft_prompt(request)}<|end|><|assistant|>"
+    assert rendered.endswith("Output:\n<|end|><|assistant|>")  # the prompt's own trailing newline survives the template
 
 
 def test_each_request_in_a_batch_is_simulated_with_its_own_question(tiny_sim):

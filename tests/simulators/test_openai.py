@@ -54,6 +54,7 @@ def test_batch_results_keep_order_and_own_questions(servers):
     assert body["messages"][0] == {"role": "system", "content": ""}
     sent = {b["messages"][1]["content"] for b in server.bodies}
     assert sent == {sft_prompt(r) for r in requests(12)}
+    assert all(text.endswith(("\nUseful Output:\n", "\nNoisy Output:\n")) for text in sent)  # the bytes on the wire
     assert {b["seed"] for b in server.bodies} == set(range(12))
 
 

@@ -13,7 +13,8 @@ The user is trying to answer the question: "Who founded Acme?" whose answer is J
 Each document should contain about 30 words, and these documents should contain useful information.
 
 Query: acme founder
-Useful Output:"""
+Useful Output:
+"""  # the reference's triple-quoted string closes on the next line: the prompt ends with a newline
 
 
 def request(quality="useful", **kwargs):
@@ -24,6 +25,11 @@ def request(quality="useful", **kwargs):
 
 def test_sft_useful_prompt_is_the_spec_text():
     assert sft_prompt(request("useful")) == SPEC_USEFUL
+
+
+def test_sft_prompts_end_with_the_newline_the_released_weights_were_trained_on():
+    assert sft_prompt(request("useful")).endswith("Query: acme founder\nUseful Output:\n")
+    assert sft_prompt(request("noisy")).endswith("Query: acme founder\nNoisy Output:\n")
 
 
 def test_sft_noisy_prompt_is_the_spec_text_with_noisy():

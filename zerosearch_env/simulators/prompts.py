@@ -19,7 +19,7 @@ SFT_USEFUL_TEMPLATE = (
     "Each document should contain about 30 words, and these documents should contain useful information.\n"
     "\n"
     "Query: {query}\n"
-    "Useful Output:"
+    "Useful Output:\n"
 )
 
 SFT_NOISY_TEMPLATE = (
@@ -30,7 +30,7 @@ SFT_NOISY_TEMPLATE = (
     "Each document should contain about 30 words, and these documents should contain noisy information.\n"
     "\n"
     "Query: {query}\n"
-    "Noisy Output:"
+    "Noisy Output:\n"
 )
 
 _FEW_SHOT_INSTRUCTIONS = {
