@@ -34,7 +34,9 @@ def vector_env(tmp_path_factory):
     if model is None:
         from zerosearch_env.testing import build_tiny_llama
 
-        model = str(build_tiny_llama(tmp_path_factory.mktemp("bench_vllm") / "tiny"))
+        # head size 64, which every vLLM attention backend takes; the engine's context is
+        # cut to the model's 2,048 positions
+        model = str(build_tiny_llama(tmp_path_factory.mktemp("bench_vllm") / "tiny", hidden_size=256))
     envs = gym.make_vec(
         "ZeroSearch-v0",
         num_envs=NUM_ENVS,
@@ -63,7 +65,7 @@ def test_bare_vllm_generate(benchmark, vector_env):
     sim = vector_env.simulator
     sim = getattr(sim, "inner", sim)  # unwrap a cache, if one is configured
     requests = [env.begin_turn(f"<search> query {i} about the company </search>").request for i, env in enumerate(vector_env.envs)]
-    prompts = [sim.render(r) for r in requests]
+    prompts = [sim.prompt(r) for r in requests]
     params = [sim.sampling_params(r) for r in requests]
     benchmark.pedantic(sim.engine.generate, args=(prompts, params), kwargs={"use_tqdm": False}, rounds=5, warmup_rounds=1)
     if benchmark.stats is not None:

@@ -49,3 +49,12 @@ def shared_data() -> Path:
         if (candidate / "nq_search_test_200.parquet").exists():
             return candidate
     pytest.skip("../shared/data/nq_search_test_200.parquet is not on this machine")
+
+
+@pytest.fixture
+def fake_vllm(monkeypatch):
+    """A recording stand-in for the ``vllm`` package (see ``tests/fake_vllm.py``); its
+    ``engines`` lists every ``LLM`` the test started."""
+    from .fake_vllm import install
+
+    return install(monkeypatch)

@@ -67,7 +67,9 @@ class TrainConfig:
     max_obs_tokens: int = setting(2048, "Tokens per observation (reference: 2048); longer documents are cut and reported.")
     max_total_tokens: int = setting(4096, "Tokens per episode, prompt included; an episode that hits it ends with reward 0.")
     rollout_backend: str = setting("hf", "Rollout generation: hf (transformers generate) or vllm (GPU; weights synced every step).")
-    vllm_gpu_memory_utilization: float = setting(0.3, "GPU memory share of the rollout vLLM engine.")
+    vllm_gpu_memory_utilization: float = setting(0.3, "Share of each GPU's total memory taken by the rollout vLLM engine (it must be free when the engine starts).")
+    vllm_sleep: bool = setting(True, "Put the vLLM engines to sleep during each update (the rollout engine, and an in-process vLLM simulator started with sim_kwargs enable_sleep_mode), so the learner has their GPU memory.")
+    sharding: str = setting("none", "How the learner's weights, gradients and optimizer states sit on the GPUs: none (every process holds them all: data parallel) or fsdp (sharded over the processes; launch with accelerate's FSDP config, see the README).")
 
     # -- optimisation
     lr: float = setting(1e-6, "Learning rate of the policy (reference: 1e-6).")
@@ -167,6 +169,10 @@ class TrainConfig:
             fail(f"mixed_precision expects auto, no, bf16 or fp16, got {self.mixed_precision!r}")
         if self.rollout_backend not in ("hf", "vllm"):
             fail(f"rollout_backend expects hf or vllm, got {self.rollout_backend!r}")
+        if self.sharding not in ("none", "fsdp"):
+            fail(f"sharding expects none or fsdp, got {self.sharding!r}")
+        if not 0.0 < self.vllm_gpu_memory_utilization < 1.0:
+            fail(f"vllm_gpu_memory_utilization expects a share in (0, 1), got {self.vllm_gpu_memory_utilization!r}")
         if self.critic not in ("head", "model"):
             fail(f"critic expects head or model, got {self.critic!r}")
         if self.bc_steps and self.bc_source is None:

@@ -7,8 +7,8 @@ Two engines with one interface, ``generate(contexts, budgets, sampling) -> [Gene
   at once: the exact log-prob of every sampled token under the sampling distribution,
   a stop at ``</search>``/``</answer>`` on token boundaries (a tag may end inside a
   token), and a per-row token budget.
-- :class:`VLLMGenerator`: the same on a vLLM engine (GPU), with the learner's weights
-  loaded into the engine before each rollout.
+- :class:`~zerosearch_agents.vllm_generation.VLLMGenerator`: the same on a vLLM engine
+  (GPU), with the learner's weights loaded into the engine before it generates.
 """
 
 from __future__ import annotations
@@ -159,62 +159,3 @@ class HFGenerator:
             GeneratedTurn(turns[i], logprobs[i], stops[i] or "length", self.tokenizer.decode(turns[i], skip_special_tokens=True))
             for i in range(n)
         ]
-
-
-class VLLMGenerator:
-    """One turn per context on a vLLM engine, for GPU rollouts.
-
-    ``sync_weights(model)`` copies the learner's current weights into the engine (call
-    it before each rollout); the engine runs in-process so the copy is a device-to-device
-    load, not a file round trip.
-    """
-
-    def __init__(self, model_path: str, tokenizer: Any, *, gpu_memory_utilization: float = 0.3, dtype: str = "auto", seed: int = 0):
-        import os
-
-        from zerosearch_env.import_utils import require
-
-        require("vllm", "vLLM rollouts (rollout_backend='vllm')")
-        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # in-process engine: weights load without IPC
-        from vllm import LLM
-
-        self.tokenizer = tokenizer
-        self.engine = LLM(model=model_path, gpu_memory_utilization=gpu_memory_utilization, dtype=dtype, seed=seed, enable_prefix_caching=True)
-
-    def sync_weights(self, model: Any) -> None:
-        state = {name: tensor.detach() for name, tensor in model.state_dict().items()}
-        self.engine.apply_model(lambda vllm_model: vllm_model.load_weights(state.items()))
-        self.engine.reset_prefix_cache()
-
-    def generate(
-        self,
-        contexts: Sequence[Sequence[int]],
-        budgets: Sequence[int],
-        sampling: Sampling = Sampling(),
-        generator: torch.Generator | None = None,
-    ) -> list[GeneratedTurn]:
-        from vllm import SamplingParams
-
-        seed = None if generator is None else int(torch.randint(2**31 - 1, (1,), generator=generator))
-        params = [
-            SamplingParams(
-                max_tokens=max(1, budget),
-                temperature=sampling.temperature,
-                top_p=sampling.top_p,
-                stop=list(STOP_TAGS),
-                include_stop_str_in_output=True,
-                logprobs=0,
-                seed=None if seed is None else seed + i,
-            )
-            for i, budget in enumerate(budgets)
-        ]
-        prompts = [{"prompt_token_ids": list(c)} for c in contexts]
-        outputs = self.engine.generate(prompts, params, use_tqdm=False)
-        turns = []
-        for output in outputs:
-            completion = output.outputs[0]
-            ids = list(completion.token_ids)
-            lps = [next(iter(lp.values())).logprob if lp else 0.0 for lp in (completion.logprobs or [{}] * len(ids))]
-            stop: StopReason = "length" if completion.finish_reason == "length" else ("tag" if completion.stop_reason else "eos")
-            turns.append(GeneratedTurn(ids, lps, stop, completion.text))
-        return turns

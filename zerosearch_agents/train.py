@@ -23,6 +23,8 @@ import copy
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,10 +151,19 @@ def warmup_then_constant(warmup_steps: int):
 
 
 def make_generator(cfg: TrainConfig, learner: Any, tokenizer: Any, policy_path: str):
+    """The rollout engine: the learner's own model (hf), or a vLLM engine on this
+    process's GPU whose context is the episode token limit (vllm)."""
     if cfg.rollout_backend == "vllm":
-        from .generation import VLLMGenerator
+        from zerosearch_env.vllm_engine import Placement
 
-        return VLLMGenerator(policy_path, tokenizer, gpu_memory_utilization=cfg.vllm_gpu_memory_utilization, seed=cfg.seed)
+        from .vllm_generation import VLLMGenerator
+
+        accelerator = learner.accelerator
+        placement = Placement(accelerator.process_index, accelerator.local_process_index, accelerator.num_processes)
+        return VLLMGenerator(
+            policy_path, tokenizer, placement=placement, gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
+            max_model_len=cfg.max_total_tokens, sleep_mode=cfg.vllm_sleep, seed=cfg.seed,
+        )
     from .generation import HFGenerator
 
     return HFGenerator(learner.accelerator.unwrap_model(learner.model), tokenizer)
@@ -172,14 +183,37 @@ class Run:
     envs: Any  # the training vector env, with the noise curriculum
     eval_envs: Any  # the held-out vector env; None without an eval_split
     resume_from: Path | None  # the checkpoint to continue from; None for a fresh run
+    weights_version: int = 0  # counts the changes of the policy's weights (warm start, updates)
 
     @property
     def main(self) -> bool:
         return self.accelerator.is_main_process
 
+    def weights_changed(self) -> None:
+        self.weights_version += 1
+
+    def ready_generator(self) -> None:
+        """Give a separate rollout engine (vLLM) the policy's current weights, if it lacks them."""
+        if hasattr(self.generator, "sync_weights"):
+            self.generator.sync_weights(self.accelerator.unwrap_model(self.learner.model), self.weights_version)
+
+    @contextmanager
+    def engines_asleep(self) -> Iterator[None]:
+        """The vLLM engines (rollouts, simulator) free their GPU memory while the block runs
+        (``vllm_sleep``; each engine decides whether it can)."""
+        engines = [e for e in (self.generator, self.envs.simulator) if hasattr(e, "sleep")] if self.cfg.vllm_sleep else []
+        for engine in engines:
+            engine.sleep()
+        try:
+            yield
+        finally:
+            for engine in engines:
+                engine.wake_up()
+
     def evaluate(self) -> dict[str, float]:
         """The held-out scores of the policy as it is now (see :func:`evaluate`)."""
         cfg = self.cfg
+        self.ready_generator()
         return evaluate(self.eval_envs, self.generator, self.tokenizer, cfg, chat=self.chat, count=cfg.eval_questions, seed=cfg.seed)
 
 
@@ -215,8 +249,8 @@ def make_envs(cfg: TrainConfig) -> tuple[Any, Any]:
     curriculum = {"start": cfg.curriculum_start, "end": cfg.curriculum_end, "total_steps": cfg.total_curriculum_steps, "base": cfg.curriculum_base}
     envs = cfg.env.make_vec(cfg.rollout_batch, curriculum=curriculum)
     eval_envs = None
-    if cfg.eval_split is not None:
-        eval_envs = cfg.env.make_vec(min(cfg.eval_questions, 128), difficulty=cfg.eval_difficulty, split=cfg.eval_split)
+    if cfg.eval_split is not None:  # on the training simulator: one engine, not two
+        eval_envs = cfg.env.make_vec(min(cfg.eval_questions, 128), difficulty=cfg.eval_difficulty, split=cfg.eval_split, sim=envs.simulator)
     rows = len(envs.rows)
     if cfg.questions_per_step > rows:
         raise ValueError(f"questions_per_step ({cfg.questions_per_step}) exceeds the {rows} rows of the training split")
@@ -273,6 +307,7 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
         state = {"step": 0, "eval_before": {}}
         if cfg.bc_steps:
             state["bc_final_nll"] = warm_start(cfg, run.learner, run.tokenizer, chat=run.chat, progress=progress and run.main)
+            run.weights_changed()
         result.eval_before = state["eval_before"] = evaluate_before_rl(run)
 
     logger = RunLogger(cfg, run.out_dir, enabled=run.main, resume_step=state["step"] if run.resume_from else None)
@@ -305,14 +340,15 @@ def run_steps(run: Run, state: dict[str, Any], logger: RunLogger, *, progress: b
         indices, groups, step_seed = draw_step(cfg, step, accelerator.process_index, rows)
 
         t0 = time.perf_counter()
-        if hasattr(generator, "sync_weights"):
-            generator.sync_weights(accelerator.unwrap_model(run.learner.model))
+        run.ready_generator()
         batch = collect_rollouts(
             envs, generator, tokenizer, indices=indices, groups=groups, limits=limits,
             sampling=Sampling(cfg.temperature, cfg.top_p), chat=run.chat, seed=step_seed,
         )
         rollout_s = time.perf_counter() - t0
-        metrics = update(run.learner, batch.tensors(tokenizer.pad_token_id))
+        with run.engines_asleep():
+            metrics = update(run.learner, batch.tensors(tokenizer.pad_token_id))
+        run.weights_changed()
         record = {"step": step, "noise_prob": envs.noise_prob, **batch.metrics(), **metrics, "rollout_s": rollout_s}
         if run.eval_envs is not None and cfg.eval_every and (step + 1) % cfg.eval_every == 0 and step + 1 < cfg.steps:
             scores = run.evaluate()

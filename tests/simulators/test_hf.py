@@ -133,3 +133,21 @@ def test_backend_choice_on_a_cpu_machine():
 def test_bad_sampling_options(tiny_llama, kwargs):
     with pytest.raises(ConfigError):
         HFSimulator(tiny_llama, **kwargs)
+
+
+def test_the_models_generation_config_defaults_do_not_change_sampling(tmp_path):
+    """A checkpoint's generation_config.json (here top_k=1, which would make sampling
+    greedy) is not applied: the transformers backend samples what SamplingConfig says,
+    as the vLLM backend does."""
+    from transformers import GenerationConfig
+
+    folder = build_tiny_llama(tmp_path / "sim")
+    GenerationConfig(do_sample=True, top_k=1, repetition_penalty=1.5).save_pretrained(folder)
+    sim = HFSimulator(folder, **FAST)
+    assert sim.model.generation_config.top_k == 1  # the checkpoint's default is loaded...
+    sampled = []
+    generate = sim.model.generate
+    sim.model.generate = lambda **kwargs: sampled.append(generate(**kwargs)) or sampled[-1]
+    for seed in (1, 2):
+        sim.simulate([SearchRequest("q", "Q?", ("a",), seed=seed)])
+    assert not sampled[0].equal(sampled[1])  # ...but two seeds draw two different replies

@@ -24,6 +24,20 @@ def batch_seed(batch: Sequence[SearchRequest]) -> int:
     return int(np.random.SeedSequence([r.seed or 0 for r in batch]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
+def sampling_kwargs(sampling: SamplingConfig) -> dict[str, object]:
+    """``generate`` arguments that sample exactly ``sampling``: temperature and top-p, and
+    none of the defaults a model's ``generation_config.json`` would add (top-k, repetition
+    penalty, min-p), as the vLLM backend does (see :mod:`zerosearch_env.vllm_engine`).
+
+    >>> sampling_kwargs(SamplingConfig(0.8, 1.0, 600))["top_k"]
+    0
+    """
+    neutral = dict(min_p=None, typical_p=1.0, repetition_penalty=1.0, no_repeat_ngram_size=0)
+    if sampling.temperature <= 0:
+        return dict(do_sample=False, temperature=None, top_p=None, top_k=None, **neutral)
+    return dict(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=0, **neutral)
+
+
 class HFSimulator:
     """A simulation LLM run with transformers.
 
@@ -91,12 +105,7 @@ class HFSimulator:
         started = time.perf_counter()
         texts = [self.render(r) for r in batch]
         encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
-        sampling = self.sampling
-        kwargs = dict(max_new_tokens=sampling.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
-        if sampling.temperature > 0:
-            kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p)
-        else:
-            kwargs.update(do_sample=False)
+        kwargs = dict(max_new_tokens=self.sampling.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id, **sampling_kwargs(self.sampling))
         seed = batch_seed(batch)
         try:
             with torch.random.fork_rng(devices=[] if self.device == "cpu" else None), torch.inference_mode():

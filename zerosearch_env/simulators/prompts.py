@@ -114,3 +114,9 @@ def render_chat(tokenizer, request: SearchRequest, mode: str) -> str:
     empty system message, inside the tokenizer's chat template (shared by hf and vLLM)."""
     messages = chat_messages(build_prompt(request, mode))
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def chat_token_ids(tokenizer, request: SearchRequest, mode: str) -> list[int]:
+    """:func:`render_chat` as token ids, with no special tokens added: the template already
+    wrote every one the model expects (a tokenizer's own BOS would be a second one)."""
+    return tokenizer(render_chat(tokenizer, request, mode), add_special_tokens=False)["input_ids"]

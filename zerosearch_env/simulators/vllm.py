@@ -3,7 +3,10 @@
 An offline engine is fastest when it sees every query of an RL step at once, so this
 backend never splits a batch: continuous batching inside vLLM does the rest. Prompts are
 rendered with the model's chat template exactly as the transformers backend renders them
-(``prompts.render_chat``), and each request gets its own sampling seed.
+(``prompts.render_chat``) and sent as token ids, so vLLM adds no special tokens of its
+own (a second BOS for Llama-style templates). Each request gets its own sampling seed;
+the engine starts through :mod:`zerosearch_env.vllm_engine` (placement per training
+process, neutral sampling defaults, the conditions of reproducibility).
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError, SimulatorError
-from ..import_utils import require
 from ..protocol import parse_reply_documents
+from ..vllm_engine import start_engine
 from .base import SamplingConfig, SearchRequest, SearchResult, SimulatorFault
-from .prompts import render_chat
+from .prompts import chat_token_ids
 
 
 class VLLMSimulator:
@@ -25,9 +29,15 @@ class VLLMSimulator:
     Args:
         model: a local folder or a hub id in the local cache.
         mode: ``"sft"`` (released simulators) or ``"prompt"`` (few-shot, plain instruct model).
-        tensor_parallel_size, gpu_memory_utilization, dtype, max_model_len, seed: passed to
-            ``vllm.LLM``. Keep ``gpu_memory_utilization`` low enough to leave room for the
-            policy when both share a GPU.
+        tensor_parallel_size, gpu_memory_utilization, dtype, seed: passed to ``vllm.LLM``.
+            ``gpu_memory_utilization`` is a share of the GPU's *total* memory and must be
+            free when the engine starts: leave room for the policy when both share a GPU.
+        max_model_len: the engine's context (default: 4096, or the model's positions if fewer).
+        enable_sleep_mode: let a training loop put the engine to sleep during each update
+            (:meth:`sleep`: its weights move to CPU memory and its KV cache is freed).
+        reproducible: the same batch of seeded requests gives the same documents (the
+            prefix cache is off; see :mod:`zerosearch_env.vllm_engine`). False turns the
+            prefix cache on: faster, since every prompt shares the template's long prefix.
     """
 
     def __init__(
@@ -41,30 +51,34 @@ class VLLMSimulator:
         tensor_parallel_size: int = 1,
         gpu_memory_utilization: float = 0.5,
         dtype: str = "auto",
-        max_model_len: int | None = 4096,
+        max_model_len: int | None = None,
+        enable_sleep_mode: bool = False,
+        reproducible: bool = True,
         seed: int = 0,
         name: str | None = None,
     ):
-        require("vllm", "the vLLM simulator backend")
-        from vllm import LLM
-
         if mode not in ("sft", "prompt"):
             raise ConfigError(f"mode expects 'sft' or 'prompt', got {mode!r}")
         self.mode = mode
         self.sampling = SamplingConfig(temperature, top_p, max_new_tokens)
         self.name = name or f"vllm:{Path(str(model)).name}"
-        self.engine = LLM(
-            model=str(model),
+        self.sleep_mode = enable_sleep_mode
+        self.engine = start_engine(
+            model,
+            role="the vLLM simulator backend",
             tensor_parallel_size=tensor_parallel_size,
             gpu_memory_utilization=gpu_memory_utilization,
             dtype=dtype,
             max_model_len=max_model_len,
             seed=seed,
+            enable_sleep_mode=enable_sleep_mode,
+            enable_prefix_caching=not reproducible,
         )
         self.tokenizer = self.engine.get_tokenizer()
 
-    def render(self, request: SearchRequest) -> str:
-        return render_chat(self.tokenizer, request, self.mode)
+    def prompt(self, request: SearchRequest) -> dict[str, Any]:
+        """The engine's input for ``request``: the chat-rendered prompt as token ids."""
+        return {"prompt_token_ids": chat_token_ids(self.tokenizer, request, self.mode)}
 
     def sampling_params(self, request: SearchRequest):
         from vllm import SamplingParams
@@ -72,11 +86,21 @@ class VLLMSimulator:
         s = self.sampling
         return SamplingParams(temperature=s.temperature, top_p=s.top_p, max_tokens=s.max_new_tokens, seed=request.seed)
 
+    def sleep(self) -> None:
+        """Free the engine's GPU memory until :meth:`wake_up` (weights to CPU); a no-op
+        unless started with ``enable_sleep_mode``."""
+        if self.sleep_mode:
+            self.engine.sleep(level=1)
+
+    def wake_up(self) -> None:
+        if self.sleep_mode:
+            self.engine.wake_up()
+
     def simulate(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
         if not requests:
             return []
         started = time.perf_counter()
-        prompts = [self.render(r) for r in requests]
+        prompts = [self.prompt(r) for r in requests]
         params = [self.sampling_params(r) for r in requests]
         try:
             outputs = self.engine.generate(prompts, params, use_tqdm=False)
