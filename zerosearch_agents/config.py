@@ -54,10 +54,10 @@ class TrainConfig:
 
     # -- batch shape
     steps: int = setting(203, "Training steps (one rollout batch and its update each).")
-    questions_per_step: int = setting(64, "Distinct questions per step (reference: 64).")
+    questions_per_step: int = setting(64, "Distinct questions per step over all training processes, each taking an equal share (reference: 64).")
     group_size: int = setting(5, "Rollouts per question: GRPO's group (reference: 5); 1 is usual for PPO.")
     micro_batch_size: int = setting(8, "Sequences per forward/backward; gradients accumulate up to mini_batch_size.")
-    mini_batch_size: int | None = setting(None, "Trajectories per optimizer step (None: the whole rollout batch, one step per epoch). Need not divide the rollout batch: 256 of 320 makes two steps, of 256 and 64 (the reference GRPO).")
+    mini_batch_size: int | None = setting(None, "Trajectories per optimizer step over all training processes (None: the whole rollout batch, one step per epoch). Need not divide the rollout batch: 256 of 320 makes two steps, of 256 and 64 (the reference GRPO).")
     ppo_epochs: int = setting(1, "Passes over each rollout batch.")
 
     # -- generation and length limits
@@ -69,6 +69,7 @@ class TrainConfig:
     rollout_backend: str = setting("hf", "Rollout generation: hf (transformers generate) or vllm (GPU; weights synced every step).")
     vllm_gpu_memory_utilization: float = setting(0.3, "Share of each GPU's total memory taken by the rollout vLLM engine (it must be free when the engine starts).")
     vllm_sleep: bool = setting(True, "Put the vLLM engines to sleep during each update (the rollout engine, and an in-process vLLM simulator started with sim_kwargs enable_sleep_mode), so the learner has their GPU memory.")
+    memory_check: bool = setting(True, "On GPUs, refuse a configuration whose memory plan does not fit before any model is loaded (`zerosearch train --plan` prints the plan).")
     sharding: str = setting("none", "How the learner's weights, gradients and optimizer states sit on the GPUs: none (every process holds them all: data parallel) or fsdp (sharded over the processes; launch with accelerate's FSDP config, see the README).")
 
     # -- optimisation
@@ -171,6 +172,11 @@ class TrainConfig:
             fail(f"rollout_backend expects hf or vllm, got {self.rollout_backend!r}")
         if self.sharding not in ("none", "fsdp"):
             fail(f"sharding expects none or fsdp, got {self.sharding!r}")
+        if self.sharding == "fsdp" and self.rollout_backend != "vllm":
+            fail(
+                "sharding='fsdp' needs rollout_backend='vllm': generating with the sharded policy itself would run a "
+                "different number of forward passes on each process, and their weight gathers would wait for each other forever"
+            )
         if not 0.0 < self.vllm_gpu_memory_utilization < 1.0:
             fail(f"vllm_gpu_memory_utilization expects a share in (0, 1), got {self.vllm_gpu_memory_utilization!r}")
         if self.critic not in ("head", "model"):
@@ -186,6 +192,14 @@ class TrainConfig:
     def rollout_batch(self) -> int:
         """Episodes per step: questions_per_step x group_size."""
         return self.questions_per_step * self.group_size
+
+    def process_questions(self, processes: int) -> int:
+        """Questions of each of ``processes`` training processes in a step (mini-batches split the same way)."""
+        for name in ("questions_per_step", "mini_batch_size"):
+            value = getattr(self, name)
+            if value is not None and value % processes:
+                raise ValueError(f"TrainConfig: {name} ({value}) is a total over the training processes; make it a multiple of their number ({processes})")
+        return self.questions_per_step // processes
 
     @property
     def optimizer_steps_per_step(self) -> int:

@@ -141,7 +141,8 @@ class HFGenerator:
             if not live:
                 break
             out = self.model(
-                input_ids=step_ids, attention_mask=attention, position_ids=step_positions, past_key_values=cache, use_cache=True
+                input_ids=step_ids, attention_mask=attention, position_ids=step_positions, past_key_values=cache, use_cache=True,
+                logits_to_keep=1,  # the prefill needs the last position's logits, not the whole prompt's
             )
             cache = out.past_key_values
             tokens, token_logprobs = sample_next(out.logits[:, -1], sampling, generator)

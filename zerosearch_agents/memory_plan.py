@@ -1,23 +1,16 @@
-"""Will a training configuration fit on the GPUs? A memory plan from model configs alone.
+"""Will a training configuration fit on the GPUs? A plan from model configs alone.
 
-``zerosearch train --plan`` answers before any weights load: each resident of a GPU (the
-learner's fp32 weights, gradients and AdamW states, the KL reference, the logits and
-activations of one micro-batch, the vLLM engines, an in-process simulator) is counted in
-bytes from the model's shape, then summed over the moments a run goes through:
-
-- ``engines start``: the learner is loaded and each vLLM engine takes its share of the
-  GPU's *total* memory, which must be free when it starts;
-- ``rollout``: the engines generate; the AdamW states have lived on since the first step;
-- ``update``: forward and backward of one micro-batch, gradients accumulating; engines
-  that sleep have given their memory back;
-- ``optimizer step``: ``optimizer.step()``, whose foreach AdamW holds a temporary the size
-  of the second moments.
-
-A phase fits when it stays under 95% of the GPU: the rest is left for the CUDA context and
-allocator fragmentation. The plan is per GPU: with ``gpus`` processes (accelerate data
-parallel) each holds its own engines and simulator; ``sharding="fsdp"`` divides weights,
-gradients and AdamW states (not the reference) among them. Logits and activations are
-estimates; everything else is exact for Llama/Qwen2-style decoders.
+``zerosearch train --plan`` answers before any weights load. Each resident of a GPU (the
+learner's fp32 weights, gradients and AdamW states, the KL reference, one micro-batch's
+logits and activations, the vLLM engines, an in-process simulator) is counted in bytes
+from the model's shape and summed over the phases of a run: ``engines start`` (each vLLM
+engine needs its share of the *total* memory free when it starts), ``rollout`` (AdamW
+states live on from the first step), ``update`` (forward and backward of a micro-batch;
+sleeping engines have let go; the fused AdamW step on a GPU adds no temporary). A phase
+fits under 95% of the GPU: the rest is for the CUDA context and allocator fragmentation.
+The plan is per GPU: each of ``gpus`` processes holds its own engines and simulator, and
+``sharding="fsdp"`` divides weights, gradients and AdamW states (not the reference).
+Logits and activations are estimates; the rest is exact for Llama/Qwen2-style decoders.
 """
 
 from __future__ import annotations
@@ -34,8 +27,8 @@ from .config import TrainConfig
 
 GIB = 2**30
 HEADROOM = 0.95  # the share of a GPU a plan may fill; the rest: CUDA context, fragmentation
-PHASES = ("engines start", "rollout", "update", "optimizer step")
-ALL, AWAKE, LEARNING = PHASES, ("engines start", "rollout"), ("update", "optimizer step")
+PHASES = ("engines start", "rollout", "update")
+ALL, AWAKE, LEARNING = PHASES, ("engines start", "rollout"), ("update",)
 LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 SIM_PROMPT_TOKENS = 200  # a simulator prompt: the template and the query
 
@@ -61,8 +54,8 @@ class ModelShape:
 
     def linear_shapes(self) -> dict[str, tuple[int, int]]:
         """(in, out) of every linear layer of one decoder layer."""
-        h, i, q = self.hidden_size, self.intermediate_size, self.num_heads * (self.head_dim or self.hidden_size // self.num_heads)
-        kv = self.kv_dim
+        h, i, kv = self.hidden_size, self.intermediate_size, self.kv_dim
+        q = self.num_heads * (self.head_dim or h // self.num_heads)
         shapes = [(h, q), (h, kv), (h, kv), (q, h), (h, i), (h, i), (i, h)]
         return dict(zip(LINEARS, shapes, strict=True))
 
@@ -115,23 +108,28 @@ def shape_from_config(config: dict[str, Any], where: str = "config.json") -> Mod
 
 
 def model_shape(name_or_path: str | Path) -> ModelShape:
-    """The shape of a model folder (its config.json), a known hub id, or a hub id whose
-    config.json is in the local Hugging Face cache. Nothing is downloaded."""
+    """The shape of a model folder (its config.json) or of a known hub id; nothing is downloaded."""
     path = Path(name_or_path).expanduser()
     if (path / "config.json").is_file():
         return shape_from_config(json.loads((path / "config.json").read_text()), str(path / "config.json"))
-    name = str(name_or_path)
-    if name in KNOWN_SHAPES:
-        return KNOWN_SHAPES[name]
+    if str(name_or_path) in KNOWN_SHAPES:
+        return KNOWN_SHAPES[str(name_or_path)]
+    cached = _cached_config(str(name_or_path))
+    if cached is not None:
+        return shape_from_config(json.loads(cached.read_text()), str(cached))
+    raise ConfigError(f"no shape for model {str(name_or_path)!r}: pass a local folder with a config.json, or one of {sorted(KNOWN_SHAPES)}")
+
+
+def _cached_config(hub_id: str) -> Path | None:
+    """config.json of a hub model already in the local Hugging Face cache (nothing is downloaded)."""
+    if hub_id.count("/") != 1:
+        return None
     try:
         from huggingface_hub import try_to_load_from_cache
-
-        cached = try_to_load_from_cache(name, "config.json")
-    except (ImportError, ValueError):  # huggingface_hub missing, or not a repo id: same advice
-        cached = None
-    if isinstance(cached, str):
-        return shape_from_config(json.loads(Path(cached).read_text()), f"{name} (cached config.json)")
-    raise ConfigError(f"no shape for model {name!r}: pass a local folder with a config.json, or one of {sorted(KNOWN_SHAPES)}")
+    except ImportError:
+        return None
+    found = try_to_load_from_cache(hub_id, "config.json")
+    return Path(found) if isinstance(found, str) else None
 
 
 @lru_cache(maxsize=4)
@@ -224,13 +222,13 @@ class MemoryPlan:
 
     def format(self) -> str:
         cfg, limit = self.config, self.limit_gib
-        title = f"GPU memory plan per GPU: {cfg.algo} on {cfg.policy}, {self.gpus} x {self.gpu_memory_gib:g} GiB"
+        title = f"GPU memory plan per GPU: {cfg.algo} on {cfg.policy}, {self.gpus} x {self.gpu_memory_gib:g} GiB, sharding {cfg.sharding}"
         lines = [f"{title} (limit {limit:.1f} GiB: 5% left for the CUDA context and allocator fragmentation)", ""]
         lines.append(f"{'item':<26}{'GiB':>8}  {'phases':<6}  note")
         for i in self.items:
             marks = "".join(p[0].upper() if p in i.phases else "." for p in PHASES)
             lines.append(f"{i.name:<26}{i.gib:>8.1f}  {marks:<6}  {i.note}")
-        lines += ["", "phases: E engines start, R rollout, U update, O optimizer step"]
+        lines += ["", "phases: E engines start, R rollout, U update"]
         for phase, total in self.phases.items():
             flag = "ok" if total <= limit else f"over by {total - limit:.1f} GiB"
             lines.append(f"  {phase:<16}{total:>8.1f} GiB  {flag}")
@@ -280,7 +278,7 @@ def _add_learner(cfg: TrainConfig, s: ModelShape, gpus: int, add: Any) -> None:
     critic_model = cfg.algo == "ppo" and cfg.critic == "model"
     critic = (s.hidden_size + 1 + (n if critic_model else 0)) if cfg.algo == "ppo" else 0
     trainable = (lora or n) + critic
-    note = f"{n / 1e9:.3g}e9 params in fp32 (loaded as float32 whatever the checkpoint dtype)"
+    note = f"{n:,} params in fp32 (loaded as float32 whatever the checkpoint dtype)"
     note += f"; LoRA: the frozen base in fp32 too, + {lora:,} adapter params" if lora else ""
     add("weights", (n + lora + critic) * 4 / shard, note + ("; + the critic, a second copy" if critic_model else "") + split)
     if cfg.kl_coef == 0:
@@ -292,10 +290,14 @@ def _add_learner(cfg: TrainConfig, s: ModelShape, gpus: int, add: Any) -> None:
     else:
         bf16 = cfg.mixed_precision in ("bf16", "auto")
         add("reference", n * (2 if bf16 else 4), f"a frozen copy in {'bf16' if bf16 else 'fp32'}; never sharded")
-    add("AdamW states", trainable * 8 / shard, f"exp_avg + exp_avg_sq in fp32 of {trainable:,} trainable params, from the first step on" + split, ("rollout", *LEARNING))
+    adam = f"exp_avg + exp_avg_sq in fp32 of {trainable:,} trainable params, from the first step on"
+    add("AdamW states", trainable * 8 / shard, adam + split, ("rollout", *LEARNING))
     add("gradients", trainable * 4 / shard, "fp32, one per trainable param" + split, LEARNING)
-    if compute == 2:  # autocast caches a cast of each trainable weight until the forward ends; backward keeps the casts it needs
-        frozen = s.linear_parameters if lora and not cfg.gradient_checkpointing else 0  # kept for backward, layer by layer
+    if compute == 2:
+        # Autocast caches the bf16 cast of each trainable fp32 weight until the forward ends
+        # (backward keeps them). A frozen LoRA base is cast at each use; without
+        # checkpointing every layer's cast is kept for its backward.
+        frozen = s.linear_parameters if lora and not cfg.gradient_checkpointing else 0
         casts = (lora or s.linear_parameters) + frozen + (s.linear_parameters if critic_model else 0)
         add("weight casts (autocast)", casts * 2 / shard, "bf16 casts of the matmul weights: cached until the forward ends" + split, ("update",))
     tokens = cfg.micro_batch_size * cfg.max_total_tokens
@@ -308,11 +310,10 @@ def _add_learner(cfg: TrainConfig, s: ModelShape, gpus: int, add: Any) -> None:
         acts, how = tokens * s.num_layers * layer, "every layer's (attention through SDPA/flash)"
     who = "; policy and critic" if critic_model else ""
     add("activations", acts * (2 if critic_model else 1), f"estimate, {tokens:,} tokens; {how}{who}", ("update",))
-    add("AdamW step scratch", trainable * 4 / shard, "foreach AdamW's sqrt(exp_avg_sq) temporary" + split, ("optimizer step",))
     if cfg.rollout_backend == "hf":  # one generate call over the whole rollout batch, outside autocast
         width = cfg.rollout_batch * cfg.max_total_tokens
-        kv, logits = width * 2 * s.num_layers * s.kv_dim * 4, width * s.vocab_size * 4
-        what = f"{cfg.rollout_batch} episodes x {cfg.max_total_tokens} tokens in fp32: KV cache {kv / GIB:.1f} + prefill logits {logits / GIB:.1f} GiB"
+        kv, logits = width * 2 * s.num_layers * s.kv_dim * 4, cfg.rollout_batch * s.vocab_size * 4
+        what = f"{cfg.rollout_batch} episodes x {cfg.max_total_tokens} tokens in fp32: KV cache {kv / GIB:.1f} + last logits {logits / GIB:.1f} GiB"
         add("rollout cache (hf)", kv + logits, what, ("rollout",))
 
 
@@ -344,7 +345,8 @@ def _fixes(plan: MemoryPlan) -> list[tuple[str, TrainConfig, int]]:
         fixes.append(("lora_r: 64 (gradients and AdamW states for the adapters only)", replace(cfg, lora_r=64), gpus))
     wider = gpus if cfg.sharding == "none" and gpus > 1 else max(8, gpus)
     if cfg.sharding == "none" or wider > gpus:
-        fixes.append((f"sharding: fsdp over {wider} GPUs (weights, gradients and AdamW states / {wider})", replace(cfg, sharding="fsdp"), wider))
+        sharded = replace(cfg, sharding="fsdp", rollout_backend="vllm")  # fsdp rolls out on vLLM
+        fixes.append((f"sharding: fsdp over {wider} GPUs (weights, gradients and AdamW states / {wider})", sharded, wider))
     sim = next((i for i in plan.items if i.name.startswith("simulator") and i.gib > 0), None)
     if sim is not None:
         served = replace(env, sim="openai", sim_backend=None, sim_kwargs={})

@@ -99,8 +99,9 @@ class Critic(nn.Module):
         self.head = ValueHead(trunk.config.hidden_size)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        out = self.trunk(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
-        return self.head(out.hidden_states[-1])  # (B, T)
+        # The trunk without its LM head: no micro-batch x tokens x vocabulary logits to throw away.
+        out = self.trunk.base_model(input_ids=input_ids, attention_mask=attention_mask)
+        return self.head(out.last_hidden_state)  # (B, T)
 
 
 def position_ids_for(attention_mask: torch.Tensor) -> torch.Tensor:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -32,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .checkpoints import checkpoint_to_resume, load_checkpoint, save_checkpoint
-from .config import TrainConfig, add_config_arguments, config_from_args, preset_names
+from .config import PRESETS_DIR, TrainConfig, add_config_arguments, config_from_args, preset_names
 from .run_log import RunLogger, plot_curve, read_history
 
 
@@ -108,7 +109,7 @@ def build_learner(cfg: TrainConfig, policy_path: str, accelerator: Any):
         else:
             critic = Critic(load_policy(policy_path, dtype=torch.float32)[0])
     modules = [m for m in (model, value_head, critic) if m is not None]
-    optimizer, scheduler = make_optimizer(cfg, model, value_head or critic)
+    optimizer, scheduler = make_optimizer(cfg, model, value_head or critic, fused=accelerator.device.type == "cuda")
     prepared = accelerator.prepare(*modules, optimizer, scheduler)
     model, *rest = prepared
     value_head = rest.pop(0) if value_head is not None else None
@@ -122,10 +123,13 @@ def build_learner(cfg: TrainConfig, policy_path: str, accelerator: Any):
     return learner, tokenizer
 
 
-def make_optimizer(cfg: TrainConfig, policy: Any, critic: Any = None) -> tuple[Any, Any]:
+def make_optimizer(cfg: TrainConfig, policy: Any, critic: Any = None, *, fused: bool = False) -> tuple[Any, Any]:
     """AdamW with the policy and the critic (value head or critic model) as separate
     parameter groups, each with its own learning rate and linear warm-up, then constant
-    (the reference's schedule: the learning rate is 0 on the first warm-up step)."""
+    (the reference's schedule: the learning rate is 0 on the first warm-up step).
+
+    ``fused`` (on GPUs) steps every tensor in one kernel: no temporary the size of the
+    optimizer's state, which the default multi-tensor step allocates (28 GiB at 7B)."""
     import torch
 
     groups = [{"params": [p for p in policy.parameters() if p.requires_grad], "lr": cfg.lr}]
@@ -133,7 +137,7 @@ def make_optimizer(cfg: TrainConfig, policy: Any, critic: Any = None) -> tuple[A
     if critic is not None:
         groups.append({"params": [p for p in critic.parameters() if p.requires_grad], "lr": cfg.critic_lr})
         ratios.append(cfg.critic_lr_warmup_ratio)
-    optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay, fused=fused or None)
     total = cfg.steps * cfg.optimizer_steps_per_step
     schedules = [warmup_then_constant(int(ratio * total)) for ratio in ratios]
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedules)
@@ -230,24 +234,68 @@ def set_up(cfg: TrainConfig) -> Run:
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     accelerator = Accelerator(mixed_precision=_mixed_precision(cfg.mixed_precision))
+    check_launch(cfg, accelerator)
+    if cfg.memory_check and accelerator.device.type == "cuda":
+        refuse_unfit_plan(cfg, accelerator.num_processes, torch.cuda.get_device_properties(accelerator.device).total_memory / 2**30)
     set_seed(cfg.seed)
     resume_from = checkpoint_to_resume(out_dir, cfg.resume)
-    if resume_from is None and (out_dir / "metrics.jsonl").exists() and accelerator.is_main_process:
-        (out_dir / "metrics.jsonl").unlink()  # a fresh run: no stale lines
-    (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    if accelerator.is_main_process:  # the run folder is written once, then every process reads it
+        if resume_from is None and (out_dir / "metrics.jsonl").exists():
+            (out_dir / "metrics.jsonl").unlink()  # a fresh run: no stale lines
+        (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        _policy_path(cfg, out_dir)
+    accelerator.wait_for_everyone()
 
     policy_path = _policy_path(cfg, out_dir)
     learner, tokenizer = build_learner(cfg, policy_path, accelerator)
     chat = use_chat_template(tokenizer, cfg.chat_template)
     generator = make_generator(cfg, learner, tokenizer, policy_path)
-    envs, eval_envs = make_envs(cfg)
+    envs, eval_envs = make_envs(cfg, accelerator.num_processes)
     return Run(cfg, out_dir, accelerator, learner, tokenizer, chat, generator, envs, eval_envs, resume_from)
 
 
-def make_envs(cfg: TrainConfig) -> tuple[Any, Any]:
-    """The training vector env (on the noise curriculum) and the held-out one (None without ``eval_split``)."""
+def check_launch(cfg: TrainConfig, accelerator: Any) -> None:
+    """The config and the launch agree: the step's questions divide over the processes, and
+    ``sharding: fsdp`` goes with an FSDP launch (the memory plan assumes what the config says)."""
+    from accelerate.utils import DistributedType
+
+    from zerosearch_env.errors import ConfigError
+
+    try:
+        cfg.process_questions(accelerator.num_processes)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    fsdp = accelerator.distributed_type == DistributedType.FSDP
+    if cfg.sharding == "fsdp" and not fsdp:
+        raise ConfigError(
+            "sharding: fsdp needs an FSDP launch: accelerate launch --config_file "
+            f"{PRESETS_DIR / 'accelerate' / 'fsdp.yaml'} -m zerosearch_agents.train ... (see the README, 'GPU memory')"
+        )
+    if fsdp and cfg.sharding != "fsdp":
+        raise ConfigError("launched with FSDP: set sharding: fsdp (--sharding fsdp), so the memory plan and the rollouts know")
+
+
+def refuse_unfit_plan(cfg: TrainConfig, gpus: int, gpu_memory_gib: float) -> None:
+    """Stop before any model is loaded when the memory plan does not fit these GPUs
+    (a model the planner cannot size is let through, with a note)."""
+    from zerosearch_env.errors import ConfigError
+
+    from .memory_plan import plan_memory
+
+    try:
+        plan = plan_memory(cfg, gpus=gpus, gpu_memory_gib=gpu_memory_gib)
+    except ConfigError as error:
+        print(f"no memory plan: {error}", file=sys.stderr)
+        return
+    if not plan.fits:
+        raise ConfigError(f"this configuration does not fit {gpus} x {gpu_memory_gib:.0f} GiB (memory_check: false runs it anyway)\n\n{plan.format()}")
+
+
+def make_envs(cfg: TrainConfig, processes: int = 1) -> tuple[Any, Any]:
+    """This process's training vector env (its share of the step's episodes, on the noise
+    curriculum) and the held-out one (None without ``eval_split``)."""
     curriculum = {"start": cfg.curriculum_start, "end": cfg.curriculum_end, "total_steps": cfg.total_curriculum_steps, "base": cfg.curriculum_base}
-    envs = cfg.env.make_vec(cfg.rollout_batch, curriculum=curriculum)
+    envs = cfg.env.make_vec(cfg.process_questions(processes) * cfg.group_size, curriculum=curriculum)
     eval_envs = None
     if cfg.eval_split is not None:  # on the training simulator: one engine, not two
         eval_envs = cfg.env.make_vec(min(cfg.eval_questions, 128), difficulty=cfg.eval_difficulty, split=cfg.eval_split, sim=envs.simulator)
@@ -337,7 +385,7 @@ def run_steps(run: Run, state: dict[str, Any], logger: RunLogger, *, progress: b
     bar = tqdm(range(state["step"], cfg.steps), initial=state["step"], total=cfg.steps, desc=f"{cfg.algo} training", disable=not (progress and run.main))
     for step in bar:
         envs.set_training_step(step)
-        indices, groups, step_seed = draw_step(cfg, step, accelerator.process_index, rows)
+        indices, groups, step_seed = draw_step(cfg, step, accelerator.process_index, rows, accelerator.num_processes)
 
         t0 = time.perf_counter()
         run.ready_generator()
@@ -362,9 +410,12 @@ def run_steps(run: Run, state: dict[str, Any], logger: RunLogger, *, progress: b
     return history
 
 
-def draw_step(cfg: TrainConfig, step: int, process_index: int, rows: int) -> tuple[list[int], list[int], int]:
-    """The step's episodes from ``(seed, step, process)`` alone: row indices (each question
-    ``group_size`` times), their group ids, and the sampling seed.
+def draw_step(cfg: TrainConfig, step: int, process_index: int, rows: int, processes: int = 1) -> tuple[list[int], list[int], int]:
+    """This process's episodes of a step, from ``(seed, step)`` alone: row indices (each
+    question ``group_size`` times), their group ids, and its sampling seed.
+
+    The step's ``questions_per_step`` questions are drawn once and dealt out, an equal
+    share per process, so every process count trains on the same questions.
 
     >>> from zerosearch_agents.config import make_config
     >>> cfg = make_config(questions_per_step=2, group_size=3)
@@ -373,12 +424,16 @@ def draw_step(cfg: TrainConfig, step: int, process_index: int, rows: int) -> tup
     [0, 0, 0, 1, 1, 1]
     >>> len(set(indices)) == 2 and draw_step(cfg, step=7, process_index=0, rows=100) == (indices, groups, seed)
     True
+    >>> halves = [draw_step(cfg, step=7, process_index=p, rows=100, processes=2)[0] for p in (0, 1)]
+    >>> sorted(halves[0] + halves[1]) == sorted(indices)
+    True
     """
-    rng = np.random.default_rng([cfg.seed, step, process_index])
-    questions = rng.choice(rows, size=cfg.questions_per_step, replace=False)
+    share = cfg.process_questions(processes)
+    rng = np.random.default_rng([cfg.seed, step, 0])
+    questions = rng.choice(rows, size=cfg.questions_per_step, replace=False)[process_index * share : (process_index + 1) * share]
     indices = np.repeat(questions, cfg.group_size).tolist()
-    groups = np.repeat(np.arange(cfg.questions_per_step), cfg.group_size).tolist()
-    step_seed = int(rng.integers(2**31 - 1))
+    groups = np.repeat(np.arange(share), cfg.group_size).tolist()
+    step_seed = int(rng.integers(2**31 - 1, size=processes)[process_index])
     return indices, groups, step_seed
 
 
@@ -389,10 +444,11 @@ def save_final(run: Run, state: dict[str, Any], result: RunResult) -> None:
     """The last checkpoint, then (main process) the final model and tokenizer, the history
     read back from metrics.jsonl (all legs of a resumed run) and the reward curve."""
     save_checkpoint(run.accelerator, run.out_dir, state["step"], state)
+    weights = run.accelerator.get_state_dict(run.learner.model)  # every process takes part: FSDP gathers its shards
     if not run.main:
         return
     out_dir = run.out_dir
-    run.accelerator.unwrap_model(run.learner.model).save_pretrained(out_dir / "final")
+    run.accelerator.unwrap_model(run.learner.model).save_pretrained(out_dir / "final", state_dict=weights)
     run.tokenizer.save_pretrained(out_dir / "final")
     result.history = read_history(out_dir / "metrics.jsonl")
     if result.history:
@@ -421,19 +477,48 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--preset", help=f"a ready config: {', '.join(preset_names())}")
     source.add_argument("--config", help="a YAML file of TrainConfig fields")
+    plan = parser.add_argument_group("memory plan")
+    plan.add_argument("--plan", action="store_true", help="Print the GPU memory plan of the configuration and exit (no model is loaded).")
+    plan.add_argument("--gpus", type=int, help="GPUs of the plan, one training process each (default: the visible GPUs, else 1).")
+    plan.add_argument("--gpu-memory", type=float, metavar="GIB", help="Memory per GPU in GiB (default: the visible GPU's, else 80).")
     add_config_arguments(parser)
     return parser
 
 
+def print_plan(cfg: TrainConfig, gpus: int | None, gpu_memory: float | None) -> int:
+    """``zerosearch train --plan``: the plan on the given (or visible) GPUs; exit 1 when it does not fit."""
+    from zerosearch_env.import_utils import cuda_device_count
+
+    from .memory_plan import plan_memory
+
+    visible = cuda_device_count()
+    if gpu_memory is None and visible:
+        import torch
+
+        gpu_memory = torch.cuda.get_device_properties(0).total_memory / 2**30
+    plan = plan_memory(cfg, gpus=gpus or visible or 1, gpu_memory_gib=gpu_memory or 80.0)
+    print(plan.format())
+    return 0 if plan.fits else 1
+
+
 def run_from_args(args: argparse.Namespace) -> int:
     """``zerosearch train``: the config named by the flags, trained to the end."""
+    from zerosearch_env.errors import ConfigError
+
     try:
         cfg = config_from_args(args)
-    except ValueError as error:
+        if args.plan:
+            return print_plan(cfg, args.gpus, args.gpu_memory)
+    except (ValueError, ConfigError) as error:
         print(f"zerosearch train: error: {error}", file=sys.stderr)
         return 2
-    result = train(cfg)
-    print(f"run folder: {result.out_dir} (metrics.jsonl, reward_curve.png, final/, checkpoints/)")
+    try:
+        result = train(cfg)
+    except ConfigError as error:  # found once the launch is known (processes, GPUs): before any model loads
+        print(f"zerosearch train: error: {error}", file=sys.stderr)
+        return 2
+    if os.environ.get("RANK", "0") == "0":
+        print(f"run folder: {result.out_dir} (metrics.jsonl, reward_curve.png, final/, checkpoints/)")
     return 0
 
 

@@ -185,7 +185,8 @@ def optimize(learner: Learner, batch: dict[str, torch.Tensor]) -> dict[str, floa
     """``ppo_epochs`` passes of mini-batch optimizer steps over a scored batch with advantages."""
     cfg, acc = learner.config, learner.accelerator
     n = batch["input_ids"].shape[0]
-    mini = cfg.mini_batch_size or n
+    processes = acc.num_processes if acc is not None else 1
+    mini = cfg.mini_batch_size // processes if cfg.mini_batch_size else n  # this process's share of each optimizer step
     sums: dict[str, float] = {}
     counts = 0
     tokens = 0

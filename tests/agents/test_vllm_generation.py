@@ -129,3 +129,14 @@ def test_real_vllm_engine_matches_transformers_greedy_turns_after_a_sync(tmp_pat
     expected = HFGenerator(model, tokenizer).generate(contexts(tokenizer), [24, 24, 24], Sampling(0.0))
     turns = vllm.generate(contexts(tokenizer), [24, 24, 24], Sampling(0.0))
     assert [t.token_ids for t in turns] == [t.token_ids for t in expected]
+
+
+def test_the_evaluation_env_shares_the_training_simulators_engine(fake_vllm, tmp_path):
+    from zerosearch_agents.train import set_up
+    from zerosearch_env.testing import build_tiny_llama
+
+    simulator = build_tiny_llama(tmp_path / "sim")
+    run = set_up(make_config(**SMALL, sim=str(simulator), sim_backend="vllm", sim_kwargs={"gpu_memory_utilization": 0.4}, out_dir=str(tmp_path / "run")))
+    assert run.eval_envs is not None and run.eval_envs.simulator is run.envs.simulator
+    (engine,) = fake_vllm.engines  # one simulator engine, not one per environment
+    assert engine.kwargs["gpu_memory_utilization"] == 0.4  # sim_kwargs reach it from the training config
