@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from zerosearch_agents.config import make_config  # noqa: E402
-from zerosearch_agents.train import make_optimizer  # noqa: E402
+from zerosearch_agents.build import make_optimizer  # noqa: E402
 from zerosearch_agents.update import Learner  # noqa: E402
 
 

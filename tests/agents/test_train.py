@@ -118,7 +118,7 @@ def test_a_bf16_checkpoint_trains_in_fp32(tmp_path):
     from transformers import AutoModelForCausalLM
 
     from zerosearch_agents.policy import build_tiny_policy
-    from zerosearch_agents.train import build_learner
+    from zerosearch_agents.build import build_learner
 
     path = build_tiny_policy(tmp_path / "fp32", hidden_size=16, layers=1)
     AutoModelForCausalLM.from_pretrained(path).to(torch.bfloat16).save_pretrained(path)
@@ -134,7 +134,7 @@ def test_with_lora_the_reference_is_the_warm_start_not_the_base_model(tmp_path):
     from accelerate import Accelerator
 
     from zerosearch_agents.policy import build_tiny_policy, forward_logprobs
-    from zerosearch_agents.train import build_learner
+    from zerosearch_agents.build import build_learner
     from zerosearch_agents.warm_start import warm_start
 
     path = build_tiny_policy(tmp_path / "policy", hidden_size=16, layers=1)
