@@ -142,6 +142,7 @@ def install(monkeypatch: Any) -> types.ModuleType:
     module.SamplingParams = SamplingParams
     module.engines = LLM.created = []
     monkeypatch.setitem(sys.modules, "vllm", module)
-    for key in ENVIRON_KEYS:
-        monkeypatch.delenv(key, raising=False)
+    for key in ENVIRON_KEYS:  # set, then deleted: monkeypatch now restores each (or removes it) after the test
+        monkeypatch.setenv(key, "")
+        monkeypatch.delenv(key)
     return module

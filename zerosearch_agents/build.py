@@ -10,16 +10,28 @@ from .config import TrainConfig
 
 
 def build_learner(cfg: TrainConfig, policy_path: str, accelerator: Any):
-    """Policy (with LoRA if asked), reference, critic, optimizer and scheduler."""
+    """Policy (with LoRA if asked), reference, critic, optimizer and scheduler, from the
+    policy's folder or hub id; returns ``(learner, tokenizer)``."""
     import torch
 
-    from .policy import Critic, ValueHead, load_policy
-    from .update import Learner
+    from .policy import load_policy
 
     # Trainable weights in fp32 whatever the checkpoint's dtype (transformers keeps a bf16
     # checkpoint in bf16, where AdamW steps of lr 1e-6 round to nothing); mixed precision
     # casts the compute.
     model, tokenizer = load_policy(policy_path, dtype=torch.float32)
+    return assemble_learner(cfg, model, accelerator), tokenizer
+
+
+def assemble_learner(cfg: TrainConfig, model: Any, accelerator: Any):
+    """The learner around a policy already in memory (fp32): reference, LoRA, critic,
+    optimizer and scheduler, prepared by ``accelerator``."""
+    import torch
+
+    from .policy import Critic, ValueHead
+    from .update import Learner
+
+    critic_trunk = copy.deepcopy(model) if cfg.algo == "ppo" and cfg.critic == "model" else None
     if cfg.gradient_checkpointing:  # renamed activation checkpointing in newer transformers
         enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
         enable()
@@ -45,7 +57,7 @@ def build_learner(cfg: TrainConfig, policy_path: str, accelerator: Any):
         if cfg.critic == "head":
             value_head = ValueHead(model.config.hidden_size)
         else:
-            critic = Critic(load_policy(policy_path, dtype=torch.float32)[0])
+            critic = Critic(critic_trunk)
     modules = [m for m in (model, value_head, critic) if m is not None]
     optimizer, scheduler = make_optimizer(cfg, model, value_head or critic, fused=accelerator.device.type == "cuda")
     prepared = accelerator.prepare(*modules, optimizer, scheduler)
@@ -57,8 +69,7 @@ def build_learner(cfg: TrainConfig, policy_path: str, accelerator: Any):
         device = accelerator.device if cfg.ref_device == "same" else torch.device(cfg.ref_device)
         ref_model = ref_model.to(device)
         accelerator.register_for_checkpointing(ref_model)  # after a warm start the reference is not the initial model
-    learner = Learner(cfg, model, optimizer, scheduler, ref_model, value_head, critic, accelerator)
-    return learner, tokenizer
+    return Learner(cfg, model, optimizer, scheduler, ref_model, value_head, critic, accelerator)
 
 
 def make_optimizer(cfg: TrainConfig, policy: Any, critic: Any = None, *, fused: bool = False) -> tuple[Any, Any]:

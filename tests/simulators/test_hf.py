@@ -151,3 +151,28 @@ def test_the_models_generation_config_defaults_do_not_change_sampling(tmp_path):
     for seed in (1, 2):
         sim.simulate([SearchRequest("q", "Q?", ("a",), seed=seed)])
     assert not sampled[0].equal(sampled[1])  # ...but two seeds draw two different replies
+
+
+def test_from_model_wraps_a_model_in_memory_as_loading_its_folder_does(tiny_llama, tiny_sim):
+    """The same weights, wrapped in memory or loaded from their folder, generate the same
+    tokens for the same seeded batch: both constructors share one setup (left padding,
+    sampling, eval mode)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
+    tokenizer.padding_side = "right"
+    sim = HFSimulator.from_model(AutoModelForCausalLM.from_pretrained(tiny_llama), tokenizer, **FAST)
+    assert (sim.name, sim.device, sim.batch_size, sim.sampling) == ("hf:Simulation_LLM_tiny", "cpu", 8, tiny_sim.sampling)
+    assert tokenizer.padding_side == "left" and not sim.model.training
+
+    outputs = {}
+    for key, simulator in (("memory", sim), ("folder", tiny_sim)):
+        generate = simulator.model.generate
+        simulator.model.generate = lambda generate=generate, key=key, **kwargs: outputs.setdefault(key, generate(**kwargs))
+        try:
+            simulator.simulate(requests(3))
+        finally:
+            del simulator.model.generate
+    assert outputs["memory"].shape[0] == 3 and outputs["memory"].equal(outputs["folder"])
+    with pytest.raises(ConfigError, match="batch_size"):
+        HFSimulator.from_model(sim.model, tokenizer, batch_size=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError, SimulatorError
 from ..import_utils import require
@@ -38,6 +39,18 @@ def sampling_kwargs(sampling: SamplingConfig) -> dict[str, object]:
     return dict(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=0, **neutral)
 
 
+def _checked_options(mode: str, temperature: float, top_p: float, max_new_tokens: int, batch_size: int) -> SamplingConfig:
+    """The constructors' checks (the packages, the mode, the batch size, the sampling), run
+    before any model is loaded."""
+    require("torch", "the transformers simulator backend")
+    require("transformers", "the transformers simulator backend")
+    if mode not in ("sft", "prompt"):
+        raise ConfigError(f"mode expects 'sft' or 'prompt', got {mode!r}")
+    if batch_size < 1:
+        raise ConfigError(f"batch_size expects a positive int, got {batch_size!r}")
+    return SamplingConfig(temperature, top_p, max_new_tokens)
+
+
 class HFSimulator:
     """A simulation LLM run with transformers.
 
@@ -48,7 +61,7 @@ class HFSimulator:
 
     Args:
         model: a local folder saved with ``save_pretrained`` (or a hub id already in the
-            local cache).
+            local cache). :meth:`from_model` wraps a model already in memory instead.
         mode: ``"sft"`` for the released simulators, ``"prompt"`` for a plain instruct model.
         batch_size: requests per ``generate`` call.
         device: ``"cpu"``, ``"cuda"``, ... (default: cuda if visible, else cpu).
@@ -68,26 +81,50 @@ class HFSimulator:
         dtype: str | None = None,
         name: str | None = None,
     ):
-        require("torch", "the transformers simulator backend")
-        require("transformers", "the transformers simulator backend")
+        sampling = _checked_options(mode, temperature, top_p, max_new_tokens, batch_size)  # before a long load
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        if mode not in ("sft", "prompt"):
-            raise ConfigError(f"mode expects 'sft' or 'prompt', got {mode!r}")
-        if batch_size < 1:
-            raise ConfigError(f"batch_size expects a positive int, got {batch_size!r}")
-        self.sampling = SamplingConfig(temperature, top_p, max_new_tokens)
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        torch_dtype = getattr(torch, dtype) if dtype else (torch.bfloat16 if device.startswith("cuda") else torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(str(model))
+        loaded = AutoModelForCausalLM.from_pretrained(str(model), dtype=torch_dtype).to(device)
+        self._attach(loaded, tokenizer, sampling, mode=mode, batch_size=batch_size, name=name or f"hf:{Path(str(model)).name}")
+
+    @classmethod
+    def from_model(
+        cls,
+        model: Any,
+        tokenizer: Any,
+        *,
+        mode: str = "sft",
+        temperature: float = 0.8,
+        top_p: float = 1.0,
+        max_new_tokens: int = 600,
+        batch_size: int = 16,
+        name: str | None = None,
+    ) -> HFSimulator:
+        """A simulator around a causal LM already in memory, on its own device and dtype
+        (a model built from a config, or shared with other code), with nothing written to
+        disk. ``tokenizer`` is switched to left padding, which batched generation needs."""
+        sampling = _checked_options(mode, temperature, top_p, max_new_tokens, batch_size)
+        simulator = cls.__new__(cls)
+        label = getattr(model.config, "_name_or_path", "") or type(model).__name__
+        simulator._attach(model, tokenizer, sampling, mode=mode, batch_size=batch_size, name=name or f"hf:{Path(label).name}")
+        return simulator
+
+    def _attach(self, model: Any, tokenizer: Any, sampling: SamplingConfig, *, mode: str, batch_size: int, name: str) -> None:
+        """The setup both constructors share: left padding, a pad token, eval mode."""
+        self.sampling = sampling
         self.mode = mode
         self.batch_size = batch_size
-        self.name = name or f"hf:{Path(str(model)).name}"
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        torch_dtype = getattr(torch, dtype) if dtype else (torch.bfloat16 if self.device.startswith("cuda") else torch.float32)
-        self.tokenizer = AutoTokenizer.from_pretrained(str(model))
+        self.name = name
+        self.tokenizer = tokenizer
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(str(model), dtype=torch_dtype).to(self.device).eval()
+        self.model = model.eval()
+        self.device = str(next(model.parameters()).device)
 
     def render(self, request: SearchRequest) -> str:
         """The exact text fed to the model: the prompt inside the model's chat template."""
