@@ -30,6 +30,8 @@ def test_one_call_per_batch_in_order_with_token_counts(engine):
 
 
 def test_request_seeds_make_sampling_reproducible(engine):
+    """The same batch again gives the same documents: the engine runs in-process with the
+    prefix cache off (the conditions zerosearch_env.vllm_engine sets and documents)."""
     first = [r.documents for r in engine.simulate(requests(8))]
     assert first == [r.documents for r in engine.simulate(requests(8))]
     assert first != [r.documents for r in engine.simulate(requests(8, offset=1000))]
