@@ -154,8 +154,10 @@ class ZeroSearchEnv(gym.Env[str, str]):
       instead of the dataset's ``prompt`` column or the ZeroSearch template (e.g. a
       short prompt for a tiny policy trained from scratch).
     - ``observation_mode``: ``"delta"`` (default) or ``"transcript"``.
-    - ``on_sim_error``: ``"raise"`` (default) or ``"fallback"`` (empty documents, flagged in
-      ``info["sim_error"]``).
+    - ``on_sim_error``: what a failed search means (a simulator fault after the backend's
+      retries): ``"raise"`` (default) a :class:`SimulatorError` once the step's whole batch
+      was tried, leaving every sub-env as it was; or ``"fallback"``: that search alone
+      gets no documents, flagged in ``info["sim_error"]``.
     - ``render_mode``: ``"ansi"`` returns the transcript, ``"human"`` prints it.
 
     ## Version History
@@ -356,12 +358,19 @@ class ZeroSearchEnv(gym.Env[str, str]):
         assert pending.request is not None
         try:
             results = self.simulator.simulate([pending.request])
+            if len(results) != 1:
+                raise SimulatorError(f"{self.simulator.name} returned {len(results)} results for 1 request")
         except SimulatorError as error:
             if self.on_sim_error == "raise":
                 raise
             return fallback_result(error)
-        if len(results) != 1:
-            raise SimulatorError(f"{self.simulator.name} returned {len(results)} results for 1 request")
+        if results[0].failed and self.on_sim_error == "raise":
+            fault = results[0].error
+            raise SimulatorError(
+                f"{self.simulator.name}: the search failed after {fault.attempts} attempt(s): {fault.message}; "
+                "step again with the same action to retry it, or pass on_sim_error='fallback' to go on without documents",
+                fault=fault,
+            )
         return results[0]
 
     def finish_turn(self, pending: PendingTurn, result: SearchResult | None) -> tuple[str, float, bool, bool, StepInfo]:

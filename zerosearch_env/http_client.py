@@ -125,6 +125,10 @@ def post_json(
         raise RequestFault("timeout", f"{url} timed out", retryable=True) from error
     except httpx.TransportError as error:
         raise RequestFault("connection", f"{url} unreachable ({type(error).__name__})", retryable=True) from error
+    except httpx.DecodingError as error:  # e.g. a broken gzip body
+        raise RequestFault("protocol", f"{url} sent a body that does not decode: {error}", retryable=retry_malformed) from error
+    except httpx.HTTPError as error:  # anything else httpx refuses (too many redirects, ...)
+        raise RequestFault("connection", f"{url} failed ({type(error).__name__}: {error})", retryable=True) from error
     if response.status_code != 200:
         status = response.status_code
         detail = response.text[:200].strip()

@@ -79,8 +79,8 @@ class JSONServer:
     """A JSON-over-HTTP server on 127.0.0.1 (a free port) for the tests and benchmarks of
     HTTP clients.
 
-    ``respond(path, body)`` returns ``(status, payload)``; a payload that is not bytes is
-    sent as JSON. Every request is recorded (``paths``, ``bodies``, ``headers``), each
+    ``respond(path, body)`` returns ``(status, payload)`` or ``(status, payload, headers)``;
+    a payload that is not bytes is sent as JSON. Every request is recorded (``paths``, ``bodies``, ``headers``), each
     answer waits ``delay`` seconds, and ``max_in_flight`` is the most requests handled at
     once. ``keep_alive`` serves HTTP/1.1 with kept-alive connections and no Nagle delay,
     as a real server does (a benchmark then times the client, not the TCP stack); without
@@ -124,7 +124,7 @@ class JSONServer:
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
                     time.sleep(server.delay)
-                    status, payload = respond(self.path, json.loads(raw))
+                    status, payload, *extra_headers = respond(self.path, json.loads(raw))
                 finally:
                     # Counted out before the reply leaves: once the client has its answer it may
                     # send the next request at once, and that must not overlap this one's count.
@@ -135,6 +135,8 @@ class JSONServer:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
+                    for name, value in (extra_headers[0] if extra_headers else {}).items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):

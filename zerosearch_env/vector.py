@@ -22,6 +22,7 @@ from gymnasium.vector.utils import batch_space
 from .env import StepInfo, ZeroSearchEnv, fallback_result
 from .errors import ConfigError, SimulatorError
 from .records import QARow
+from .simulators.base import SearchRequest, SearchResult
 
 _AUTORESET_MODES: dict[Any, AutoresetMode] = {
     "next_step": AutoresetMode.NEXT_STEP,
@@ -107,6 +108,7 @@ class ZeroSearchVectorEnv(VectorEnv):
         self._autoreset = np.zeros(num_envs, dtype=bool)
         self.last_step_stats = StepStats()
         self.last_infos: tuple[StepInfo | None, ...] = (None,) * num_envs
+        self._kept: dict[tuple[int, SearchRequest], SearchResult] = {}  # a raised step's successful searches
 
     # ------------------------------------------------------------------ gymnasium API
     def reset(
@@ -118,6 +120,7 @@ class ZeroSearchVectorEnv(VectorEnv):
             seeds = list(seed)
             if len(seeds) != self.num_envs:
                 raise ConfigError(f"reset expects {self.num_envs} seeds, got {len(seeds)}")
+        self._kept = {}
         options = dict(options or {})
         mask = options.pop("reset_mask", None)
         mask = np.ones(self.num_envs, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
@@ -209,24 +212,39 @@ class ZeroSearchVectorEnv(VectorEnv):
         )
 
     def _simulate(self, pending: list, searching: list[int]) -> dict[int, Any]:
+        """One simulator call for the step's searches; each failed search is handled on
+        its own (``on_sim_error``). In raise mode the step raises once the batch was tried,
+        and keeps the searches that succeeded: the same step again sends only the failed
+        ones (a retried turn makes the same requests)."""
         stats = self.last_step_stats = StepStats(sim_requests=len(searching))
         if not searching:
             return {}
-        requests = [pending[i].request for i in searching]
+        keys = [(i, pending[i].request) for i in searching]
+        kept, self._kept = self._kept, {}
+        to_send = [key for key in keys if key not in kept]
+        stats.sim_requests = len(to_send)
         sim_started = time.perf_counter()
-        try:
-            results = self.simulator.simulate(requests)
-            if len(results) != len(requests):
-                raise SimulatorError(f"{self.simulator.name} returned {len(results)} results for {len(requests)} requests")
-        except SimulatorError as error:
-            if self.envs[0].on_sim_error == "raise":
-                raise  # no sub-env was changed: begin_turn only decides
-            results = [fallback_result(error)] * len(requests)
-        stats.sim_calls = 1
+        fresh: list[SearchResult] = []
+        if to_send:
+            try:
+                fresh = self.simulator.simulate([request for _, request in to_send])
+                if len(fresh) != len(to_send):
+                    raise SimulatorError(f"{self.simulator.name} returned {len(fresh)} results for {len(to_send)} requests")
+            except SimulatorError as error:  # the whole call failed
+                if self.envs[0].on_sim_error == "raise":
+                    self._kept = kept  # no sub-env was changed: begin_turn only decides
+                    raise
+                fresh = [fallback_result(error)] * len(to_send)
+            stats.sim_calls = 1
+        results = {**kept, **dict(zip(to_send, fresh))}
         stats.sim_wall_s = time.perf_counter() - sim_started
-        stats.sim_prompt_tokens = sum(r.prompt_tokens for r in results)
-        stats.sim_completion_tokens = sum(r.completion_tokens for r in results)
-        return dict(zip(searching, results))
+        stats.sim_prompt_tokens = sum(r.prompt_tokens for r in fresh)
+        stats.sim_completion_tokens = sum(r.completion_tokens for r in fresh)
+        failed = [key for key in keys if results[key].failed]
+        if failed and self.envs[0].on_sim_error == "raise":
+            self._kept = {key: result for key, result in results.items() if not result.failed}
+            raise _failed_searches(self.simulator.name, [(i, results[(i, request)]) for i, request in failed], len(keys))
+        return {i: results[(i, request)] for i, request in keys}
 
     def _batch_infos(self, infos: list[StepInfo | None]) -> dict[str, Any]:
         """Gymnasium's vector info layout (``info[key][i]`` plus a ``_key`` mask), built
@@ -302,3 +320,17 @@ class ZeroSearchVectorEnv(VectorEnv):
     def close_extras(self, **kwargs: Any) -> None:
         for env in self.envs:
             env.close()
+
+
+def _failed_searches(simulator: str, failed: list[tuple[int, SearchResult]], searches: int) -> SimulatorError:
+    """The error of a step whose searches failed in raise mode: which sub-envs, and why."""
+    envs = ", ".join(str(i) for i, _ in failed[:10]) + (", ..." if len(failed) > 10 else "")
+    fault = failed[0][1].error
+    kinds = sorted({result.error.kind for _, result in failed})
+    return SimulatorError(
+        f"{simulator}: {len(failed)} of {searches} searches failed (sub-envs {envs}; {', '.join(kinds)}); the first, "
+        f"after {fault.attempts} attempt(s): {fault.message}. No sub-env was changed and the {searches - len(failed)} "
+        "that succeeded are kept: step again with the same actions to re-send only the failed ones, "
+        "or pass on_sim_error='fallback' to go on without their documents",
+        fault=fault,
+    )

@@ -85,3 +85,22 @@ def test_openai_agent_rejects_bad_settings():
         OpenAIAgent("localhost:8000")
     with pytest.raises(ConfigError, match="api expects 'chat' or 'completions'"):
         OpenAIAgent(api="responses")
+
+
+@pytest.mark.parametrize(
+    ("reply", "headers", "problem"),
+    [
+        ({"choices": [{"message": {"content": 5}}]}, {}, "content is a int"),
+        ({"choices": [{"message": {"content": ["<answer> a"]}}]}, {}, "content is a list"),
+        ({"choices": [{"message": {"content": "<answer> a"}}], "usage": [1, 2]}, {}, "usage is a list"),
+        ({"choices": [{"message": {"content": "<answer> a"}}], "usage": {"prompt_tokens": -5}}, {}, "usage.prompt_tokens is -5"),
+        (b"not gzip at all", {"Content-Encoding": "gzip"}, "does not decode"),
+    ],
+)
+def test_a_malformed_reply_is_a_retried_protocol_fault_then_an_agent_error(start_server, reply, headers, problem):
+    server = start_server(JSONServer, lambda path, body: (200, reply, headers))
+    agent = OpenAIAgent(server.url, "my-policy", retries=1, backoff_s=0.0)
+    with pytest.raises(AgentError, match=rf"not a completion: its {problem}|{problem}"):
+        agent.act([EpisodeView(episode_id=0, prompt="Question: Who?", turns=(), observations=())])
+    assert len(server.bodies) == 2  # retried like any failed request
+    assert agent.usage == {"prompt_tokens": 0, "completion_tokens": 0, "requests": 0}  # nothing counted

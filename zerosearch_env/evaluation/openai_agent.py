@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from ..errors import ConfigError, ZeroSearchError
 from ..http_client import RequestFault, RetryPolicy, json_client, post_json
+from ..openai_replies import completion_text, token_counts
 from ..protocol import STOP_TAGS, close_stop_tag
 from .episodes import EpisodeView
 
@@ -126,14 +127,14 @@ class OpenAIAgent:
             ) from fault
 
     def _read(self, reply: Any) -> str:
-        """The turn a completion wrote (its stop tag put back); counts the tokens it cost."""
-        choice = reply["choices"][0]
-        text = choice["message"]["content"] if self.api == "chat" else choice["text"]
-        usage = reply.get("usage") or {}
-        self.usage["prompt_tokens"] += int(usage.get("prompt_tokens") or 0)
-        self.usage["completion_tokens"] += int(usage.get("completion_tokens") or 0)
+        """The turn a completion wrote (its stop tag put back); counts the tokens it cost.
+        A malformed reply raises before anything is counted (a ``protocol`` fault)."""
+        text = completion_text(reply, chat=self.api == "chat")
+        prompt_tokens, completion_tokens = token_counts(reply)
+        self.usage["prompt_tokens"] += prompt_tokens
+        self.usage["completion_tokens"] += completion_tokens
         self.usage["requests"] += 1
-        return close_stop_tag(text or "")
+        return close_stop_tag(text)
 
     def close(self) -> None:
         self._client.close()

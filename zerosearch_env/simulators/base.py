@@ -72,8 +72,10 @@ class SearchResult:
 
     ``documents`` holds one string per document, without the ``Doc i:`` prefix;
     :meth:`text` renders them the way the released simulators write them.
-    ``error`` is set only for an explicit fallback result (the caller opted in to
-    fallbacks); such a result has no documents.
+    ``error`` says why a request has no documents: the simulator wrote none (kind
+    ``"empty"``: an answer, if a poor one), or the request *failed* (:attr:`failed`: a
+    timeout, a dropped connection, an HTTP error, a malformed reply, after the backend's
+    retries). The environment's ``on_sim_error`` decides what a failed request means.
     """
 
     documents: tuple[str, ...]
@@ -87,14 +89,22 @@ class SearchResult:
     def text(self) -> str:
         return format_documents(self.documents)
 
+    @property
+    def failed(self) -> bool:
+        """The request got no answer (its ``error`` is a fault other than ``"empty"``)."""
+        return self.error is not None and self.error.kind != "empty"
+
 
 @runtime_checkable
 class Simulator(Protocol):
     """Anything that turns a batch of search requests into a batch of results.
 
-    ``simulate`` returns exactly one result per request, in order. It raises
-    :class:`~zerosearch_env.errors.SimulatorError` when it cannot answer, unless it was
-    built to return explicit fallback results (``SearchResult.error`` set).
+    ``simulate`` returns exactly one result per request, in order. A request that fails
+    on its own comes back failed (``SearchResult.failed``, its fault in ``error``), so the
+    batch's other requests keep their documents; a simulator raises
+    :class:`~zerosearch_env.errors.SimulatorError` only when the whole call fails (a
+    local model's ``generate`` error). Either way the environment's ``on_sim_error``
+    decides: raise, or flag the failed searches.
     """
 
     name: str

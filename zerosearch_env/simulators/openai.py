@@ -4,7 +4,8 @@ The reference calls its simulator server one query at a time from a thread pool;
 backend does the same with a bound on concurrency, spreads requests round-robin over
 several servers, retries a failed request on the next server (the project's one
 :class:`~zerosearch_env.http_client.RetryPolicy`), and turns a request that still fails
-into a typed fault.
+into a typed fault on that request's result alone: the other requests of the batch keep
+their documents, and the environment's ``on_sim_error`` decides what a fault means.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal
+from typing import Any
 
-from ..errors import ConfigError, SimulatorError
+from ..errors import ConfigError
 from ..http_client import RequestFault, RetryPolicy, json_client, post_json
 from ..import_utils import require
+from ..openai_replies import completion_text, token_counts
 from ..protocol import parse_reply_documents
 from .base import SamplingConfig, SearchRequest, SearchResult, SimulatorFault
 from .prompts import build_prompt, chat_messages
@@ -36,9 +38,8 @@ class OpenAISimulator:
             sent as a bearer token and never logged.
         concurrency: requests in flight at once.
         timeout_s, retries, backoff_s: per-attempt timeout; extra attempts after the
-            first; the first backoff (doubled on each retry).
-        on_error: ``"raise"`` a :class:`SimulatorError`, or return an explicit
-            ``"fallback"`` result (no documents, ``error`` set) for the failed requests.
+            first; the first backoff (doubled on each retry). A request that still fails
+            comes back with no documents and its fault in ``error``.
     """
 
     def __init__(
@@ -55,7 +56,6 @@ class OpenAISimulator:
         timeout_s: float = 60.0,
         retries: int = 3,
         backoff_s: float = 0.5,
-        on_error: Literal["raise", "fallback"] = "raise",
         name: str | None = None,
     ):
         require("httpx", "the OpenAI-compatible simulator backend")
@@ -66,15 +66,12 @@ class OpenAISimulator:
             raise ConfigError(f"mode expects 'sft' or 'prompt', got {mode!r}")
         if concurrency < 1 or timeout_s <= 0:
             raise ConfigError(f"expects concurrency >= 1 and timeout_s > 0; got {concurrency}, {timeout_s}")
-        if on_error not in ("raise", "fallback"):
-            raise ConfigError(f"on_error expects 'raise' or 'fallback', got {on_error!r}")
         self.base_urls = [u.rstrip("/") for u in urls]
         self.model = model
         self.mode = mode
         self.sampling = SamplingConfig(temperature, top_p, max_new_tokens)
         self.concurrency = concurrency
         self.retry = RetryPolicy(retries, backoff_s)
-        self.on_error = on_error
         self.name = name or f"openai:{model}"
         self._client = json_client(timeout_s, concurrency, api_key_env)
         self._next_url = itertools.count()
@@ -98,19 +95,12 @@ class OpenAISimulator:
         return body
 
     def simulate(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
+        """One result per request; a request that failed after its retries has no
+        documents and a typed fault (``timeout``, ``connection``, ``http``, ``protocol``)."""
         if not requests:
             return []
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(requests))) as pool:
-            results = list(pool.map(self._one, requests))
-        failures = [r for r in results if r.error is not None and r.error.kind != "empty"]
-        if failures and self.on_error == "raise":
-            fault = failures[0].error
-            raise SimulatorError(
-                f"{self.name}: {len(failures)} of {len(results)} requests failed after "
-                f"{fault.attempts} attempt(s): {fault.message}",
-                fault=fault,
-            )
-        return results
+            return list(pool.map(self._one, requests))
 
     def _first_server(self) -> int:
         with self._lock:
@@ -138,15 +128,15 @@ class OpenAISimulator:
             return SearchResult(documents=(), latency_s=time.perf_counter() - started, error=error)
 
     def _result(self, reply: Any, request: SearchRequest, url: str, attempt: int, started: float) -> SearchResult:
-        """A chat completion's documents and token counts."""
-        text = reply["choices"][0]["message"]["content"] or ""
-        usage = reply.get("usage") or {}
+        """A chat completion's documents and token counts (a malformed reply raises: a ``protocol`` fault)."""
+        text = completion_text(reply)
+        prompt_tokens, completion_tokens = token_counts(reply)
         documents = parse_reply_documents(text, request.topk)
         empty = None if documents else SimulatorFault(kind="empty", message=f"{url} wrote no documents", attempts=attempt)
         return SearchResult(
             documents=documents,
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
             latency_s=time.perf_counter() - started,
             error=empty,
         )

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from itertools import repeat
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
-from ..errors import ConfigError, SimulatorError
+from ..errors import ConfigError
 from ..http_client import RequestFault, RetryPolicy, json_client, post_json
 from .base import SearchRequest, SearchResult, SimulatorFault
 from .ranking import one_line
@@ -89,8 +89,8 @@ class HTTPRetriever:
         timeout_s, retries, backoff_s: per-attempt timeout; extra attempts after the
             first (for connection errors, timeouts and HTTP 408/425/429/5xx; a reply
             that is not the API is not retried); the first backoff (doubled on each retry).
-        on_error: ``"raise"`` a :class:`SimulatorError`, or return an explicit
-            ``"fallback"`` result (no documents, ``error`` set) for the failed queries.
+            The queries of a batch that still fails come back with no documents and the
+            fault (with its likely fix) in ``error``; the other batches keep theirs.
     """
 
     def __init__(
@@ -102,7 +102,6 @@ class HTTPRetriever:
         timeout_s: float = 30.0,
         retries: int = 3,
         backoff_s: float = 0.5,
-        on_error: Literal["raise", "fallback"] = "raise",
         name: str | None = None,
     ):
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
@@ -111,14 +110,11 @@ class HTTPRetriever:
             raise ConfigError(
                 f"expects batch_size >= 1, concurrency >= 1, timeout_s > 0; got {batch_size}, {concurrency}, {timeout_s}"
             )
-        if on_error not in ("raise", "fallback"):
-            raise ConfigError(f"on_error expects 'raise' or 'fallback', got {on_error!r}")
         self.url = _with_path(url)
         self.batch_size = batch_size
         self.concurrency = concurrency
         self.timeout_s = timeout_s
         self.retry = RetryPolicy(retries, backoff_s)
-        self.on_error = on_error
         self.name = name or f"retriever:{self.url}"
         self._client = self._new_client()
 
@@ -149,14 +145,6 @@ class HTTPRetriever:
         per_query: list[list[_Hit] | SimulatorFault] = []
         for chunk, answer in zip(chunks, answers):
             per_query.extend(answer if isinstance(answer, list) else [answer] * len(chunk))
-        faults = [a for a in per_query if isinstance(a, SimulatorFault)]
-        if faults and self.on_error == "raise":
-            fault = faults[0]
-            raise SimulatorError(
-                f"{self.name}: {len(faults)} of {len(requests)} queries failed after {fault.attempts} attempt(s): "
-                f"{fault.message}; {_FIXES.get(fault.kind, '')}",
-                fault=fault,
-            )
         return [_result(request, answer, latency) for request, answer in zip(requests, per_query)]
 
     def _post(self, queries: list[str], topk: int) -> list[list[_Hit]] | SimulatorFault:
@@ -171,7 +159,8 @@ class HTTPRetriever:
         try:
             return self.retry.run(attempt)
         except RequestFault as fault:
-            return SimulatorFault(fault.kind, fault.message, fault.attempts)
+            fix = _FIXES.get(fault.kind)
+            return SimulatorFault(fault.kind, f"{fault.message}; {fix}" if fix else fault.message, fault.attempts)
 
     def close(self) -> None:
         self._client.close()
