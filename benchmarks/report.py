@@ -134,6 +134,11 @@ def _targets(benches: dict[str, dict], steps: dict[tuple[str, str, int], float])
     if http_batched and http_sequential:
         targets.append(Target("HTTP backend, 64 requests: concurrent batch / sequential calls", "(reported)", f"{http_sequential / http_batched:.1f}x", None))
 
+    openers, plain = _mean(benches, "test_step_repeated_openers[25000]"), _mean(benches, "test_step_plain_text[25000]")
+    if openers and plain:
+        ratio = openers / plain
+        targets.append(Target('step on "<search>" x 25,000 / on plain text of the same length (linear parse)', "<= 5x", f"{ratio:.1f}x", ratio <= 5.0))
+
     update, bare = _mean(benches, "test_update_step"), _mean(benches, "test_bare_forward_backward")
     if update and bare:
         targets.append(Target("learner update step / bare forward+backward on the same tokens (time)", "< 2x", f"{update / bare:.2f}x", update / bare < 2.0))

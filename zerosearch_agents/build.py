@@ -67,8 +67,7 @@ def assemble_learner(cfg: TrainConfig, model: Any, accelerator: Any):
     optimizer, scheduler = rest
     if isinstance(ref_model, torch.nn.Module):
         device = accelerator.device if cfg.ref_device == "same" else torch.device(cfg.ref_device)
-        ref_model = ref_model.to(device)
-        accelerator.register_for_checkpointing(ref_model)  # after a warm start the reference is not the initial model
+        ref_model = ref_model.to(device)  # saved by checkpoints.save_checkpoint: after a warm start it is not the initial model
     return Learner(cfg, model, optimizer, scheduler, ref_model, value_head, critic, accelerator)
 
 

@@ -211,7 +211,7 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
     run = set_up(cfg)
     result = RunResult(run.out_dir)
     if run.resume_from is not None:
-        state = load_checkpoint(run.accelerator, run.resume_from)
+        state = load_checkpoint(run.learner, run.resume_from)
         result.eval_before = state.get("eval_before", {})
     else:
         state = {"step": 0, "eval_before": {}}
@@ -268,7 +268,7 @@ def run_steps(run: Run, state: dict[str, Any], logger: RunLogger, *, progress: b
         bar.set_postfix(reward=f"{record['reward']:.3f}", searches=f"{record['searches_per_episode']:.2f}", kl=f"{record.get('kl', 0.0):.4f}")
         state["step"] = step + 1
         if cfg.checkpoint_every and state["step"] % cfg.checkpoint_every == 0 and state["step"] < cfg.steps:
-            save_checkpoint(accelerator, run.out_dir, state["step"], state)
+            save_checkpoint(run.learner, run.out_dir, state["step"], state)
     return history
 
 
@@ -305,7 +305,7 @@ def draw_step(cfg: TrainConfig, step: int, process_index: int, rows: int, proces
 def save_final(run: Run, state: dict[str, Any], result: RunResult) -> None:
     """The last checkpoint, then (main process) the final model and tokenizer, the history
     read back from metrics.jsonl (all legs of a resumed run) and the reward curve."""
-    save_checkpoint(run.accelerator, run.out_dir, state["step"], state)
+    save_checkpoint(run.learner, run.out_dir, state["step"], state)
     weights = run.accelerator.get_state_dict(run.learner.model)  # every process takes part: FSDP gathers its shards
     if not run.main:
         return

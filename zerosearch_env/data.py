@@ -204,6 +204,11 @@ def _from_file(path: Path, split: str | None, default_source: str = "unknown") -
         qa_row(raw, Where(str(path), row), default_id=f"{path.stem}-{row}", default_source=default_source)
         for row, raw in raws
     ]
+    if not rows:  # said here, with the file's name: further up it reads as a wrong split
+        raise DatasetError(
+            f"{path} holds no rows (an empty file, a JSON [], or a table of 0 rows); "
+            "put at least one question in it, or point at the file that has them"
+        )
     return _select_split(rows, split, str(path))
 
 
@@ -315,9 +320,12 @@ def _select_split(rows: list[QARow], split: str | None, origin: str) -> list[QAR
 
 
 def _iter_jsonl(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    """Stream a jsonl file; the row number is the 0-based line index (blank lines skipped)."""
+    """Stream a jsonl file; the row number is the 0-based line index (blank lines skipped).
+
+    ``utf-8-sig``: a byte-order mark at the start (Windows editors write one) is not data.
+    """
     try:
-        with path.open(encoding="utf-8") as handle:
+        with path.open(encoding="utf-8-sig") as handle:
             for row, line in enumerate(handle):
                 if not line.strip():
                     continue
@@ -328,8 +336,32 @@ def _iter_jsonl(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
                 if not isinstance(raw, dict):
                     raise DatasetError(f"{path} row {row}: expected a JSON object, got {type(raw).__name__}")
                 yield row, raw
-    except (OSError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError as e:
+        raise _not_utf8(path, e) from e
+    except OSError as e:
         raise DatasetError(f"cannot read {path}: {e}") from e
+
+
+def _not_utf8(path: Path, error: UnicodeDecodeError) -> DatasetError:
+    """The error for a jsonl file that is not UTF-8, naming the row to fix.
+
+    The decoder only knows an offset in its read buffer, so the file is read again (this
+    runs once, on failure): latin-1 turns each byte into one character and splits lines
+    exactly as the UTF-8 reader does, so its line index is the row number.
+    """
+    try:
+        with path.open(encoding="latin-1") as handle:
+            for row, line in enumerate(handle):
+                try:
+                    line.encode("latin-1").decode("utf-8")
+                except UnicodeDecodeError as bad:
+                    return DatasetError(
+                        f"{path} row {row} (line {row + 1}): not valid UTF-8 ({bad.reason} at byte offset "
+                        f"{bad.start} in the line); save the file as UTF-8"
+                    )
+    except OSError:
+        pass  # the file went away between the two reads: report what the first one saw
+    return DatasetError(f"cannot read {path}: {error}")
 
 
 def _iter_parquet(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
@@ -351,7 +383,7 @@ def _iter_parquet(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
 def _read_json(path: Path, default_source: str) -> tuple[list[tuple[int, Mapping[str, Any]]], str]:
     """A json list of HotpotQA or FlashRAG rows; HotpotQA files default to ``data_source='hotpotqa'``."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))  # a leading byte-order mark is not data
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DatasetError(f"cannot read {path} as JSON: {e}") from e
     if not isinstance(data, list):

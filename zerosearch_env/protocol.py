@@ -38,7 +38,11 @@ TAGS: tuple[str, ...] = ("<think>", "</think>", "<search>", "</search>", "<answe
 #: A policy turn ends at the first of these (generation stops there).
 STOP_TAGS: tuple[str, ...] = ("</search>", "</answer>")
 
-_ACTION_PATTERN = re.compile(r"<(search|answer)>(.*?)</\1>", re.DOTALL)
+#: The closing tag of each action, and the other action's kind and opening tag.
+_CLOSER: dict[str, str] = {"search": "</search>", "answer": "</answer>"}
+_OTHER: dict[str, tuple[ActionKind, str]] = {"search": ("answer", "<answer>"), "answer": ("search", "<search>")}
+#: Fixed-length alternatives, so a search never backtracks (and keeps re's fast scan for "<").
+_OPENER = re.compile("<(search|answer)>")
 _STOP_PATTERN = re.compile("|".join(re.escape(tag) for tag in STOP_TAGS))
 
 
@@ -144,6 +148,9 @@ class ParsedAction(NamedTuple):
     content: str | None  # the stripped query or answer; None for an invalid turn
 
 
+_INVALID = ParsedAction("invalid", None)
+
+
 def parse_action(turn: str) -> ParsedAction:
     """The first ``<(search|answer)>(.*?)</\\1>`` match decides the action.
 
@@ -154,10 +161,27 @@ def parse_action(turn: str) -> ParsedAction:
     >>> parse_action("I think it is Paris")
     ParsedAction(kind='invalid', content=None)
     """
-    match = _ACTION_PATTERN.search(turn)
-    if match is None:
-        return ParsedAction("invalid", None)
-    return ParsedAction(match.group(1), match.group(2).strip())  # type: ignore[arg-type]
+    # The same result as that regex, in linear time (the regex retried its lazy scan from
+    # every opener: "<search>" * 2500, 20,000 characters, took 0.2 s). The regex's match
+    # starts at the first opener that has its closing tag after it, and ends at the
+    # first such closing tag. If the first opener of a kind has no closing tag after it,
+    # no later opener of that kind has one, so at most two openers need a look.
+    first = _OPENER.search(turn)
+    if first is None:
+        return _INVALID
+    kind: ActionKind = first.group(1)  # type: ignore[assignment]
+    start = first.end()
+    end = turn.find(_CLOSER[kind], start)
+    if end < 0:  # this kind cannot match; the first opener of the other kind may
+        kind, opener = _OTHER[kind]
+        at = turn.find(opener, start)
+        if at < 0:
+            return _INVALID
+        start = at + len(opener)
+        end = turn.find(_CLOSER[kind], start)
+        if end < 0:
+            return _INVALID
+    return ParsedAction(kind, turn[start:end].strip())
 
 
 # ----------------------------------------------------------------------------- the environment

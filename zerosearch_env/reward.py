@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable
-from functools import lru_cache
-from typing import Callable, NamedTuple, Union
+from collections.abc import Hashable, Iterable
+from typing import Callable, NamedTuple, TypeVar, Union
 
 Golden = Union[str, Iterable[str]]
 
@@ -35,10 +34,49 @@ def normalize_answer(text: str | None) -> str:
     return " ".join(text.split())
 
 
-@lru_cache(maxsize=1 << 16)
-def _normalized(text: str) -> str:
-    """``normalize_answer`` memoised: golden answers and RL groups' answers repeat."""
-    return normalize_answer(text)
+# ----------------------------------------------------------------------------- the cache
+
+#: The longest key the normalisation caches keep, in characters (a golden-answer tuple
+#: counts the sum of its answers). What repeats (golden answers, the short answers of an
+#: RL group) is short; a long answer is normalised each time it comes.
+CACHE_MAX_CHARS = 256
+#: Entries per cache. With CACHE_MAX_CHARS this bounds both caches together to
+#: 2 * 65,536 * 256 = 33.5M characters of keys; a value is at most twice its key (U+0130
+#: lower-cases to two characters, nothing else grows).
+CACHE_MAX_ENTRIES = 1 << 16
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+def _bounded_memo(function: Callable[[K], V], size: Callable[[K], int], store: dict[K, V]) -> Callable[[K], V]:
+    """``function`` memoised in ``store``, which keeps only keys of at most
+    ``CACHE_MAX_CHARS`` and at most ``CACHE_MAX_ENTRIES`` of them.
+
+    Why not ``functools.lru_cache``: it bounds the number of entries, not their size, and
+    kept whole answers of up to 20,000 characters (65,536 of them: gigabytes). When full,
+    the store starts over rather than tracking recency: a hit stays one dict look-up (this
+    runs for every answer of every rollout), and what repeats is back after one miss.
+    """
+
+    def memo(key: K) -> V:
+        try:
+            return store[key]
+        except KeyError:
+            pass
+        value = function(key)
+        if size(key) <= CACHE_MAX_CHARS:
+            if len(store) >= CACHE_MAX_ENTRIES:
+                store.clear()
+            store[key] = value
+        return value
+
+    return memo
+
+
+_NORMALIZED: dict[str, str] = {}
+#: ``normalize_answer`` memoised: golden answers and RL groups' answers repeat.
+_normalized = _bounded_memo(normalize_answer, len, _NORMALIZED)
 
 
 def _as_list(golden_answers: Golden | None) -> list[str]:
@@ -168,10 +206,35 @@ def _normalize_all(golden_answers: Golden | None) -> tuple[str, ...]:
     return tuple(_normalized(g) for g in _as_list(golden_answers))
 
 
-@lru_cache(maxsize=1 << 16)
-def _normalized_golds(golden_answers: tuple[str, ...]) -> tuple[str, ...]:
-    """A dataset row's golden answers, normalised once (rows keep them as a tuple)."""
-    return _normalize_all(golden_answers)
+def _golds_size(golden_answers: tuple[str, ...]) -> int:
+    """The size of a golden-answer tuple, as the cache bounds it: its answers' characters."""
+    return sum(len(g) if isinstance(g, str) else 0 for g in golden_answers)
+
+
+_NORMALIZED_GOLDS: dict[tuple[str, ...], tuple[str, ...]] = {}
+#: A dataset row's golden answers, normalised once (rows keep them as a tuple).
+_normalized_golds = _bounded_memo(_normalize_all, _golds_size, _NORMALIZED_GOLDS)
+
+
+class CacheUsage(NamedTuple):
+    """What the normalisation caches hold: entries, characters of keys, the longest key."""
+
+    entries: int
+    chars: int
+    longest_key: int
+
+
+def normalization_cache_usage() -> CacheUsage:
+    """What the answer and golden-answer caches hold together (at most
+    ``2 * CACHE_MAX_ENTRIES`` keys of at most ``CACHE_MAX_CHARS`` characters)."""
+    sizes = [len(key) for key in _NORMALIZED] + [_golds_size(key) for key in _NORMALIZED_GOLDS]
+    return CacheUsage(len(sizes), sum(sizes), max(sizes, default=0))
+
+
+def clear_normalization_cache() -> None:
+    """Empty both caches (scores do not change; the next calls normalise again)."""
+    _NORMALIZED.clear()
+    _NORMALIZED_GOLDS.clear()
 
 
 def resolve_reward(reward: str | RewardFn) -> RewardFn:

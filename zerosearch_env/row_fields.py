@@ -44,7 +44,7 @@ def qa_row(
         question=question.strip(),
         golden_answers=_golden_answers(raw, where),
         id=_text_or(raw.get("id") if raw.get("id") is not None else raw.get("_id"), default_id),
-        data_source=_text_or(raw.get("data_source"), default_source),
+        data_source=_data_source(raw.get("data_source"), where, default_source),
         prompt=_prompt(raw.get("prompt"), where),
         context=_context(raw, where),
         split=_row_split(raw),
@@ -61,6 +61,7 @@ def _golden_answers(raw: Mapping[str, Any], where: Where) -> tuple[str, ...]:
             "'answers', 'answer' or reward_model.ground_truth.target also accepted)"
         )
     field_name = key or "reward_model.ground_truth.target"
+    value = _python_scalar(value)
     answers = [value] if isinstance(value, (str, int)) else _as_list(value)
     if answers is None:
         raise where.error(f"field {field_name!r} must be a string or a list of strings, got {type(value).__name__}")
@@ -68,6 +69,7 @@ def _golden_answers(raw: Mapping[str, Any], where: Where) -> tuple[str, ...]:
         raise where.error(f"field {field_name!r} is empty; a row needs at least one golden answer")
     result: list[str] = []
     for answer in answers:
+        answer = _python_scalar(answer)
         if isinstance(answer, int) and not isinstance(answer, bool):
             answer = str(answer)  # numeric answers ("1969") sometimes arrive as ints
         if not isinstance(answer, str) or not answer.strip():
@@ -142,6 +144,22 @@ def _row_split(raw: Mapping[str, Any]) -> str | None:
     """``split`` or ``extra_info.split`` (Search-R1 parquet), if the row says."""
     split = raw.get("split", _dig(raw, "extra_info", "split"))
     return split if isinstance(split, str) and split else None
+
+
+def _data_source(value: Any, where: Where, default: str) -> str:
+    """The benchmark a row comes from: one name. A list or dict would be stringified into
+    a name nobody wrote (``"['nq', 'hotpotqa']"``) and split per-source scores wrongly."""
+    if isinstance(value, (Mapping, set, frozenset)) or _as_list(value) is not None:  # lists, tuples, arrays
+        raise where.error(f"field 'data_source' must be a string, got {type(value).__name__}")
+    return _text_or(_python_scalar(value), default)
+
+
+def _python_scalar(value: Any) -> Any:
+    """A numpy scalar (``np.int64(1969)``, as pandas hands out) as its Python value, so it
+    follows the rules of that value; anything else as it is."""
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return value.item()
+    return value
 
 
 def _text_or(value: Any, default: str) -> str:

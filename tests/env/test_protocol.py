@@ -1,3 +1,7 @@
+import itertools
+import random
+import re
+
 import pytest
 
 from zerosearch_env.protocol import (
@@ -71,3 +75,48 @@ def test_observation_strings():
         "</search>. If I want to give the final answer, I should put the answer between <answer> and </answer>. "
         "Let me try again.\n"
     )
+
+
+# ------------------------------------------------------------------ parse_action against the spec's regex
+
+#: The spec's rule, written as the spec writes it and kept here as the oracle:
+#: parse_action must agree with it on every input, however it is implemented.
+SPEC_ACTION_PATTERN = re.compile(r"<(search|answer)>(.*?)</\1>", re.DOTALL)
+
+#: Pieces that make the hard cases when strung together: whole and broken tags of both
+#: actions, tags of other kinds, unicode, white space and plain words.
+PIECES = (
+    "<search>", "</search>", "<answer>", "</answer>", "<search", "search>", "</search", "</answer",
+    "<answer", "<", ">", "</", "/", "<SEARCH>", "</Answer>", "<think>", "</think>", "<information>",
+    " ", "\n", "\t", "x", "Paris", "é", "東京", "\U0001f600", "\x00", "",
+)
+
+
+def spec_parse(turn: str) -> tuple[str, str | None]:
+    match = SPEC_ACTION_PATTERN.search(turn)
+    return ("invalid", None) if match is None else (match.group(1), match.group(2).strip())
+
+
+def test_parse_action_agrees_with_the_spec_regex_on_every_short_string_of_pieces():
+    for length in range(4):
+        for combo in itertools.product(PIECES, repeat=length):
+            turn = "".join(combo)
+            assert tuple(parse_action(turn)) == spec_parse(turn), turn
+
+
+def test_parse_action_agrees_with_the_spec_regex_on_random_adversarial_strings():
+    rng = random.Random(0)
+    characters = "<>/ \nsearchanswerSA\u00e9\u4e2d"
+    for _ in range(20_000):
+        if rng.random() < 0.5:
+            turn = "".join(rng.choices(PIECES, k=rng.randint(0, 40)))
+        else:  # character soup: tags assemble (and break) by chance
+            turn = "".join(rng.choices(characters, k=rng.randint(0, 60)))
+        assert tuple(parse_action(turn)) == spec_parse(turn), turn
+
+
+@pytest.mark.parametrize("n", [1, 2, 1000])
+def test_parse_action_on_repeated_openers(n):
+    for opener, closer in (("<search>", "</search>"), ("<answer>", "</answer>")):
+        for turn in (opener * n, opener * n + closer, opener * n + " q " + closer * n, "<answer>" * n + "<search>" * n + "</search>"):
+            assert tuple(parse_action(turn)) == spec_parse(turn)

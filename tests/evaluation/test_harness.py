@@ -8,6 +8,7 @@ import pytest
 
 from zerosearch_env.errors import ConfigError
 from zerosearch_env.evaluation import EnvConfig, EvalConfig, RandomAgent, ScriptedBatchAgent, run_eval
+from zerosearch_env.evaluation.config import agent_settings
 
 SMALL = dict(limit=24, batch_size=8)
 
@@ -76,6 +77,7 @@ class _FailsAfter:
     def __init__(self, calls):
         self.inner = ScriptedBatchAgent()
         self.name = "scripted"
+        self.settings = agent_settings(self.inner)  # the run folder's identity: the agent it stands for
         self.calls = calls
 
     def act(self, episodes):

@@ -1,11 +1,18 @@
 """What an evaluation is asked to do (:class:`EvalConfig`) and what it returns (:class:`EvalResult`).
 
 Both the harness that plays a run and the report that describes it read these types, so
-they sit below both.
+they sit below both. So does how a run folder records its settings: its identity
+(:meth:`EvalConfig.identity`, every setting that changes an episode, compared before a
+folder is resumed) and the labels of the report, neither of which holds a secret
+(:func:`redacted`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,10 +23,32 @@ from ..env_config import EnvConfig
 from ..errors import ConfigError
 from .metrics import SourceSummary
 
-#: Settings that must match for a run folder to be resumed. ``limit`` and ``sample`` are
-#: not among them: an episode depends only on its row and these, so a larger ``--limit``
-#: reuses the episodes already played.
-IDENTITY = ("agent", "dataset", "split", "sim", "corpus", "difficulty", "max_turns", "topk", "seed", "prompt_template")
+#: EvalConfig settings left out of a run folder's identity, because they do not change an
+#: episode: which rows are played and how many together (episode ``i`` plays row ``i`` with
+#: a seed drawn from ``i``, whatever its wave, so a larger ``--limit`` reuses the episodes
+#: already played), and the report's intervals (recomputed from the trajectories at every
+#: run). Every other setting, of the evaluation and of its environment, is in the identity.
+NOT_IDENTITY = ("limit", "sample", "batch_size", "bootstrap_resamples")
+
+#: ``sim_kwargs`` that change how fast or how robustly a simulator or retriever answers, not
+#: what: requests in flight, timeouts and retries (a search that still fails raises, or is
+#: recorded as failed), batch sizes, GPU memory, progress bars, and the name of the
+#: environment variable that holds the key. A run that timed out can be resumed with a
+#: longer ``timeout_s``.
+SIM_KWARGS_NOT_IDENTITY = (
+    "concurrency", "timeout_s", "retries", "backoff_s", "batch_size", "gpu_memory_utilization", "enable_sleep_mode",
+    "show_progress", "api_key_env",
+)
+
+#: Agent attributes left out of its settings: its name (the identity's ``agent``), its usage
+#: counters (they grow as it plays), requests in flight, episodes generated together and
+#: its retry policy.
+AGENT_NOT_IDENTITY = ("name", "usage", "concurrency", "batch_size", "retry")
+
+#: Words of a setting's name that say its value is a secret (``api_key``, ``hf_token``, an
+#: ``Authorization`` header). Such values are never written into a run folder.
+SECRET_WORDS = frozenset({"key", "apikey", "secret", "password", "passwd", "token", "auth", "authorization", "credential", "credentials", "cookie", "bearer"})
+REDACTED = "<redacted>"
 
 
 @dataclass
@@ -63,10 +92,20 @@ class EvalConfig:
         """The environment of this evaluation, as ``ZeroSearchEnv`` keyword arguments."""
         return self.env.env_kwargs(split=self.split, difficulty=self.difficulty)
 
-    def identity(self, agent_name: str) -> dict[str, Any]:
-        """The settings a run folder is resumed under (:data:`IDENTITY`)."""
-        settings = {**vars(self.env), **vars(self), "agent": agent_name, "split": self.split}
-        return {key: setting_label(settings[key]) for key in IDENTITY}
+    def identity(self, agent_name: str, agent_settings: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The settings a run folder is resumed under, as its ``eval_config.json`` holds
+        them: the agent and its settings (:func:`agent_settings`), every environment and
+        evaluation setting but :data:`NOT_IDENTITY`, the simulator's ``sim_kwargs`` but
+        :data:`SIM_KWARGS_NOT_IDENTITY`, and the backend that will run an LLM simulator.
+        Secrets are left out (:func:`redacted`)."""
+        settings = {f.name: getattr(self.env, f.name) for f in dataclasses.fields(self.env)}
+        settings.update({f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "env" and f.name not in NOT_IDENTITY})
+        settings["split"] = self.split
+        settings["sim_backend"] = simulator_backend(self.env)
+        settings["sim_kwargs"] = {k: v for k, v in self.env.sim_kwargs.items() if k not in SIM_KWARGS_NOT_IDENTITY}
+        identity = {"agent": agent_name, "agent_settings": redacted(agent_settings or {})}
+        identity.update({key: _identity_value(value) for key, value in settings.items()})
+        return json.loads(json.dumps(identity, default=str))  # as the file holds it: lists, not tuples
 
 
 @dataclass
@@ -82,7 +121,109 @@ class EvalResult:
 
 def setting_label(value: Any) -> Any:
     """A setting as run folders and reports record it: objects (a simulator object,
-    in-memory rows) by name, everything else as it is."""
+    in-memory rows) by name, everything else as it is, less its secrets (:func:`redacted`)."""
     if value is None or isinstance(value, (str, int, float, bool, dict)):
-        return value
+        return redacted(value)
     return getattr(value, "name", None) or f"<{type(value).__name__}>"
+
+
+def _identity_value(value: Any) -> Any:
+    """A setting as the identity records it: in-memory rows or documents by their
+    contents' digest (two lists are told apart), anything else by :func:`setting_label`."""
+    if isinstance(value, (list, tuple)):
+        digest = hashlib.sha256(json.dumps(value, sort_keys=True, default=repr).encode()).hexdigest()[:16]
+        return f"<{len(value)} items, sha256 {digest}>"
+    return setting_label(value)
+
+
+def simulator_backend(env: EnvConfig) -> str | None:
+    """The backend an LLM simulator runs on: ``sim_backend``, or when it is None the one
+    this machine chooses (vLLM with a GPU, else transformers; their documents differ).
+    ``openai`` always runs on its own backend; the corpus simulators and the retrievers
+    take none."""
+    sim = env.sim
+    if not isinstance(sim, (str, Path)):
+        return env.sim_backend
+    name = str(sim)
+    if name == "openai":
+        return "openai"
+    if env.sim_backend is not None or name in ("corpus", "context", "bm25") or name.startswith("retriever"):
+        return env.sim_backend
+    from ..simulators.registry import choose_backend
+
+    return choose_backend(None)
+
+
+def agent_settings(agent: Any) -> dict[str, Any]:
+    """The settings of ``agent`` that can change its actions, for a run folder's identity.
+
+    An agent may say them itself with a ``settings`` dict (or a method returning one).
+    Otherwise they are its public attributes that hold plain values (numbers, strings,
+    lists and dicts of them, dataclasses such as a sampling config), less
+    :data:`AGENT_NOT_IDENTITY`; objects (a model, a client) are left out, and so are
+    secrets.
+
+    >>> from zerosearch_env.evaluation.agents import RandomAgent, ScriptedBatchAgent
+    >>> agent_settings(ScriptedBatchAgent(max_searches=2, seed=7))
+    {'max_searches': 2, 'seed': 7}
+    """
+    declared = getattr(agent, "settings", None)
+    declared = declared() if callable(declared) else declared
+    if isinstance(declared, dict):
+        values = declared
+    else:
+        values = {k: v for k, v in getattr(agent, "__dict__", {}).items() if not k.startswith("_") and k not in AGENT_NOT_IDENTITY}
+    settings = {key: plain for key, value in values.items() if (plain := _plain(value)) is not _NOT_PLAIN}
+    return redacted(settings)
+
+
+_NOT_PLAIN = object()
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON values, or ``_NOT_PLAIN`` if it holds an object."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain({f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
+    if isinstance(value, (list, tuple)):
+        items = [_plain(v) for v in value]
+        return _NOT_PLAIN if any(v is _NOT_PLAIN for v in items) else items
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        items = {k: _plain(v) for k, v in value.items()}
+        return _NOT_PLAIN if any(v is _NOT_PLAIN for v in items.values()) else items
+    return _NOT_PLAIN
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a setting's name says it holds a secret.
+
+    >>> [is_secret_name(n) for n in ("api_key", "OPENAI_API_KEY", "hf_token", "Authorization", "x-api-key")]
+    [True, True, True, True, True]
+    >>> [is_secret_name(n) for n in ("max_tokens", "max_new_tokens", "topk", "base_urls")]
+    [False, False, False, False]
+    """
+    return any(word in SECRET_WORDS for word in re.split(r"[^a-z0-9]+", name.lower()))
+
+
+_URL_PASSWORD = re.compile(r"(://[^/@:\s]+:)[^/@\s]+@")
+_URL_QUERY = re.compile(r"([?&])([^=&#\s]+)=([^&#\s]*)")
+
+
+def redacted(value: Any) -> Any:
+    """``value`` without secrets: a dict loses the keys :func:`is_secret_name` flags (at
+    any depth), a URL its password and secret query values.
+
+    >>> redacted({"api_key": "sk-1", "headers": {"Authorization": "Bearer sk-1"}, "temperature": 0.8})
+    {'headers': {}, 'temperature': 0.8}
+    >>> redacted("https://me:sk-1@host/v1?token=sk-1&model=m")
+    'https://me:<redacted>@host/v1?token=<redacted>&model=m'
+    """
+    if isinstance(value, dict):
+        return {k: redacted(v) for k, v in value.items() if not is_secret_name(str(k))}
+    if isinstance(value, (list, tuple)):
+        return [redacted(v) for v in value]
+    if isinstance(value, str) and "://" in value:
+        value = _URL_PASSWORD.sub(rf"\1{REDACTED}@", value)
+        return _URL_QUERY.sub(lambda m: f"{m[1]}{m[2]}={REDACTED}" if is_secret_name(m[2]) else m[0], value)
+    return value

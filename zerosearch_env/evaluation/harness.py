@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..records import QARow
-from .config import EvalConfig, EvalResult
+from .config import EvalConfig, EvalResult, agent_settings
 from .episodes import Agent, EpisodeStart, PlayedEpisode, PlayedTurn, play_episodes
 from .metrics import summarize
 
@@ -66,7 +66,8 @@ def run_eval(
 
     started = time.perf_counter()
     agent_name = getattr(agent, "name", type(agent).__name__)
-    store = _TrajectoryStore(Path(out_dir), config.identity(agent_name), overwrite) if out_dir is not None else None
+    identity = config.identity(agent_name, agent_settings(agent))
+    store = _TrajectoryStore(Path(out_dir), identity, overwrite) if out_dir is not None else None
     done = store.load() if store is not None else {}
     resumed = len(done)
 
@@ -153,10 +154,10 @@ class _TrajectoryStore:
         if overwrite:
             self.path.unlink(missing_ok=True)
         elif config_path.exists() and self.path.exists():
-            saved = json.loads(config_path.read_text())
-            changed = {k: (saved.get(k), v) for k, v in identity.items() if saved.get(k) != v}
+            old, new = _flat(json.loads(config_path.read_text())), _flat(identity)
+            changed = [k for k in sorted(old.keys() | new.keys()) if old.get(k, _UNSET) != new.get(k, _UNSET)]
             if changed:
-                details = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
+                details = ", ".join(f"{k}: {old.get(k, _UNSET)!r} -> {new.get(k, _UNSET)!r}" for k in changed)
                 raise ConfigError(
                     f"{out_dir} holds an evaluation with other settings ({details}); "
                     "pass a new --out folder, or --overwrite to start this one again"
@@ -184,3 +185,29 @@ class _TrajectoryStore:
     def append(self, record: dict[str, Any]) -> None:
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+class _Unset:
+    """A setting one identity has and the other lacks (a folder of an older version records fewer)."""
+
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+_UNSET = _Unset()
+
+
+def _flat(identity: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """An identity with nested settings as dotted names, so a refusal names the one that
+    changed (``sim_kwargs.temperature``), not the whole dict.
+
+    >>> _flat({"seed": 0, "sim_kwargs": {"model": "m", "headers": {"X": 1}}})
+    {'seed': 0, 'sim_kwargs.model': 'm', 'sim_kwargs.headers.X': 1}
+    """
+    flat: dict[str, Any] = {}
+    for key, value in identity.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
