@@ -44,17 +44,12 @@ from typing import Any
 
 import numpy as np
 
-from zerosearch_env.errors import ConfigError
+from zerosearch_env.errors import CheckpointError
 
 CHECKPOINTS = "checkpoints"
 MANIFEST = "checkpoint.json"
 TRAINER_STATE = "trainer_state.json"
 FORMAT = "zerosearch-checkpoint/1"  # safetensors and JSON only
-
-
-class CheckpointError(ConfigError):
-    """A checkpoint this run cannot resume from: an older pickled one, or one written with
-    other settings. Raised before any step runs, like a configuration error."""
 
 
 def latest_checkpoint(out_dir: Path) -> Path | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from .curriculum import ConstantCurriculum, ExponentialCurriculum, LinearCurriculum, make_curriculum
 from .env_config import EnvConfig
 from .errors import (
+    CheckpointError,
     ConfigError,
     DatasetError,
     MissingDependencyError,
@@ -48,6 +49,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "ENV_IDS",
+    "CheckpointError",
     "ConfigError",
     "ConstantCurriculum",
     "CorpusDoc",

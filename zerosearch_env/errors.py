@@ -42,3 +42,8 @@ class MissingDependencyError(ZeroSearchError, ImportError):
 
 class MissingWeightsError(ZeroSearchError, FileNotFoundError):
     """Model weights are not on this machine; the message has the download command."""
+
+
+class CheckpointError(ConfigError):
+    """A checkpoint a run cannot resume from: an older (pickled) one, or one written with
+    other settings. Raised before any step runs, like a configuration error."""

@@ -73,16 +73,29 @@ def think(text: str) -> str:
     return f"<think>{text}</think>"
 
 
-_THOUGHT = re.compile(r"<think>.*?</think>\s*", re.DOTALL)
+_THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
 
 
 def drop_thoughts(turn: str) -> str:
-    """The turn without its ``<think>`` blocks (and the white space after each).
+    """The turn without its ``<think>`` blocks (and the white space after each): what
+    ``re.sub(r"<think>.*?</think>\\s*", "", turn, flags=re.DOTALL)`` gives, in linear time.
+    (The regex is quadratic on ``"<think>" * n``: each opener scans to the end for a
+    closer. Here, once an opener has no closer after it, no later one has either.)
 
     >>> drop_thoughts(think("Look it up.") + "\\n" + search_action("capital of France"))
     '<search> capital of France </search>'
     """
-    return _THOUGHT.sub("", turn)
+    pieces, position = [], 0
+    while (start := turn.find(_THINK_OPEN, position)) >= 0:
+        end = turn.find(_THINK_CLOSE, start + len(_THINK_OPEN))
+        if end < 0:
+            break
+        pieces.append(turn[position:start])
+        position = end + len(_THINK_CLOSE)
+        while position < len(turn) and turn[position].isspace():
+            position += 1
+    pieces.append(turn[position:])
+    return "".join(pieces)
 
 
 def search_action(query: str) -> str:

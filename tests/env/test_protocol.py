@@ -9,6 +9,7 @@ from zerosearch_env.protocol import (
     POLICY_PROMPT_TEMPLATE,
     build_policy_prompt,
     cut_at_stop,
+    drop_thoughts,
     format_information,
     parse_action,
     question_from_prompt,
@@ -120,3 +121,15 @@ def test_parse_action_on_repeated_openers(n):
     for opener, closer in (("<search>", "</search>"), ("<answer>", "</answer>")):
         for turn in (opener * n, opener * n + closer, opener * n + " q " + closer * n, "<answer>" * n + "<search>" * n + "</search>"):
             assert tuple(parse_action(turn)) == spec_parse(turn)
+
+
+SPEC_THOUGHT_PATTERN = re.compile(r"<think>.*?</think>\s*", re.DOTALL)  # what drop_thoughts must give
+
+
+def test_drop_thoughts_agrees_with_the_regex_on_random_strings_and_repeated_openers():
+    rng = random.Random(1)
+    pieces = ("<think>", "</think>", "<think", "think>", "</think", " ", "\n", "\u00a0", "\u2003", "\x1c", "x", "é", "<search>", "")
+    turns = ["".join(rng.choices(pieces, k=rng.randint(0, 30))) for _ in range(20_000)]
+    turns += ["<think>" * 1000, "<think>" * 1000 + "</think> q", "</think>" + "<think>" * 3 + "x</think>\n\n y"]
+    for turn in turns:
+        assert drop_thoughts(turn) == SPEC_THOUGHT_PATTERN.sub("", turn), turn

@@ -20,6 +20,7 @@ evaluation (rerun the same command to resume it).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
@@ -88,6 +89,7 @@ class OpenAIAgent:
         self.chat_template = chat_template
         self._client = json_client(timeout_s, concurrency, api_key_env)
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "requests": 0}
+        self._usage_lock = threading.Lock()
 
     def __repr__(self) -> str:  # never shows the key
         return f"OpenAIAgent(base_url={self.base_url!r}, model={self.model!r}, api={self.api!r})"
@@ -131,9 +133,10 @@ class OpenAIAgent:
         A malformed reply raises before anything is counted (a ``protocol`` fault)."""
         text = completion_text(reply, chat=self.api == "chat")
         prompt_tokens, completion_tokens = token_counts(reply)
-        self.usage["prompt_tokens"] += prompt_tokens
-        self.usage["completion_tokens"] += completion_tokens
-        self.usage["requests"] += 1
+        with self._usage_lock:  # replies are read on the pool's threads
+            self.usage["prompt_tokens"] += prompt_tokens
+            self.usage["completion_tokens"] += completion_tokens
+            self.usage["requests"] += 1
         return close_stop_tag(text)
 
     def close(self) -> None:
