@@ -68,6 +68,11 @@ class TransformersAgent:
         self.batch_size = batch_size
         self._torch_generator = torch.Generator().manual_seed(seed)
         self._ids: dict[int, tuple[int, list[int]]] = {}  # episode -> (turns covered, token ids)
+        #: what can change its actions, for an evaluation folder's identity (the weights are named by ``name``)
+        self.settings = {
+            "temperature": temperature, "top_p": top_p, "max_turn_tokens": max_turn_tokens,
+            "max_total_tokens": max_total_tokens, "chat_template": self.chat, "seed": seed,
+        }
 
     def _context(self, view: EpisodeView) -> list[int]:
         """Token ids of the episode so far, extended from the previous turn's when cached."""

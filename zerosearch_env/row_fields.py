@@ -43,8 +43,8 @@ def qa_row(
     return QARow(
         question=question.strip(),
         golden_answers=_golden_answers(raw, where),
-        id=_text_or(raw.get("id") if raw.get("id") is not None else raw.get("_id"), default_id),
-        data_source=_data_source(raw.get("data_source"), where, default_source),
+        id=_one_name(raw.get("id") if raw.get("id") is not None else raw.get("_id"), "id", where, default_id),
+        data_source=_one_name(raw.get("data_source"), "data_source", where, default_source),
         prompt=_prompt(raw.get("prompt"), where),
         context=_context(raw, where),
         split=_row_split(raw),
@@ -137,7 +137,7 @@ def corpus_doc(raw: Mapping[str, Any], where: Where, default_id: str) -> CorpusD
         contents = f'"{title}"\n{text}' if title else text
     elif not isinstance(contents, str):
         raise where.error(f"field 'contents' must be a string, got {type(contents).__name__}")
-    return CorpusDoc(id=_text_or(raw.get("id"), default_id), contents=contents)
+    return CorpusDoc(id=_one_name(raw.get("id"), "id", where, default_id), contents=contents)
 
 
 def _row_split(raw: Mapping[str, Any]) -> str | None:
@@ -146,11 +146,12 @@ def _row_split(raw: Mapping[str, Any]) -> str | None:
     return split if isinstance(split, str) and split else None
 
 
-def _data_source(value: Any, where: Where, default: str) -> str:
-    """The benchmark a row comes from: one name. A list or dict would be stringified into
-    a name nobody wrote (``"['nq', 'hotpotqa']"``) and split per-source scores wrongly."""
+def _one_name(value: Any, field: str, where: Where, default: str) -> str:
+    """One name (a row's ``id``, the benchmark it comes from): a string or a number. A list
+    or dict would be stringified into a name nobody wrote (``"['nq', 'hotpotqa']"``): a
+    per-source score split wrongly, two ids that collide."""
     if isinstance(value, (Mapping, set, frozenset)) or _as_list(value) is not None:  # lists, tuples, arrays
-        raise where.error(f"field 'data_source' must be a string, got {type(value).__name__}")
+        raise where.error(f"field {field!r} must be a string, got {type(value).__name__}")
     return _text_or(_python_scalar(value), default)
 
 

@@ -100,3 +100,14 @@ def test_a_list_valued_data_source_in_a_file_names_the_file_the_row_and_the_fiel
     path = write_jsonl(tmp_path / "nq.jsonl", [good] * 3 + [{"question": "q", "answer": "a", "data_source": ["nq", "tqa"]}])
     with pytest.raises(DatasetError, match=r"nq\.jsonl row 3: field 'data_source' must be a string, got list"):
         load_questions(path)
+
+
+def test_a_list_valued_id_is_rejected_in_questions_and_in_a_corpus(tmp_path: Path) -> None:
+    from zerosearch_env.data import load_corpus
+
+    with pytest.raises(DatasetError, match=r"<list> row 0: field 'id' must be a string, got list"):
+        load_questions([{"question": "q", "golden_answers": ["a"], "id": ["1", "2"]}])
+    path = write_jsonl(tmp_path / "corpus.jsonl", [{"id": "d0", "contents": "fine"}, {"id": {"x": 1}, "contents": "text"}])
+    with pytest.raises(DatasetError, match=r"corpus\.jsonl row 1: field 'id' must be a string, got dict"):
+        load_corpus(path)
+    assert load_questions([{"question": "q", "golden_answers": ["a"], "id": 7}])[0].id == "7"  # a number is one name

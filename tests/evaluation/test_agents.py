@@ -45,3 +45,8 @@ def test_transformers_agent_plays_a_tiny_checkpoint(tmp_path):
     assert all(1 <= len(r["turns"]) <= 3 for r in a.records)
     with pytest.raises(ConfigError, match="cannot load the model"):
         make_agent(f"hf:{tmp_path / 'missing'}")
+
+    from zerosearch_env.evaluation.config import agent_settings
+
+    seeded = [agent_settings(make_agent(f"hf:{path}", seed=seed, temperature=1.0)) for seed in (1, 2)]
+    assert seeded[0]["seed"] == 1 and seeded[0] != seeded[1]  # a resumed evaluation notices another seed
