@@ -46,6 +46,13 @@ def refuse_unfit_plan(cfg: TrainConfig, gpus: int, gpu_memory_gib: float) -> Non
         raise ConfigError(f"this configuration does not fit {gpus} x {gpu_memory_gib:.0f} GiB (memory_check: false runs it anyway)\n\n{plan.format()}")
 
 
+def gpu_memory_gib(device: Any = 0) -> float:
+    """The total memory of a CUDA device, in GiB (what ``gpu_memory_utilization`` is a share of)."""
+    import torch
+
+    return torch.cuda.get_device_properties(device).total_memory / 2**30
+
+
 def print_plan(cfg: TrainConfig, gpus: int | None, gpu_memory: float | None) -> int:
     """``zerosearch train --plan``: the plan on the given (or visible) GPUs; exit 1 when it does not fit."""
     from zerosearch_env.import_utils import cuda_device_count
@@ -54,9 +61,7 @@ def print_plan(cfg: TrainConfig, gpus: int | None, gpu_memory: float | None) -> 
 
     visible = cuda_device_count()
     if gpu_memory is None and visible:
-        import torch
-
-        gpu_memory = torch.cuda.get_device_properties(0).total_memory / 2**30
+        gpu_memory = gpu_memory_gib()
     plan = plan_memory(cfg, gpus=gpus or visible or 1, gpu_memory_gib=gpu_memory or 80.0)
     print(plan.format())
     return 0 if plan.fits else 1

@@ -114,22 +114,16 @@ def model_shape(name_or_path: str | Path) -> ModelShape:
         return shape_from_config(json.loads((path / "config.json").read_text()), str(path / "config.json"))
     if str(name_or_path) in KNOWN_SHAPES:
         return KNOWN_SHAPES[str(name_or_path)]
-    cached = _cached_config(str(name_or_path))
-    if cached is not None:
-        return shape_from_config(json.loads(cached.read_text()), str(cached))
+    from zerosearch_env.errors import MissingWeightsError
+    from zerosearch_env.simulators.registry import resolve_weights
+
+    try:  # a hub model already in the local Hugging Face cache
+        config = Path(resolve_weights(str(name_or_path))) / "config.json"
+    except MissingWeightsError:
+        config = None
+    if config is not None and config.is_file():
+        return shape_from_config(json.loads(config.read_text()), str(config))
     raise ConfigError(f"no shape for model {str(name_or_path)!r}: pass a local folder with a config.json, or one of {sorted(KNOWN_SHAPES)}")
-
-
-def _cached_config(hub_id: str) -> Path | None:
-    """config.json of a hub model already in the local Hugging Face cache (nothing is downloaded)."""
-    if hub_id.count("/") != 1:
-        return None
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return None
-    found = try_to_load_from_cache(hub_id, "config.json")
-    return Path(found) if isinstance(found, str) else None
 
 
 @lru_cache(maxsize=4)
@@ -155,18 +149,11 @@ def policy_shape(cfg: TrainConfig) -> ModelShape:
 def simulator_model(env: Any) -> str | None:
     """The simulation LLM the training process itself runs, or None (no LLM, or served
     out of process)."""
-    from zerosearch_env.simulators.registry import SFT_MODELS
+    from zerosearch_env.simulators.registry import llm_model
 
-    sim = env.sim
-    if not isinstance(sim, str) or sim in ("openai", "corpus", "context", "bm25") or sim.startswith("retriever") or env.sim_backend == "openai":
+    if not isinstance(env.sim, (str, Path)) or env.sim_backend == "openai":
         return None
-    if sim in SFT_MODELS:
-        return SFT_MODELS[sim].hub_id
-    if sim.startswith("prompt:"):
-        return sim.removeprefix("prompt:")
-    if Path(sim).expanduser().is_dir():
-        return sim
-    raise ConfigError(f"unknown sim {sim!r} for a memory plan; `zerosearch sims` lists the names")
+    return llm_model(env.sim)
 
 
 @dataclass

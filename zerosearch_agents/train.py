@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -34,7 +33,7 @@ import numpy as np
 from .build import build_learner, make_generator
 from .checkpoints import checkpoint_to_resume, load_checkpoint, save_checkpoint
 from .config import TrainConfig, add_config_arguments, config_from_args, preset_names
-from .launch import check_launch, print_plan, refuse_unfit_plan
+from .launch import check_launch, gpu_memory_gib, print_plan, refuse_unfit_plan
 from .run_log import RunLogger, plot_curve, read_history
 
 
@@ -135,7 +134,7 @@ def set_up(cfg: TrainConfig) -> Run:
     accelerator = Accelerator(mixed_precision=_mixed_precision(cfg.mixed_precision))
     check_launch(cfg, accelerator)
     if cfg.memory_check and accelerator.device.type == "cuda":
-        refuse_unfit_plan(cfg, accelerator.num_processes, torch.cuda.get_device_properties(accelerator.device).total_memory / 2**30)
+        refuse_unfit_plan(cfg, accelerator.num_processes, gpu_memory_gib(accelerator.device))
     set_seed(cfg.seed)
     resume_from = checkpoint_to_resume(out_dir, cfg.resume)
     if accelerator.is_main_process:  # the run folder is written once, then every process reads it
@@ -321,7 +320,7 @@ def save_final(run: Run, state: dict[str, Any], result: RunResult) -> None:
 
 
 def write_summary(run: Run, result: RunResult) -> None:
-    """summary.json (held-out scores, wall time, steps) and the one line of the result (main process)."""
+    """summary.json (held-out scores, wall time, steps), the result's line and the run folder (main process)."""
     if not run.main:
         return
     (run.out_dir / "summary.json").write_text(
@@ -329,6 +328,7 @@ def write_summary(run: Run, result: RunResult) -> None:
     )
     if result.eval_before and result.eval_after:
         print(f"held-out F1: {result.eval_before['f1']:.3f} before RL -> {result.eval_after['f1']:.3f} after ({result.wall_s / 60:.1f} min)")
+    print(f"run folder: {run.out_dir} (metrics.jsonl, reward_curve.png, final/, checkpoints/)")
 
 
 # ----------------------------------------------------------------------------- command line
@@ -359,12 +359,10 @@ def run_from_args(args: argparse.Namespace) -> int:
         print(f"zerosearch train: error: {error}", file=sys.stderr)
         return 2
     try:
-        result = train(cfg)
+        train(cfg)
     except ConfigError as error:  # found once the launch is known (processes, GPUs): before any model loads
         print(f"zerosearch train: error: {error}", file=sys.stderr)
         return 2
-    if os.environ.get("RANK", "0") == "0":
-        print(f"run folder: {result.out_dir} (metrics.jsonl, reward_curve.png, final/, checkpoints/)")
     return 0
 
 

@@ -216,7 +216,7 @@ class ZeroSearchVectorEnv(VectorEnv):
         its own (``on_sim_error``). In raise mode the step raises once the batch was tried,
         and keeps the searches that succeeded: the same step again sends only the failed
         ones (a retried turn makes the same requests)."""
-        stats = self.last_step_stats = StepStats(sim_requests=len(searching))
+        stats = self.last_step_stats = StepStats()
         if not searching:
             return {}
         keys = [(i, pending[i].request) for i in searching]

@@ -20,3 +20,28 @@ def episode_mask(batch: int, length: int, seed: int):
             t += span
             policy_turn = not policy_turn
     return mask
+
+
+#: A tiny training run on the synthetic world, for runs of several processes (each test
+#: adds its steps and batch).
+TINY_RUN_FLAGS = (
+    "--policy tiny --tiny-hidden-size 16 --tiny-layers 1 --group-size 2 --micro-batch-size 4 --max-turns 1 --topk 2 "
+    "--max-turn-tokens 12 --max-obs-tokens 120 --max-total-tokens 400 --tensorboard false --checkpoint-every 0"
+).split()
+
+
+def two_processes(*args: str, **env: str):
+    """``torchrun --nproc_per_node 2 ARGS`` on CPU (gloo), as ``accelerate launch`` runs two
+    GPUs: a script and its arguments, or ``-m module ...``. One thread per process: they
+    share this machine's cores. ``env`` adds environment variables."""
+    import os
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", *args]
+    return subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": "1", **env}, capture_output=True, text=True, timeout=600)
+
+
+def train_on_two_processes(out_dir, *flags: str):
+    """``zerosearch_agents.train`` of a tiny run on two CPU processes (accelerate's MULTI_CPU)."""
+    return two_processes("-m", "zerosearch_agents.train", *TINY_RUN_FLAGS, "--out-dir", str(out_dir), *flags, ACCELERATE_USE_CPU="true")

@@ -4,10 +4,7 @@ reads nothing else, so a checkpoint folder from someone else cannot run code; re
 from __future__ import annotations
 
 import json
-import os
 import random
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -20,6 +17,8 @@ pytest.importorskip("accelerate")
 from zerosearch_agents.checkpoints import latest_checkpoint  # noqa: E402
 from zerosearch_agents.config import make_config  # noqa: E402
 from zerosearch_agents.train import train  # noqa: E402
+
+from .conftest import train_on_two_processes, two_processes  # noqa: E402
 
 SMALL = dict(
     policy="tiny", tiny_hidden_size=16, tiny_layers=1, questions_per_step=2, group_size=2, micro_batch_size=4,
@@ -265,8 +264,7 @@ def test_fsdp_shards_are_saved_per_process_and_resume_exactly(tmp_path):
     policy = build_tiny_policy(tmp_path / "policy", hidden_size=16, layers=2)
     script = tmp_path / "sharded_resume.py"
     script.write_text(SHARDED_RESUME)
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(script), str(policy), str(tmp_path / "run")]
-    done = subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+    done = two_processes(str(script), str(policy), str(tmp_path / "run"))
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("resumed its shards exactly") == 2
     folder = tmp_path / "run" / "checkpoints" / "step_000001"
@@ -276,17 +274,8 @@ def test_fsdp_shards_are_saved_per_process_and_resume_exactly(tmp_path):
     assert sorted(json.loads((folder / "checkpoint.json").read_text())["sharded"]) == ["optimizer", "policy"]
 
 
-DDP_FLAGS = (
-    "--policy tiny --tiny-hidden-size 16 --tiny-layers 1 --questions-per-step 4 --group-size 2 --micro-batch-size 4 "
-    "--max-turns 1 --topk 2 --max-turn-tokens 12 --max-obs-tokens 120 --max-total-tokens 400 --eval-questions 2 "
-    "--tensorboard false --checkpoint-every 0 --entropy-coef 0.01 --lr 1e-3"
-).split()
-
-
 def _torchrun(out_dir, *flags):
-    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "zerosearch_agents.train", *DDP_FLAGS, "--out-dir", str(out_dir), *flags]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    done = train_on_two_processes(out_dir, "--questions-per-step", "4", "--eval-questions", "2", "--entropy-coef", "0.01", "--lr", "1e-3", *flags)
     assert done.returncode == 0, done.stderr[-3000:]
 
 

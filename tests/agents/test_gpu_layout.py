@@ -3,9 +3,6 @@ that cannot fit, FSDP's launch and its gathered weights for the rollout engine."
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -16,6 +13,8 @@ pytest.importorskip("accelerate")
 from zerosearch_agents.config import PRESETS_DIR, make_config, preset_names  # noqa: E402
 from zerosearch_agents.train import check_launch, main, refuse_unfit_plan  # noqa: E402
 from zerosearch_env.errors import ConfigError  # noqa: E402
+
+from .conftest import two_processes  # noqa: E402
 
 GPU_PRESETS = [name for name in preset_names() if name != "cpu-demo"]
 
@@ -96,8 +95,6 @@ def test_fsdp_sharded_weights_reach_the_rollout_engine_whole(tmp_path):
     policy = build_tiny_policy(tmp_path / "policy", hidden_size=16, layers=2)
     script = tmp_path / "sharded_sync.py"
     script.write_text(SHARDED_SYNC)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(script), str(policy)]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    done = two_processes(str(script), str(policy))
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("gathered") == 2

@@ -141,16 +141,14 @@ def simulator_backend(env: EnvConfig) -> str | None:
     this machine chooses (vLLM with a GPU, else transformers; their documents differ).
     ``openai`` always runs on its own backend; the corpus simulators and the retrievers
     take none."""
-    sim = env.sim
-    if not isinstance(sim, (str, Path)):
-        return env.sim_backend
-    name = str(sim)
-    if name == "openai":
-        return "openai"
-    if env.sim_backend is not None or name in ("corpus", "context", "bm25") or name.startswith("retriever"):
-        return env.sim_backend
-    from ..simulators.registry import choose_backend
+    from ..simulators.registry import choose_backend, llm_model
 
+    if not isinstance(env.sim, (str, Path)):
+        return env.sim_backend
+    if str(env.sim) == "openai":
+        return "openai"
+    if env.sim_backend is not None or llm_model(env.sim) is None:
+        return env.sim_backend
     return choose_backend(None)
 
 

@@ -218,6 +218,35 @@ def _corpus_simulator(
     )
 
 
+def llm_model(sim: str | Path) -> str | None:
+    """The model the LLM simulator ``sim`` loads in this process (a hub id or a folder), or
+    None for the search engines that load none: ``corpus``, ``context``, ``bm25``,
+    ``retriever:<url>``, and ``openai`` (its model is on the server). The names are
+    :func:`make_simulator`'s; an unknown one raises as it does.
+
+    >>> llm_model("sft-7b"), llm_model("prompt:Qwen/Qwen2.5-14B-Instruct"), llm_model("bm25")
+    ('sunhaonlp/Simulation_LLM_google_7B_V2', 'Qwen/Qwen2.5-14B-Instruct', None)
+    """
+    name = str(sim)
+    if name in ("corpus", "context", "bm25", "retriever", "openai") or name.startswith("retriever:"):
+        return None
+    if name in SFT_MODELS:
+        return SFT_MODELS[name].hub_id
+    if name.startswith("prompt:"):
+        return name.removeprefix("prompt:")
+    if Path(name).expanduser().is_dir():
+        return name
+    raise _unknown(name)
+
+
+def _unknown(name: str) -> UnknownSimulatorError:
+    return UnknownSimulatorError(
+        f"unknown sim {name!r}; expected one of {sorted(SFT_MODELS)}, 'prompt:<model>', 'openai', 'corpus', "
+        "'context', 'bm25', 'retriever:<url>', a local model folder, or a simulator object "
+        "(run `zerosearch sims` to list them)"
+    )
+
+
 def make_simulator(
     sim: str | Path | Simulator,
     *,
@@ -271,11 +300,7 @@ def make_simulator(
         return OpenAISimulator(**kwargs)
     if Path(name).expanduser().is_dir():
         return _llm_simulator(name, kwargs.pop("mode", "sft"), f"sft:{Path(name).name}", sim_backend, kwargs)
-    raise UnknownSimulatorError(
-        f"unknown sim {name!r}; expected one of {sorted(SFT_MODELS)}, 'prompt:<model>', 'openai', 'corpus', "
-        "'context', 'bm25', 'retriever:<url>', a local model folder, or a simulator object "
-        "(run `zerosearch sims` to list them)"
-    )
+    raise _unknown(name)
 
 
 def _retriever(
