@@ -146,3 +146,17 @@ def test_a_single_env_raises_for_its_failed_search_and_keeps_its_episode(serve):
         env.step("<search> second </search>")
     assert env.unwrapped.transcript == before
     assert env.step("<search> second </search>")[4]["documents"]  # the retry goes through
+
+
+def test_raise_mode_keeps_the_answered_searches_when_the_server_dies_mid_batch(serve):
+    server = serve()
+    server.fault = lambda n: threading.Thread(target=server.stop).start() if n == 9 else None
+    envs, actions = vector_env(server, "raise")
+    transcripts = [env.transcript for env in envs.envs]
+    with pytest.raises(SimulatorError, match=r"(\d+) of 16 searches failed") as first:
+        envs.step(actions)
+    failed = int(re.search(r"(\d+) of 16", str(first.value)).group(1))
+    assert first.value.fault.kind in {"connection", "timeout"} and failed == N - len(server.answered) < N
+    with pytest.raises(SimulatorError, match=rf"{failed} of 16 searches failed"):  # the server stays dead:
+        envs.step(actions)  # only the failed searches went out again, the answered ones are still kept
+    assert [env.transcript for env in envs.envs] == transcripts
