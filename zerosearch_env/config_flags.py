@@ -19,10 +19,10 @@ from typing import Any
 def setting(default: Any, help: str) -> Any:
     """A dataclass field with its default and its help line.
 
-    A mutable default (a dict) is copied for each instance.
+    A mutable default (a dict or a list) is copied for each instance.
     """
-    if isinstance(default, dict):
-        return dataclasses.field(default_factory=lambda: dict(default), metadata={"help": help})
+    if isinstance(default, (dict, list)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"help": help})
     return dataclasses.field(default=default, metadata={"help": help})
 
 
@@ -68,13 +68,19 @@ def add_flags(parser: argparse.ArgumentParser, config_type: type, title: str, *,
         if field.name in skip or dataclasses.is_dataclass(annotation):
             continue
         default = field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
+        base, _ = _base_type(annotation)
+        if base is list:  # list[str]: --name a b c
+            (item,) = typing.get_args(annotation) or (str,)
+            options: dict[str, Any] = {"nargs": "+", "type": item, "metavar": _metavar(item)}
+        else:
+            options = {"type": lambda text, a=annotation: parse_value(text, a), "metavar": _metavar(annotation)}
+        shown = default is None or default == {} or default == []
         group.add_argument(
             f"--{field.name.replace('_', '-')}",
             dest=field.name,
             default=argparse.SUPPRESS,
-            type=lambda text, a=annotation: parse_value(text, a),
-            metavar=_metavar(annotation),
-            help=field.metadata["help"] if default is None or default == {} else f"{field.metadata['help']} (default: {default})",
+            help=field.metadata["help"] if shown else f"{field.metadata['help']} (default: {default})",
+            **options,
         )
 
 

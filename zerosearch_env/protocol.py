@@ -289,6 +289,19 @@ def postprocess_reply(reply: str, topk: int) -> str:
     return text if cut < 0 else text[:cut]
 
 
+def marked_documents(reply: str, topk: int) -> int:
+    """How many non-empty ``Doc i:`` documents a simulator reply holds after the
+    reference's post-processing (at most ``topk``; 0 for a reply without markers, which
+    :func:`parse_reply_documents` still reads as one document). A reply is well formed
+    when this is ``topk``.
+
+    >>> marked_documents("Doc 1: a\\nDoc 2: b\\nDoc 3: c", topk=2), marked_documents("free text", topk=1)
+    (2, 0)
+    """
+    parts = _DOC_MARKER.split(postprocess_reply(reply, topk))
+    return min(topk, sum(1 for body in parts[2::2] if body.strip()))
+
+
 def parse_reply_documents(reply: str, topk: int) -> tuple[str, ...]:
     """Post-process a simulation LLM's reply and split it into at most ``topk`` documents.
 

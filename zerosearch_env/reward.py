@@ -158,6 +158,20 @@ def cover_exact_match(prediction: str | None, golden_answers: Golden | None) -> 
     return float(any(g and g in pred for g in golds))
 
 
+def contains_answer(text: str | None, golden_answers: Golden | None) -> bool:
+    """Whether a normalised golden answer occurs in the normalised ``text`` as whole
+    words: the answer test of the corpus simulator (which drops such documents from a
+    noisy search) and of the fidelity benchmark's answer presence and leak rate.
+
+    >>> contains_answer("Karvex Mills was founded in 1932.", ["1932"])
+    True
+    >>> contains_answer("It opened in 19320.", ["1932"]), contains_answer("anything", [""])
+    (False, False)
+    """
+    padded = f" {normalize_answer(text)} "
+    return any(f" {gold} " in padded for gold in map(normalize_answer, _as_list(golden_answers)) if gold)
+
+
 RewardFn = Callable[[str, "tuple[str, ...]"], float]
 
 REWARDS: dict[str, RewardFn] = {

@@ -46,8 +46,10 @@ class ScriptedBatchAgent:
     def act(self, episodes: Sequence[EpisodeView]) -> list[str]:
         actions = []
         for view in episodes:
-            if not view.turns:  # a new episode (or a replayed one): start from its prompt
+            if not view.turns or view.episode_id not in self._agents:  # a new (or replayed) episode
                 self._agents[view.episode_id] = self.new_agent(view.episode_id)
+                if view.turns:  # joined midway (a reader handed a transcript): plan from the prompt first
+                    self._agents[view.episode_id].act(view.prompt)
             agent = self._agents[view.episode_id]
             actions.append(agent.act(view.observation))
         return actions

@@ -104,7 +104,7 @@ class EvalConfig:
         settings["sim_backend"] = simulator_backend(self.env)
         settings["sim_kwargs"] = {k: v for k, v in self.env.sim_kwargs.items() if k not in SIM_KWARGS_NOT_IDENTITY}
         identity = {"agent": agent_name, "agent_settings": redacted(agent_settings or {})}
-        identity.update({key: _identity_value(value) for key, value in settings.items()})
+        identity.update({key: identity_value(value) for key, value in settings.items()})
         return json.loads(json.dumps(identity, default=str))  # as the file holds it: lists, not tuples
 
 
@@ -127,7 +127,7 @@ def setting_label(value: Any) -> Any:
     return getattr(value, "name", None) or f"<{type(value).__name__}>"
 
 
-def _identity_value(value: Any) -> Any:
+def identity_value(value: Any) -> Any:
     """A setting as the identity records it: in-memory rows or documents by their
     contents' digest (two lists are told apart), anything else by :func:`setting_label`."""
     if isinstance(value, (list, tuple)):

@@ -76,6 +76,9 @@ class SearchResult:
     ``"empty"``: an answer, if a poor one), or the request *failed* (:attr:`failed`: a
     timeout, a dropped connection, an HTTP error, a malformed reply, after the backend's
     retries). The environment's ``on_sim_error`` decides what a failed request means.
+    ``extra`` holds what a backend knows beyond the documents: the LLM backends put
+    the model's raw ``reply`` there (the fidelity benchmark checks its format), the
+    retrievers the documents' ``ids``.
     """
 
     documents: tuple[str, ...]

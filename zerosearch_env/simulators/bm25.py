@@ -58,6 +58,9 @@ class BM25Retriever:
     again); one built in memory pickles whole.
     """
 
+    #: It reads the query and nothing else (no golden answers, no quality): it has no noisy mode.
+    query_only = True
+
     def __init__(
         self,
         bm25: bm25s.BM25,

@@ -165,6 +165,7 @@ class HFSimulator:
                     completion_tokens=completion_tokens,
                     latency_s=latency,
                     error=error,
+                    extra={"reply": reply},
                 )
             )
         return results

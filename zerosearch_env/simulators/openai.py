@@ -139,6 +139,7 @@ class OpenAISimulator:
             completion_tokens=completion_tokens,
             latency_s=time.perf_counter() - started,
             error=empty,
+            extra={"reply": text},
         )
 
     def close(self) -> None:

@@ -239,6 +239,19 @@ def llm_model(sim: str | Path) -> str | None:
     raise _unknown(name)
 
 
+def is_query_only(sim: str | Path | Simulator) -> bool:
+    """Whether ``sim`` is a real search engine that reads only the query (``bm25``,
+    ``retriever:<url>``, or an object with a true ``query_only``): it has no noisy mode
+    and never sees the golden answers.
+
+    >>> is_query_only("bm25"), is_query_only("retriever:http://h:8000/retrieve"), is_query_only("corpus")
+    (True, True, False)
+    """
+    if isinstance(sim, (str, Path)):
+        return str(sim) == "bm25" or str(sim).startswith("retriever:")
+    return bool(getattr(sim, "query_only", False))
+
+
 def _unknown(name: str) -> UnknownSimulatorError:
     return UnknownSimulatorError(
         f"unknown sim {name!r}; expected one of {sorted(SFT_MODELS)}, 'prompt:<model>', 'openai', 'corpus', "

@@ -93,6 +93,9 @@ class HTTPRetriever:
             fault (with its likely fix) in ``error``; the other batches keep theirs.
     """
 
+    #: It reads the query and nothing else (no golden answers, no quality): it has no noisy mode.
+    query_only = True
+
     def __init__(
         self,
         url: str = "http://127.0.0.1:8000/retrieve",

@@ -119,6 +119,7 @@ class VLLMSimulator:
                     completion_tokens=len(completion.token_ids),
                     latency_s=latency,
                     error=error,
+                    extra={"reply": completion.text},
                 )
             )
         return results

@@ -29,8 +29,8 @@ The package is split by concept, each module importing only those listed before 
 :mod:`.config` (the seed and sizes), :mod:`.entities` (the records a world is made of),
 :mod:`.names` (the syllable name generator and its vocabularies), :mod:`.templates`
 (the fact, filler and question sentences), :mod:`.generation` (drawing a world from
-one seeded ``random.Random``) and :mod:`.world` (:class:`SyntheticWorld` and the cached
-:func:`make_world`). Import the public names from here.
+one seeded ``random.Random``), :mod:`.world` (:class:`SyntheticWorld` and the cached
+:func:`make_world`) and :mod:`.hotpotqa` (the questions as HotpotQA rows with their paragraphs). Import the public names from here.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from .config import WorldConfig
 from .entities import ENTITY_KINDS, City, Company, Country, Entity, Film, Hop, Person, River, WorldFiles, WorldQuestion
 from .names import COMPANY_SUFFIXES, DIRECTOR, GENERIC_COMPANY_SUFFIXES, INDUSTRIES, OCCUPATIONS
 from .world import DATA_SOURCES, SPLITS, SyntheticWorld, make_world
+from .hotpotqa import hotpotqa_records, write_hotpotqa
 
 __all__ = [
     "COMPANY_SUFFIXES",
@@ -61,5 +62,7 @@ __all__ = [
     "WorldConfig",
     "WorldFiles",
     "WorldQuestion",
+    "hotpotqa_records",
     "make_world",
+    "write_hotpotqa",
 ]
