@@ -114,8 +114,8 @@ def best_match_overlap(documents: Sequence[str], reference: Sequence[str]) -> fl
 def duplicate_rate(documents: Sequence[str]) -> float | None:
     """Share of the documents that repeat an earlier one of the same reply (normalised).
 
-    >>> duplicate_rate(["A cat.", "a cat", "a dog"])
-    0.3333333333333333
+    >>> duplicate_rate(["The cat.", "the cat", "a dog", "owl"])
+    0.25
     """
     if not documents:
         return None
@@ -125,7 +125,7 @@ def duplicate_rate(documents: Sequence[str]) -> float | None:
 def distinct_n(replies: Sequence[Sequence[str]], n: int = 2) -> float:
     """Distinct word n-grams over all n-grams of every document of every reply.
 
-    >>> distinct_n([["a b c"], ["a b d"]])
+    >>> distinct_n([["red fox ran"], ["red fox sat"]])
     0.75
     """
     grams = [tuple(words[i : i + n]) for docs in replies for d in docs for words in [normalize_answer(d).split()] for i in range(len(words) - n + 1)]
