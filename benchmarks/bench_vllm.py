@@ -7,6 +7,10 @@ step, parse the documents, rewards, bookkeeping) is at least 90% of what a bare
 Needs the vllm extra and a CUDA GPU; skipped elsewhere. The model is a released
 simulator or any local folder named by ``ZEROSEARCH_BENCH_SIM`` (default: a tiny Llama
 built in-process, which measures the engine's per-call overhead at its worst).
+
+The env's end-to-end completion tokens/s goes into the benchmark's ``extra_info``
+(``sim_tokens_per_s``): with ``--benchmark-json PATH``, ``zerosearch cost
+--throughput-file PATH`` prices a run with it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ NUM_ENVS = 256
 MAX_NEW_TOKENS = 128
 TARGET_FRACTION = 0.90
 _means: dict[str, float] = {}
+_step_tokens: list[int] = []  # completion tokens of each env step, for the recorded throughput
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +57,16 @@ def vector_env(tmp_path_factory):
 
 def _search_step(envs):
     envs.step([f"<search> query {i} about the company </search>" for i in range(NUM_ENVS)])
+    _step_tokens.append(envs.last_step_stats.sim_completion_tokens)
 
 
 def test_vector_env_with_vllm(benchmark, vector_env):
     benchmark.pedantic(_search_step, args=(vector_env,), rounds=5, warmup_rounds=1)
     if benchmark.stats is not None:
         _means["env"] = benchmark.stats.stats.mean
+        # What `zerosearch cost --throughput-file` reads: end-to-end completion tokens/s.
+        tokens = sum(_step_tokens) / len(_step_tokens)
+        benchmark.extra_info.update(searches_per_step=NUM_ENVS, sim_completion_tokens_per_step=tokens, sim_tokens_per_s=tokens / _means["env"])
 
 
 def test_bare_vllm_generate(benchmark, vector_env):

@@ -35,6 +35,7 @@ from .checkpoints import checkpoint_to_resume, load_checkpoint, save_checkpoint
 from .config import TrainConfig, add_config_arguments, config_from_args, preset_names
 from .launch import check_launch, gpu_memory_gib, print_plan, refuse_unfit_plan
 from .run_log import RunLogger, plot_curve, read_history
+from .sim_usage import RunUsage
 
 
 @dataclass
@@ -86,6 +87,7 @@ class Run:
     eval_envs: Any  # the held-out vector env; None without an eval_split
     resume_from: Path | None  # the checkpoint to continue from; None for a fresh run
     weights_version: int = 0  # counts the changes of the policy's weights (warm start, updates)
+    usage: RunUsage | None = None  # the simulator's usage, kept in the trainer state (see train)
 
     @property
     def main(self) -> bool:
@@ -113,10 +115,15 @@ class Run:
                 engine.wake_up()
 
     def evaluate(self) -> dict[str, float]:
-        """The held-out scores of the policy as it is now (see :func:`evaluate`)."""
+        """The held-out scores of the policy as it is now (see :func:`evaluate`); its
+        searches count in the run's simulator usage."""
         cfg = self.cfg
         self.ready_generator()
-        return evaluate(self.eval_envs, self.generator, self.tokenizer, cfg, chat=self.chat, count=cfg.eval_questions, seed=cfg.seed)
+        before = self.eval_envs.total_stats
+        scores = evaluate(self.eval_envs, self.generator, self.tokenizer, cfg, chat=self.chat, count=cfg.eval_questions, seed=cfg.seed)
+        if self.usage is not None:
+            self.usage.add("eval", self.eval_envs.total_stats - before, self.accelerator)
+        return scores
 
 
 def set_up(cfg: TrainConfig) -> Run:
@@ -138,8 +145,9 @@ def set_up(cfg: TrainConfig) -> Run:
     set_seed(cfg.seed)
     resume_from = checkpoint_to_resume(out_dir, cfg.resume)
     if accelerator.is_main_process:  # the run folder is written once, then every process reads it
-        if resume_from is None and (out_dir / "metrics.jsonl").exists():
-            (out_dir / "metrics.jsonl").unlink()  # a fresh run: no stale lines
+        if resume_from is None:  # a fresh run: no stale lines or totals
+            (out_dir / "metrics.jsonl").unlink(missing_ok=True)
+            (out_dir / "sim_usage.json").unlink(missing_ok=True)
         (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
         _policy_path(cfg, out_dir)
     accelerator.wait_for_everyone()
@@ -209,15 +217,17 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
     started = time.perf_counter()
     run = set_up(cfg)
     result = RunResult(run.out_dir)
-    if run.resume_from is not None:
-        state = load_checkpoint(run.learner, run.resume_from)
-        result.eval_before = state.get("eval_before", {})
-    else:
-        state = {"step": 0, "eval_before": {}}
+    state = load_checkpoint(run.learner, run.resume_from) if run.resume_from is not None else {"step": 0, "eval_before": {}}
+    run.usage = RunUsage(run.envs.simulator.name, state, run.out_dir if run.main else None)  # totals continue from the checkpoint's
+    if run.resume_from is None:
         if cfg.bc_steps:
-            state["bc_final_nll"] = warm_start(cfg, run.learner, run.tokenizer, chat=run.chat, progress=progress and run.main)
+            state["bc_final_nll"] = warm_start(
+                cfg, run.learner, run.tokenizer, chat=run.chat, progress=progress and run.main,
+                on_played=lambda stats: run.usage.add("warm_start", stats, run.accelerator),
+            )  # fmt: skip
             run.weights_changed()
-        result.eval_before = state["eval_before"] = evaluate_before_rl(run)
+        state["eval_before"] = evaluate_before_rl(run)
+    result.eval_before = state.get("eval_before", {})
 
     logger = RunLogger(cfg, run.out_dir, enabled=run.main, resume_step=state["step"] if run.resume_from else None)
     result.history = run_steps(run, state, logger, progress=progress)
@@ -250,15 +260,18 @@ def run_steps(run: Run, state: dict[str, Any], logger: RunLogger, *, progress: b
 
         t0 = time.perf_counter()
         run.ready_generator()
+        sim_before = envs.total_stats
         batch = collect_rollouts(
             envs, generator, tokenizer, indices=indices, groups=groups, limits=limits,
             sampling=Sampling(cfg.temperature, cfg.top_p), chat=run.chat, seed=step_seed,
         )
         rollout_s = time.perf_counter() - t0
+        sim = run.usage.add("train", envs.total_stats - sim_before, accelerator)  # every process's searches of the step
         with run.engines_asleep():
             metrics = update(run.learner, batch.tensors(tokenizer.pad_token_id))
         run.weights_changed()
-        record = {"step": step, "noise_prob": envs.noise_prob, **batch.metrics(), **metrics, "rollout_s": rollout_s}
+        record = {"step": step, "noise_prob": envs.noise_prob, **batch.metrics(), **metrics, "rollout_s": rollout_s,
+                  "sim_searches": sim.searches, "sim_wall_s": sim.sim_wall_s}  # fmt: skip
         if run.eval_envs is not None and cfg.eval_every and (step + 1) % cfg.eval_every == 0 and step + 1 < cfg.steps:
             scores = run.evaluate()
             record.update({f"eval_{k}": v for k, v in scores.items() if k in ("f1", "em", "cover_em", "searches_per_episode")})
@@ -320,7 +333,8 @@ def save_final(run: Run, state: dict[str, Any], result: RunResult) -> None:
 
 
 def write_summary(run: Run, result: RunResult) -> None:
-    """summary.json (held-out scores, wall time, steps), the result's line and the run folder (main process)."""
+    """summary.json (held-out scores, wall time, steps), the result's line and the run folder
+    (main process); sim_usage.json is already there (see :mod:`.sim_usage`)."""
     if not run.main:
         return
     (run.out_dir / "summary.json").write_text(
@@ -328,7 +342,7 @@ def write_summary(run: Run, result: RunResult) -> None:
     )
     if result.eval_before and result.eval_after:
         print(f"held-out F1: {result.eval_before['f1']:.3f} before RL -> {result.eval_after['f1']:.3f} after ({result.wall_s / 60:.1f} min)")
-    print(f"run folder: {run.out_dir} (metrics.jsonl, reward_curve.png, final/, checkpoints/)")
+    print(f"run folder: {run.out_dir} (metrics.jsonl, sim_usage.json, reward_curve.png, final/, checkpoints/)")
 
 
 # ----------------------------------------------------------------------------- command line

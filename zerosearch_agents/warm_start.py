@@ -16,7 +16,7 @@ tokenized, cloned into the policy, and the KL reference reset to the result.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,12 +51,15 @@ def scripted_demonstrations(
     keep_think: bool = True,
     seed: int = 0,
     batch_size: int = 64,
+    on_played: Callable[[Any], None] | None = None,
 ) -> list[Demonstration]:
     """Play the scripted agent once on every row of the environment's dataset.
 
     Row ``i`` is played with reset seed ``seed + i``. ``no_search_share`` of the episodes
     (chosen with ``seed``) come from the agent told to answer at once (a typed guess),
-    giving a warm start that sometimes skips search.
+    giving a warm start that sometimes skips search. ``on_played`` is given the env's
+    :class:`~zerosearch_env.vector.StepStats` totals once every row is played: with an
+    LLM simulator they cost what the rollouts' searches cost, one by one (see :mod:`.sim_usage`).
     """
     from zerosearch_env.evaluation.episodes import EpisodeStart, play_episodes
     from zerosearch_env.vector import ZeroSearchVectorEnv
@@ -71,6 +74,8 @@ def scripted_demonstrations(
         turns = [(turn.action if keep_think else drop_thoughts(turn.action), turn.observation) for turn in episode.turns]
         demos[episode.start.episode_id] = Demonstration(episode.prompt, turns)
     envs.close()
+    if on_played is not None:
+        on_played(envs.total_stats)
     return [demos[index] for index in played]
 
 
@@ -212,11 +217,14 @@ def name_token_ids(tokenizer: Any, words: Sequence[str]) -> list[int]:
     return sorted(ids)
 
 
-def warm_start(cfg: TrainConfig, learner: Learner, tokenizer: Any, *, chat: bool, progress: bool = True) -> float:
+def warm_start(
+    cfg: TrainConfig, learner: Learner, tokenizer: Any, *, chat: bool, progress: bool = True, on_played: Callable[[Any], None] | None = None
+) -> float:
     """Clone the demonstrations of ``cfg.bc_source`` into the policy for ``cfg.bc_steps`` steps.
 
     A frozen KL reference is then reset to the warm start (not the random init). Returns
     the mean loss of the last ten cloning steps (``bc_final_nll`` in the trainer state).
+    ``on_played``: see :func:`scripted_demonstrations` (a file of demonstrations searches nothing).
     """
     if cfg.bc_source == "scripted":
         demos = scripted_demonstrations(
@@ -224,6 +232,7 @@ def warm_start(cfg: TrainConfig, learner: Learner, tokenizer: Any, *, chat: bool
             no_search_share=cfg.bc_no_search_share,
             keep_think=cfg.bc_keep_think,
             seed=cfg.seed,
+            on_played=on_played,
         )
     else:
         demos = load_demonstrations(cfg.bc_source)

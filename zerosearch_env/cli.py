@@ -165,9 +165,28 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cost(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from .evaluation.cost import CostInputs, cost_report, read_sim_usage
+    from .evaluation.cost_report import render_markdown
+    from .evaluation.throughput import find_throughput
+
+    kind, usages = read_sim_usage(args.run_dir)
+    tokens_per_s, source = find_throughput(args.tokens_per_s, args.throughput_file)
+    inputs = CostInputs(tokens_per_s, source, args.usd_per_gpu_hour, args.gpus, args.usd_per_1k_queries, args.tokens_per_search)
+    report = cost_report(args.run_dir, kind, usages, inputs)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else render_markdown(report), end="" if not args.json else "\n")
+    if args.out:
+        Path(args.out).write_text(render_markdown(report), encoding="utf-8")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .env_config import EnvConfig
     from .evaluation.config import EvalConfig
+    from .evaluation.cost import PAPER
 
     parser = argparse.ArgumentParser(
         prog="zerosearch",
@@ -210,6 +229,29 @@ def build_parser() -> argparse.ArgumentParser:
     add_flags(evaluate, EvalConfig, "evaluation", skip=("bootstrap_resamples",))
     add_flags(evaluate, EnvConfig, "environment (the same flags as zerosearch train)")
     evaluate.set_defaults(func=cmd_eval)
+
+    cost = commands.add_parser(
+        "cost",
+        help="what a run's searches cost: simulator GPU-hours and $ against a search API's $, with the paper's row",
+        description="Price the simulator usage a run folder recorded (sim_usage.json: train, eval --out, fidelity) as "
+        "plain arithmetic with every input printed: GPU-hours = completion tokens / tokens per second / 3600 x GPUs; "
+        "simulator $ = GPU-hours x $/GPU-hour; search API $ = searches / 1000 x $ per 1,000 queries.",
+    )
+    cost.add_argument("run_dir", metavar="RUN_DIR", help="a run folder holding sim_usage.json")
+    throughput = cost.add_mutually_exclusive_group()
+    throughput.add_argument("--tokens-per-s", type=float, default=None, help="completion tokens/s of the whole simulator deployment (no default: measure it, or give it)")
+    throughput.add_argument("--throughput-file", default=None, metavar="PATH", help="take the throughput from gpu_check.json (benchmarks/gpu_check.py: the best batch size) or from the --benchmark-json file of benchmarks/bench_vllm.py")
+    cost.add_argument("--usd-per-gpu-hour", type=float, default=None, help="price of one GPU-hour (no default: without it the table gives GPU-hours, not dollars)")
+    cost.add_argument("--gpus", type=int, default=1, help="GPUs of the simulator deployment that delivers --tokens-per-s (default 1, as gpu_check.py measures)")
+    cost.add_argument(
+        "--usd-per-1k-queries", type=float, default=PAPER.usd_per_1k_queries,
+        help=f"search API price per 1,000 queries (default {PAPER.usd_per_1k_queries:.4f}: the SerpAPI rate the paper's "
+        f"figures imply, ${PAPER.serpapi_usd:.2f} for about {PAPER.searches:,} searches)",
+    )  # fmt: skip
+    cost.add_argument("--tokens-per-search", type=float, default=None, help="completion tokens to assume per search for an engine that reported none (corpus, bm25, a retriever), to price its searches as an LLM simulator's (no default)")
+    cost.add_argument("--json", action="store_true", help="print the report as JSON instead of markdown")
+    cost.add_argument("--out", default=None, metavar="FILE.md", help="also write the markdown report to this file")
+    cost.set_defaults(func=cmd_cost)
 
     train = commands.add_parser(
         "train",

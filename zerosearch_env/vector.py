@@ -60,6 +60,20 @@ class StepStats:
         """Wall time of the step outside the simulator (parsing, rewards, bookkeeping)."""
         return self.step_wall_s - self.sim_wall_s
 
+    def __add__(self, other: StepStats) -> StepStats:
+        return StepStats(
+            self.sim_calls + other.sim_calls, self.sim_requests + other.sim_requests,
+            self.sim_prompt_tokens + other.sim_prompt_tokens, self.sim_completion_tokens + other.sim_completion_tokens,
+            self.sim_wall_s + other.sim_wall_s, self.step_wall_s + other.step_wall_s,
+        )  # fmt: skip
+
+    def __sub__(self, other: StepStats) -> StepStats:
+        """What happened between two snapshots of :attr:`ZeroSearchVectorEnv.total_stats`."""
+        return self + StepStats(
+            -other.sim_calls, -other.sim_requests, -other.sim_prompt_tokens, -other.sim_completion_tokens,
+            -other.sim_wall_s, -other.step_wall_s,
+        )  # fmt: skip
+
 
 class ZeroSearchVectorEnv(VectorEnv):
     """A native batched vector environment over ``num_envs`` ZeroSearch episodes.
@@ -74,7 +88,9 @@ class ZeroSearchVectorEnv(VectorEnv):
       in ``infos["final_obs"]`` / ``infos["final_info"]``).
     - ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i``: the batch replays exactly the
       episodes of ``num_envs`` single envs seeded ``s, s+1, ...``.
-    - ``last_step_stats`` holds the :class:`StepStats` of the latest step, and
+    - ``last_step_stats`` holds the :class:`StepStats` of the latest step and
+      ``total_stats`` those of every step since the env was made, summed (what a run's
+      cost is computed from: take the difference of two snapshots for a stretch); and
       ``last_infos`` each sub-env's :class:`~zerosearch_env.env.StepInfo` of the latest
       ``reset`` or ``step`` (None for a sub-env it left alone): the same values as the
       batched ``infos``, one record per sub-env, for loops that follow single episodes.
@@ -107,6 +123,7 @@ class ZeroSearchVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._autoreset = np.zeros(num_envs, dtype=bool)
         self.last_step_stats = StepStats()
+        self.total_stats = StepStats()
         self.last_infos: tuple[StepInfo | None, ...] = (None,) * num_envs
         self._kept: dict[tuple[int, SearchRequest], SearchResult] = {}  # a raised step's successful searches
 
@@ -203,6 +220,7 @@ class ZeroSearchVectorEnv(VectorEnv):
             batched["final_info"] = self._batch_infos([final_info.get(i) for i in range(n)])
             batched["_final_info"] = batched["_final_obs"].copy()
         self.last_step_stats.step_wall_s = time.perf_counter() - started
+        self.total_stats = self.total_stats + self.last_step_stats
         return (
             tuple(obs),
             np.array(rewards, dtype=np.float64),

@@ -69,6 +69,24 @@ def test_one_simulator_call_per_step_with_each_request_its_own_question():
     assert len(sim.batches) == 1 and envs.last_step_stats.sim_calls == 0
 
 
+def test_total_stats_sum_every_step_and_their_difference_is_a_stretch():
+    envs = ZeroSearchVectorEnv(num_envs=4, sim=RecordingSimulator())
+    _, infos = envs.reset(seed=0)
+    steps = []
+    for t in range(6):
+        if t == 3:
+            middle = envs.total_stats
+        envs.step([scripted_action(t, i, q) for i, q in enumerate(infos["question"])])
+        steps.append(envs.last_step_stats)
+    total = envs.total_stats
+    assert total.sim_requests == sum(s.sim_requests for s in steps) > 0
+    assert total.sim_calls == sum(s.sim_calls for s in steps)
+    assert total.sim_wall_s == pytest.approx(sum(s.sim_wall_s for s in steps))
+    stretch = total - middle
+    assert stretch.sim_requests == sum(s.sim_requests for s in steps[3:])
+    assert stretch.step_wall_s == pytest.approx(sum(s.step_wall_s for s in steps[3:]))
+
+
 def test_same_seed_replays_single_envs_with_derived_seeds():
     n, steps = 4, 30
     envs = gym.make_vec("ZeroSearch-v0", num_envs=n, difficulty=0.5)

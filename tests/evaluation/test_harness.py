@@ -107,6 +107,23 @@ def test_an_interrupted_eval_resumes_without_duplicates_and_matches_an_uninterru
     assert [s.to_dict() for s in resumed.summaries] == [s.to_dict() for s in straight.summaries]
 
 
+def test_an_eval_folder_records_the_simulators_usage_over_every_leg(tmp_path):
+    from zerosearch_env.evaluation.cost import read_sim_usage
+
+    config = EvalConfig(limit=30, batch_size=8)
+    with pytest.raises(_Interrupt):
+        run_eval(_FailsAfter(calls=7), config, tmp_path, progress=False)
+    kind, [partial] = read_sim_usage(tmp_path)  # an interrupted leg records its usage too
+    assert kind == "eval" and partial.sim == "corpus"
+    assert partial.searches == sum(r["searches"] for r in _read_jsonl(tmp_path / "trajectories.jsonl")) > 0
+    run_eval(ScriptedBatchAgent(), config, tmp_path, progress=False)
+    _, [whole] = read_sim_usage(tmp_path)
+    records = _read_jsonl(tmp_path / "trajectories.jsonl")
+    assert whole.searches == sum(r["searches"] for r in records) > partial.searches
+    assert whole.completion_tokens == sum(r["sim_completion_tokens"] for r in records)
+    assert whole.sim_wall_s > partial.sim_wall_s  # this leg's time added to the first one's
+
+
 def test_a_larger_limit_reuses_the_episodes_already_played(tmp_path):
     run_eval(ScriptedBatchAgent(), EvalConfig(limit=10), tmp_path, progress=False)
     more = run_eval(ScriptedBatchAgent(), EvalConfig(limit=16), tmp_path, progress=False)

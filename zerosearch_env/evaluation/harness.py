@@ -5,13 +5,15 @@ of a turn reaches the simulator (or retriever) in one call. Episode ``i`` plays 
 row ``i`` with its own seed (derived from the run's seed and ``i``), so an episode does
 not depend on which wave it ran in: a resumed run gives the same trajectories as an
 uninterrupted one. Each finished episode is appended to ``trajectories.jsonl`` at once;
-an interrupted run continues from the episodes already written.
+an interrupted run continues from the episodes already written. ``sim_usage.json`` holds
+the simulator's usage over every leg, for ``zerosearch cost``.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..records import QARow
 from .config import EvalConfig, EvalResult, agent_settings
+from .cost import USAGE_FILE, SimUsage, read_sim_usage, write_sim_usage
 from .episodes import Agent, EpisodeStart, PlayedEpisode, PlayedTurn, play_episodes
 from .metrics import summarize
 
@@ -89,6 +92,8 @@ def run_eval(
     finally:
         bar.close()
         envs.close()
+        if store is not None:  # an interrupted leg records its simulator time too
+            store.write_usage(envs.simulator.name, done.values(), envs.total_stats.sim_wall_s, resumed=bool(resumed))
 
     records = [done[i] for i in selected if i in done]
     summaries = summarize(records, seed=config.seed, resamples=config.bootstrap_resamples)
@@ -185,6 +190,21 @@ class _TrajectoryStore:
     def append(self, record: dict[str, Any]) -> None:
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def write_usage(self, sim: str, records: Iterable[dict[str, Any]], wall_s: float, *, resumed: bool) -> None:
+        """``sim_usage.json`` (kind ``"eval"``): the searches and tokens of every episode
+        written (all legs), and the simulator wall time of this leg plus, when it resumed,
+        that of the legs before as their file recorded it."""
+        earlier = sum(u.sim_wall_s for u in read_sim_usage(self.out_dir)[1]) if resumed and (self.out_dir / USAGE_FILE).exists() else 0.0
+        records = list(records)
+        usage = SimUsage(
+            sim,
+            sum(int(r.get("searches", 0)) for r in records),
+            sum(int(r.get("sim_prompt_tokens", 0)) for r in records),
+            sum(int(r.get("sim_completion_tokens", 0)) for r in records),
+            earlier + wall_s,
+        )
+        write_sim_usage(self.out_dir, "eval", [usage])
 
 
 class _Unset:
