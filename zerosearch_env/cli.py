@@ -92,7 +92,11 @@ def cmd_world(args: argparse.Namespace) -> int:
     from .worlds.synthetic import make_world
 
     world = make_world(seed=args.seed)
-    paths = world.write(args.out)
+    paths = list(world.write(args.out))
+    if args.hotpotqa:
+        from .worlds.synthetic import write_hotpotqa
+
+        paths += [write_hotpotqa(world, f"{args.out}/{split}_hotpotqa.json", split) for split in ("train", "test")]
     for path in paths:
         print(path)
     return 0
@@ -165,6 +169,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fidelity(args: argparse.Namespace) -> int:
+    from .evaluation.fidelity import FidelityConfig, default_reader, run_fidelity
+    from .evaluation.fidelity_report import PLOT, REPORT, format_summary
+
+    config = FidelityConfig(**given(args, FidelityConfig))
+    options = {}
+    for item in args.reader_arg:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"zerosearch fidelity: error: --reader-arg expects key=value, got {item!r}")
+        options[key] = _literal(value)
+    reader = default_reader(config, **options)
+    result = run_fidelity(args.engines, config, args.out, reader=reader, overwrite=args.overwrite, progress=not args.no_progress)
+    print(f"\n{len(args.engines)} engine(s) against {config.reference} on {result.queries} queries in {result.wall_s:.1f} s")
+    print(format_summary(result))
+    if result.out_dir is not None:
+        print(f"\nwrote {result.out_dir}/fidelity.json, {REPORT}, {PLOT}, sim_usage.json, searches/")
+    return 0
+
+
 def cmd_cost(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
@@ -187,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .env_config import EnvConfig
     from .evaluation.config import EvalConfig
     from .evaluation.cost import PAPER
+    from .evaluation.fidelity import FidelityConfig
 
     parser = argparse.ArgumentParser(
         prog="zerosearch",
@@ -207,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     world = commands.add_parser("world", help="write the synthetic world (corpus.jsonl, train.jsonl, test.jsonl) to a folder")
     world.add_argument("out", help="output folder")
     world.add_argument("--seed", type=int, default=0, help="world seed (default 0)")
+    world.add_argument("--hotpotqa", action="store_true", help="also write {train,test}_hotpotqa.json: HotpotQA rows with supporting and distractor paragraphs")
     world.set_defaults(func=cmd_world)
 
     evaluate = commands.add_parser(
@@ -229,6 +255,21 @@ def build_parser() -> argparse.ArgumentParser:
     add_flags(evaluate, EvalConfig, "evaluation", skip=("bootstrap_resamples",))
     add_flags(evaluate, EnvConfig, "environment (the same flags as zerosearch train)")
     evaluate.set_defaults(func=cmd_eval)
+
+    fidelity = commands.add_parser(
+        "fidelity",
+        help="score search engines (simulators, retrievers) against a reference retriever before training on them",
+        description="Ask every engine the same queries (the questions, plus the searches of trajectories files), "
+        "in useful and noisy mode, and score format validity, answer presence and leak rate, relevance to a reference "
+        "engine that sees only the query, diversity, a fixed reader's F1 and the cost per search.",
+    )
+    fidelity.add_argument("engines", nargs="+", metavar="ENGINE", help="any sim=: corpus, context, bm25, retriever:<url>, sft-7b, prompt:<model>, openai, a model folder")
+    fidelity.add_argument("--reader-arg", action="append", default=[], metavar="KEY=VALUE", help="a keyword argument of the reader agent (repeatable)")
+    fidelity.add_argument("--out", default=None, help="run folder: report.md, fidelity.json, fidelity.png, sim_usage.json, searches/ (resumable)")
+    fidelity.add_argument("--overwrite", action="store_true", help="start the --out folder again instead of resuming it")
+    fidelity.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_flags(fidelity, FidelityConfig, "fidelity", skip=("bootstrap_resamples",))
+    fidelity.set_defaults(func=cmd_fidelity)
 
     cost = commands.add_parser(
         "cost",

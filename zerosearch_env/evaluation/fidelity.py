@@ -29,10 +29,22 @@ from typing import Any
 
 from ..config_flags import setting
 from ..errors import ConfigError, DatasetError
-from ..protocol import build_policy_prompt, format_documents, format_information, marked_documents, parse_action, search_action
+from ..protocol import (
+    build_policy_prompt,
+    format_documents,
+    format_information,
+    marked_documents,
+    parse_action,
+    search_action,
+)
 from ..records import QARow
 from ..reward import f1_score
-from .config import SIM_KWARGS_NOT_IDENTITY, agent_settings, identity_value, setting_label
+from .config import (
+    SIM_KWARGS_NOT_IDENTITY,
+    agent_settings,
+    identity_value,
+    setting_label,
+)
 from .episodes import Agent, EpisodeView
 from .harness import select_rows
 from .store import JsonlRecords, claim_folder
@@ -406,7 +418,7 @@ def run_fidelity(
     if out is not None:
         searches_dir = out / SEARCHES
         existing = sorted(searches_dir.glob("*.jsonl")) if searches_dir.is_dir() else []
-        claim_folder(out, RUN_CONFIG, run_identity(config, reader, reference), existing, overwrite=overwrite)
+        claim_folder(out, RUN_CONFIG, run_identity(config, reader, reference), existing, overwrite=overwrite, what="a fidelity run")
         searches_dir.mkdir(exist_ok=True)
 
     records: dict[str, dict[str, dict[str, Any]]] = {}

@@ -11,7 +11,6 @@ the simulator's usage over every leg, for ``zerosearch cost``.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
 from ..records import QARow
 from .config import EvalConfig, EvalResult, agent_settings
 from .cost import USAGE_FILE, SimUsage, read_sim_usage, write_sim_usage
 from .episodes import Agent, EpisodeStart, PlayedEpisode, PlayedTurn, play_episodes
 from .metrics import summarize
+from .store import JsonlRecords, claim_folder
 
 TRAJECTORIES = "trajectories.jsonl"
 RUN_CONFIG = "eval_config.json"
@@ -152,44 +151,15 @@ class _TrajectoryStore:
 
     def __init__(self, out_dir: Path, identity: dict[str, Any], overwrite: bool):
         self.out_dir = out_dir
-        self.path = out_dir / TRAJECTORIES
-        self.identity = identity
-        out_dir.mkdir(parents=True, exist_ok=True)
-        config_path = out_dir / RUN_CONFIG
-        if overwrite:
-            self.path.unlink(missing_ok=True)
-        elif config_path.exists() and self.path.exists():
-            old, new = _flat(json.loads(config_path.read_text())), _flat(identity)
-            changed = [k for k in sorted(old.keys() | new.keys()) if old.get(k, _UNSET) != new.get(k, _UNSET)]
-            if changed:
-                details = ", ".join(f"{k}: {old.get(k, _UNSET)!r} -> {new.get(k, _UNSET)!r}" for k in changed)
-                raise ConfigError(
-                    f"{out_dir} holds an evaluation with other settings ({details}); "
-                    "pass a new --out folder, or --overwrite to start this one again"
-                )
-        config_path.write_text(json.dumps(identity, indent=2) + "\n")
+        self.records = JsonlRecords(out_dir / TRAJECTORIES, key="index")
+        claim_folder(out_dir, RUN_CONFIG, identity, [self.records.path], overwrite=overwrite, what="an evaluation")
 
     def load(self) -> dict[int, dict[str, Any]]:
         """Episodes already written; a line cut short by an interruption is dropped."""
-        if not self.path.exists():
-            return {}
-        done: dict[int, dict[str, Any]] = {}
-        raw = self.path.read_bytes()
-        good = raw[: raw.rfind(b"\n") + 1]  # everything up to the last complete line
-        if len(good) != len(raw):
-            self.path.write_bytes(good)
-        for number, line in enumerate(good.decode("utf-8").splitlines(), start=1):
-            if line.strip():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise ConfigError(f"{self.path}:{number} is not valid JSON ({error}); delete the line or pass --overwrite") from error
-                done[int(record["index"])] = record
-        return done
+        return {int(index): record for index, record in self.records.load().items()}
 
     def append(self, record: dict[str, Any]) -> None:
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.records.append(record)
 
     def write_usage(self, sim: str, records: Iterable[dict[str, Any]], wall_s: float, *, resumed: bool) -> None:
         """``sim_usage.json`` (kind ``"eval"``): the searches and tokens of every episode
@@ -206,28 +176,3 @@ class _TrajectoryStore:
         )
         write_sim_usage(self.out_dir, "eval", [usage])
 
-
-class _Unset:
-    """A setting one identity has and the other lacks (a folder of an older version records fewer)."""
-
-    def __repr__(self) -> str:
-        return "<unset>"
-
-
-_UNSET = _Unset()
-
-
-def _flat(identity: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """An identity with nested settings as dotted names, so a refusal names the one that
-    changed (``sim_kwargs.temperature``), not the whole dict.
-
-    >>> _flat({"seed": 0, "sim_kwargs": {"model": "m", "headers": {"X": 1}}})
-    {'seed': 0, 'sim_kwargs.model': 'm', 'sim_kwargs.headers.X': 1}
-    """
-    flat: dict[str, Any] = {}
-    for key, value in identity.items():
-        if isinstance(value, dict):
-            flat.update(_flat(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat

@@ -52,7 +52,9 @@ class JsonlRecords:
                 f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in batch))
 
 
-def claim_folder(out_dir: Path, config_name: str, identity: dict[str, Any], records: list[Path], *, overwrite: bool) -> None:
+def claim_folder(
+    out_dir: Path, config_name: str, identity: dict[str, Any], records: list[Path], *, overwrite: bool, what: str = "a run"
+) -> None:
     """Make ``out_dir`` the folder of a run with ``identity``, saved as ``config_name``.
 
     With ``overwrite`` the ``records`` files are deleted first. Otherwise, when the folder
@@ -70,7 +72,7 @@ def claim_folder(out_dir: Path, config_name: str, identity: dict[str, Any], reco
         if changed:
             details = ", ".join(f"{k}: {old.get(k, _UNSET)!r} -> {new.get(k, _UNSET)!r}" for k in changed)
             raise ConfigError(
-                f"{out_dir} holds a run with other settings ({details}); pass a new --out folder, or --overwrite to start this one again"
+                f"{out_dir} holds {what} with other settings ({details}); pass a new --out folder, or --overwrite to start this one again"
             )
     config_path.write_text(json.dumps(identity, indent=2) + "\n")
 
