@@ -301,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     load_entry_point(TRAIN_PARSER)(train)
     train.set_defaults(func=cmd_train)
+    from .simtune.commands import add_simtune_parser
+    add_simtune_parser(commands)
     return parser
 
 

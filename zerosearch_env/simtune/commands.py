@@ -1,0 +1,139 @@
+"""``zerosearch simtune``: the command line of simulation tuning, one sub-command per step.
+
+:func:`add_simtune_parser` adds ``simtune`` to the ``zerosearch`` command and one
+sub-command per step through its own ``add_<step>`` function (``collect``, ``label``),
+each bound to a ``cmd_<step>`` function that parses nothing and calls the step's Python
+API. Importing this module is as light as the CLI: the steps load inside their command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ..config_flags import add_flags, given
+
+COLLECT_SIM = "bm25"
+"""The engine ``simtune collect`` plays when ``--sim`` is not given: a real one."""
+
+
+def add_simtune_parser(commands: Any) -> argparse.ArgumentParser:
+    """Add ``simtune`` and its steps to the ``zerosearch`` sub-commands (``commands``:
+    the object ``add_subparsers`` returned)."""
+    simtune = commands.add_parser(
+        "simtune",
+        help="tune your own simulator: collect real-search trajectories, label them useful or noisy, ...",
+        description="Simulation tuning, the paper's first step: an agent searches a real engine (collect), each search "
+        "becomes a useful or noisy example in the released simulator prompt (label), and a causal LM is fine-tuned on them.",
+    )
+    steps = simtune.add_subparsers(dest="simtune_command", metavar="STEP", required=True)
+    add_collect(steps)
+    add_label(steps)
+    return simtune
+
+
+# ----------------------------------------------------------------------------- collect
+
+
+def add_collect(steps: Any) -> None:
+    from ..env_config import EnvConfig
+    from ..evaluation.config import EvalConfig
+
+    collect = steps.add_parser(
+        "collect",
+        help="play an agent against a real search engine (default bm25) and keep every search's documents",
+        description="zerosearch eval pointed at simulation tuning: the train split of the synthetic world (or any "
+        f"question set) against a real engine (--sim {COLLECT_SIM} unless given). With --world-seeds, one synthetic world per "
+        "seed, each against BM25 over its own corpus, into OUT/world-<seed>/. World seed 0's test split is the held-out "
+        "evaluation set: leave it out. Resumable, like zerosearch eval --out.",
+    )
+    collect.add_argument("--out", required=True, help="collection folder: trajectories.jsonl, collect.json and eval's report (resumable)")
+    collect.add_argument("--world-seeds", type=int, nargs="+", default=None, metavar="SEED", help="collect over these synthetic worlds (e.g. 1 2 3 4 5), one sub-folder each")
+    _add_agent_flags(collect)
+    collect.add_argument("--overwrite", action="store_true", help="start the --out folder(s) again instead of resuming")
+    collect.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_flags(collect, EvalConfig, "evaluation", skip=("bootstrap_resamples",))
+    add_flags(collect, EnvConfig, "environment (the same flags as zerosearch eval)")
+    for action in collect._actions:
+        if action.dest == "sim":
+            action.help = action.help.split(" (default:")[0] + f" (default here: {COLLECT_SIM})"
+    collect.set_defaults(func=cmd_collect)
+
+
+def _add_agent_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--agent", default="scripted", help="scripted (default), random, openai, hf:<model folder>, or package.module:Class")
+    parser.add_argument(
+        "--agent-arg", action="append", default=[], metavar="KEY=VALUE",
+        help="an agent keyword argument (repeatable), e.g. base_url=http://127.0.0.1:8000/v1 model=my-model for openai",
+    )  # fmt: skip
+
+
+def _agent_options(args: argparse.Namespace, seed: int, batch_size: int) -> dict[str, Any]:
+    """The agent's keyword arguments: the run's seed for the shipped agents, the batch for
+    an ``hf:`` one, then every ``--agent-arg`` (JSON values where they parse)."""
+    options: dict[str, Any] = {"seed": seed} if args.agent in ("scripted", "random") else {}
+    if args.agent.startswith("hf:"):
+        options["batch_size"] = batch_size
+    for item in args.agent_arg:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"zerosearch simtune: error: --agent-arg expects key=value, got {item!r}")
+        try:
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = value
+    return options
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from ..env_config import EnvConfig
+    from ..evaluation import EvalConfig, make_agent
+    from .collect import collect
+
+    env = given(args, EnvConfig)
+    env.setdefault("sim", COLLECT_SIM)
+    config = EvalConfig(env=EnvConfig(**env), **given(args, EvalConfig))
+    agent = make_agent(args.agent, **_agent_options(args, config.seed, config.batch_size))
+    try:
+        result = collect(agent, config, args.out, world_seeds=args.world_seeds, overwrite=args.overwrite, progress=not args.no_progress)
+    finally:
+        close = getattr(agent, "close", None)
+        if callable(close):
+            close()
+    for folder, run in zip(result.folders, result.results):
+        searches = sum(int(r.get("searches", 0)) for r in run.records)
+        f1 = sum(r["f1"] for r in run.records) / max(1, len(run.records))
+        print(f"{folder}: {len(run.records):,} episodes, {searches:,} searches, mean F1 {f1:.3f} ({run.wall_s:.1f} s)")
+    for warning in result.warnings:
+        print(f"warning: {warning}")
+    print(f"next: zerosearch simtune label {args.out} --out {args.out}/examples.jsonl")
+    return 0
+
+
+# ----------------------------------------------------------------------------- label
+
+
+def add_label(steps: Any) -> None:
+    from .labels import LabelConfig
+
+    label = steps.add_parser(
+        "label",
+        help="turn trajectories into useful/noisy SFT examples (outcome, presence or judge labels), with the label balance",
+        description="One example per search with documents: the released simulator chat (empty system message, the useful "
+        "or noisy prompt) and the documents as the completion, written as prompt/completion jsonl with label_report.json "
+        "next to it. Prints every free labeller's balance and what is wrong with it.",
+    )
+    label.add_argument("trajectories", nargs="+", metavar="TRAJECTORIES", help="trajectories.jsonl files, or folders searched for them (a collect --out)")
+    label.add_argument("--out", required=True, metavar="FILE.jsonl", help="the examples file; label_report.json is written beside it")
+    add_flags(label, LabelConfig, "labelling")
+    label.set_defaults(func=cmd_label)
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    from .labels import LabelConfig, label_files
+
+    result = label_files(args.trajectories, args.out, LabelConfig(**given(args, LabelConfig)))
+    print(result.report.summary())
+    print(f"wrote {result.path} ({len(result.examples):,} examples) and {result.report_path}")
+    return 0
