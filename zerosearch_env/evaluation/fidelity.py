@@ -438,12 +438,13 @@ def run_fidelity(
 
     golden = {q.key: list(q.row.golden_answers) for q in query_set.queries}
     texts = {q.key: q.text for q in query_set.queries}
+    sources = {q.key: q.row.data_source for q in query_set.queries}
     reference_by_query = {r["query_key"]: r for r in records[reference.file_stem()].values()}
 
     def scores(engine: Engine) -> Any:
         return score_engine(
             engine.label, engine.query_only, records[engine.file_stem()], reference_by_query, golden, texts,
-            engine.qualities(config.qualities), config.topk, seed=config.seed, resamples=config.bootstrap_resamples,
+            engine.qualities(config.qualities), config.topk, sources=sources, seed=config.seed, resamples=config.bootstrap_resamples,
         )  # fmt: skip
 
     result = FidelityResult(scores(reference), [scores(e) for e in candidates], len(query_set.queries), query_set.unmatched, out)

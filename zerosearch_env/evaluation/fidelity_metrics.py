@@ -24,7 +24,7 @@ searches (seeded, so the same searches give the same report):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -55,6 +55,7 @@ class ModeScores:
     completion_tokens_per_search: float
     latency_s: float
     searches_per_s: float
+    presence_by_source: dict[str, float] = field(default_factory=dict)  # answer presence per data source
 
 
 @dataclass(frozen=True)
@@ -189,12 +190,13 @@ def score_mode(
     queries: Mapping[str, str],
     topk: int,
     *,
+    sources: Mapping[str, str] | None = None,
     seed: int = 0,
     resamples: int = 1000,
 ) -> ModeScores:
     """The scores of one mode's ``records`` (one per query), against the reference's
     records by query key. ``golden`` and ``queries`` map a query key to its golden answers
-    and query text."""
+    and query text, ``sources`` to its data source (for the presence per source)."""
     refs = [reference.get(r["query_key"]) for r in records]
     ref_docs = [list(ref["documents"]) if ref else [] for ref in refs]
     docs = [list(r["documents"]) for r in records]
@@ -202,13 +204,17 @@ def score_mode(
     read = [(r["reader_f1"], ref["reader_f1"] if ref else None) for r, ref in zip(records, refs) if r.get("reader_f1") is not None]
     wall = sum(float(r["wall_s"]) for r in records)
     n = max(1, len(records))
+    present = [float(answer_present(d, golden[r["query_key"]])) for r, d in zip(records, docs)]
+    by_source: dict[str, list[float]] = {}
+    for r, hit in zip(records, present):
+        by_source.setdefault((sources or {}).get(r["query_key"], "unknown"), []).append(hit)
     return ModeScores(
         quality=quality,
         searches=len(records),
         failed_rate=sum(bool(r["failed"]) for r in records) / n,
         format_valid=_interval([float(is_format_valid(r, topk)) for r in records], seed, resamples),
         words_per_document=_interval([words_per_document(d) for d in docs], seed, resamples),
-        answer_presence=_interval([float(answer_present(d, golden[r["query_key"]])) for r, d in zip(records, docs)], seed, resamples),
+        answer_presence=_interval(present, seed, resamples),
         overlap=_interval([best_match_overlap(d, rd) for d, rd in zip(docs, ref_docs)], seed, resamples),
         bm25_relative=bootstrap_ratio(ours, theirs, seed=seed, resamples=resamples),
         duplicate_rate=_interval([duplicate_rate(d) for d in docs], seed, resamples),
@@ -219,6 +225,7 @@ def score_mode(
         completion_tokens_per_search=sum(int(r["completion_tokens"]) for r in records) / n,
         latency_s=sum(float(r["latency_s"]) for r in records) / n,
         searches_per_s=len(records) / wall if wall > 0 else float("inf"),
+        presence_by_source={name: sum(hits) / len(hits) for name, hits in sorted(by_source.items())},
     )
 
 
@@ -232,6 +239,7 @@ def score_engine(
     qualities: Sequence[str],
     topk: int,
     *,
+    sources: Mapping[str, str] | None = None,
     seed: int = 0,
     resamples: int = 1000,
 ) -> EngineScores:
@@ -243,7 +251,7 @@ def score_engine(
     for quality in qualities:
         chosen = {key: records[f"{quality}/{key}"] for key in queries if f"{quality}/{key}" in records}
         by_mode[quality] = chosen
-        modes.append(score_mode(quality, list(chosen.values()), reference, golden, queries, topk, seed=seed, resamples=resamples))
+        modes.append(score_mode(quality, list(chosen.values()), reference, golden, queries, topk, sources=sources, seed=seed, resamples=resamples))
     separation = NAN
     if "useful" in by_mode and "noisy" in by_mode:
         paired = [key for key in by_mode["useful"] if key in by_mode["noisy"]]

@@ -56,15 +56,17 @@ def format_modes(result: FidelityResult) -> str:
     """Every metric of every engine and mode."""
     header = (
         "| engine | mode | searches | failed | format valid | words/doc | answer presence | overlap | BM25 vs reference | "
-        "duplicate docs | distinct-2 | reader F1 | reader F1 on the reference | latency/request (s) |"
+        "duplicate docs | distinct-2 | reader F1 | reader F1 on the reference | latency/request (s) | answer presence per data source |"
     )
-    lines = [header, "|---|---|---:|---:|---|---|---|---|---|---|---:|---|---|---:|"]
+    lines = [header, "|---|---|---:|---:|---|---|---|---|---|---|---:|---|---|---:|---|"]
     for scores in [result.reference, *result.engines]:
         for m in scores.modes:
             lines.append(
                 f"| {scores.engine} | {m.quality} | {m.searches} | {_num(m.failed_rate)} | {_iv(m.format_valid)} | {_iv(m.words_per_document)} | "
                 f"{_iv(m.answer_presence)} | {_iv(m.overlap)} | {_iv(m.bm25_relative)} | {_iv(m.duplicate_rate)} | {_num(m.distinct_2)} | "
-                f"{_iv(m.reader_f1)} | {_iv(m.reference_reader_f1)} | {m.latency_s:.4f} |"
+                f"{_iv(m.reader_f1)} | {_iv(m.reference_reader_f1)} | {m.latency_s:.4f} | "
+                + ", ".join(f"{name} {share:.3f}" for name, share in m.presence_by_source.items())
+                + " |"
             )
     return "\n".join(lines)
 

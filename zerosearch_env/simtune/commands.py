@@ -3,7 +3,8 @@
 :func:`add_simtune_parser` adds ``simtune`` to the ``zerosearch`` command and one
 sub-command per step through its own ``add_<step>`` function (``collect``, ``label``),
 each bound to a ``cmd_<step>`` function that parses nothing and calls the step's Python
-API. Importing this module is as light as the CLI: the steps load inside their command.
+API. ``train`` fine-tunes a model on the examples; ``run --preset cpu-demo`` chains every
+step and measures the result. Importing this module is as light as the CLI: the steps load inside their command.
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ def add_simtune_parser(commands: Any) -> argparse.ArgumentParser:
     the object ``add_subparsers`` returned)."""
     simtune = commands.add_parser(
         "simtune",
-        help="tune your own simulator: collect real-search trajectories, label them useful or noisy, ...",
+        help="tune your own simulator: collect real-search trajectories, label them useful or noisy, fine-tune, measure",
         description="Simulation tuning, the paper's first step: an agent searches a real engine (collect), each search "
         "becomes a useful or noisy example in the released simulator prompt (label), and a causal LM is fine-tuned on them.",
     )
     steps = simtune.add_subparsers(dest="simtune_command", metavar="STEP", required=True)
     add_collect(steps)
     add_label(steps)
+    add_train(steps)
+    add_run(steps)
     return simtune
 
 
@@ -136,4 +139,69 @@ def cmd_label(args: argparse.Namespace) -> int:
     result = label_files(args.trajectories, args.out, LabelConfig(**given(args, LabelConfig)))
     print(result.report.summary())
     print(f"wrote {result.path} ({len(result.examples):,} examples) and {result.report_path}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- train
+
+
+def add_train(steps: Any) -> None:
+    from .train import SimTuneConfig
+
+    train = steps.add_parser(
+        "train",
+        help="fine-tune a causal LM on the examples (documents only), full or LoRA, into a folder sim=<folder> loads",
+        description="Fine-tune on the examples written by simtune label: the loss is on the documents (and the end of "
+        "the reply) only. --model tiny trains a small Llama from scratch with a tokenizer learned from the examples; "
+        "any other model is fine-tuned (--lora for adapters, merged when saved). On several GPUs: accelerate launch -m "
+        "zerosearch_env.cli simtune train ... . The folder gets the tokenizer with its chat template, a "
+        "generation_config whose end tokens stop a reply, train_log.jsonl and a model card.",
+    )
+    add_flags(train, SimTuneConfig, "fine-tuning")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.set_defaults(func=cmd_train)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .train import SimTuneConfig, train_simulator
+
+    result = train_simulator(SimTuneConfig(**given(args, SimTuneConfig)), progress=not args.no_progress)
+    eval_loss = "n/a" if result.eval_loss is None else f"{result.eval_loss:.4f}"
+    print(
+        f"trained {result.parameters:,} parameters for {result.steps:,} steps in {result.wall_s / 60:.1f} min on {result.examples:,} "
+        f"examples ({result.balance}); loss on the documents: train {result.train_loss:.4f}, held-out {eval_loss}"
+    )
+    print(f"wrote {result.out_dir} (README.md is its model card); measure it: zerosearch fidelity {result.out_dir} --out <folder>")
+    return 0
+
+
+# ----------------------------------------------------------------------------- run
+
+
+def add_run(steps: Any) -> None:
+    from .preset import PRESETS
+
+    run = steps.add_parser(
+        "run",
+        help="every step of a preset (--preset cpu-demo: collect, label, train a small simulator, measure its fidelity)",
+        description="collect -> label -> train -> measure with a preset's settings, each into a sub-folder of --out "
+        "(resumable), then the tuned simulator's fidelity against bm25 on the held-out world, written into its model card.",
+    )
+    run.add_argument("--preset", required=True, choices=sorted(PRESETS), help="the settings of every step")
+    run.add_argument("--out", default="runs/simtune-cpu", help="run folder (default runs/simtune-cpu)")
+    run.add_argument("--max-minutes", type=float, default=None, help="override the preset's training time budget")
+    run.add_argument("--max-steps", type=int, default=None, help="override the preset's training steps")
+    run.add_argument("--overwrite", action="store_true", help="redo every step instead of resuming")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.set_defaults(func=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .preset import run_preset
+
+    overrides = {k: v for k, v in (("max_minutes", args.max_minutes), ("max_steps", args.max_steps)) if v is not None}
+    result = run_preset(args.preset, args.out, overwrite=args.overwrite, progress=not args.no_progress, **overrides)
+    print(f"\ntuned simulator: {result.model_dir} ({result.wall_s / 60:.1f} min in all)")
+    for name, value in result.figures.items():
+        print(f"  {name}: {value}")
     return 0

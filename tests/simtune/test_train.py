@@ -1,0 +1,156 @@
+"""``zerosearch simtune train``: a causal LM fine-tuned on the documents only, saved as a simulator folder."""
+
+import json
+import os
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from zerosearch_env.errors import ConfigError, DatasetError  # noqa: E402
+from zerosearch_env.simtune import SimExample, write_examples  # noqa: E402
+from zerosearch_env.simtune.card import add_fidelity  # noqa: E402
+from zerosearch_env.simtune.tokenizer import build_tokenizer, check_round_trip  # noqa: E402
+from zerosearch_env.simtune.train import SimTuneConfig, end_token_ids, render_prompt, tokenize_example, train_simulator  # noqa: E402
+from zerosearch_env.simulators.base import SearchRequest  # noqa: E402
+from zerosearch_env.simulators.prompts import render_chat  # noqa: E402
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+EXAMPLES = [
+    SimExample("Karvex Mills founder", "Who founded Karvex Mills?", ("Valora Kestin",), "useful",
+               ('"Karvex Mills" Karvex Mills was founded by Valora Kestin in 1932.',), "presence", "t.jsonl:1:0"),
+    SimExample("Karvex Mills founder", "Who founded Karvex Mills?", ("Valora Kestin",), "noisy",
+               ('"Karvex Mills" Karvex Mills makes textiles in Orvane.',), "mixed", "t.jsonl:1:0"),
+    SimExample("Orvane river", "Which river flows through Orvane?", ("Selm River",), "useful",
+               ('"Orvane" Orvane lies on the banks of the Selm River.', '"Selm River" The Selm River is long.'), "presence", "t.jsonl:2:0"),
+    SimExample("Orvane river", "Which river flows through Orvane?", ("Selm River",), "noisy",
+               ('"Orvane" Orvane is a city in Treland.',), "mixed", "t.jsonl:2:0"),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def examples_file(tmp_path_factory):
+    return write_examples(EXAMPLES * 4, tmp_path_factory.mktemp("simtune") / "examples.jsonl")
+
+
+@pytest.fixture(scope="module")
+def tuned(examples_file, tmp_path_factory):
+    """A small simulator trained to reproduce the examples (a few seconds on a CPU)."""
+    out = tmp_path_factory.mktemp("simtune") / "model"
+    cfg = SimTuneConfig(
+        examples=str(examples_file), out_dir=str(out), model="tiny", tiny_hidden_size=64, tiny_layers=2, tiny_vocab_size=400,
+        max_steps=150, learning_rate=3e-3, batch_size=8, eval_share=0.1, torch_threads=1,
+    )  # fmt: skip
+    return train_simulator(cfg, progress=False)
+
+
+def test_the_training_prompt_is_the_one_every_backend_sends():
+    tokenizer = build_tokenizer([e.prompt for e in EXAMPLES] + [e.completion for e in EXAMPLES], 400)
+    example = EXAMPLES[0]
+    request = SearchRequest(example.query, example.question, example.golden_answers, example.quality)
+    assert render_prompt(tokenizer, example) == render_chat(tokenizer, request, "sft")
+    assert example.prompt.endswith("Query: Karvex Mills founder\nUseful Output:\n")  # the released prompt, trailing newline included
+    ids, labels = tokenize_example(tokenizer, example)
+    prompt_length = labels.count(-100)
+    assert labels[:prompt_length] == [-100] * prompt_length and labels[prompt_length:] == ids[prompt_length:]
+    completion = tokenizer.decode(ids[prompt_length:])
+    assert completion == f"{example.completion}<|end|>"  # the documents, then the end of the reply
+    assert tokenizer.decode(ids[:prompt_length]) == render_prompt(tokenizer, example)
+
+
+def test_the_tokenizer_round_trips_newlines_quotes_and_new_names():
+    tokenizer = build_tokenizer([e.completion for e in EXAMPLES], 300)
+    check_round_trip(tokenizer, ["Doc 1: \"Zyx Qwor\" lives in Ümla.\nDoc 2: 1932, 42 km!"])
+
+
+def test_a_tokenizer_that_loses_text_is_refused():
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from zerosearch_env.simtune.tokenizer import CHAT_TEMPLATE
+
+    words = Tokenizer(models.WordLevel({"<unk>": 0, "Doc": 1, "<|end|>": 2}, unk_token="<unk>"))
+    words.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=words, unk_token="<unk>", eos_token="<|end|>", chat_template=CHAT_TEMPLATE)
+    with pytest.raises(ConfigError, match="does not round-trip"):
+        check_round_trip(tokenizer, ["Doc 1: a\nDoc 2: b"])
+    tokenizer.chat_template = None
+    with pytest.raises(ConfigError, match="no chat template"):
+        check_round_trip(tokenizer, ["Doc"])
+
+
+def test_the_folder_loads_as_a_simulator_and_its_documents_parse(tuned):
+    import gymnasium as gym
+
+    import zerosearch_env  # noqa: F401
+
+    assert tuned.steps == 150 and tuned.train_loss < 2.0 and tuned.examples == 16
+    env = gym.make(
+        "ZeroSearch-v0", sim=str(tuned.out_dir), sim_backend="hf", dataset=[{"question": "Who founded Karvex Mills?", "golden_answers": ["Valora Kestin"]}],
+        sim_kwargs={"max_new_tokens": 120, "temperature": 0.0}, topk=1,
+    )  # fmt: skip
+    env.reset(seed=0)
+    info = env.step("<search> Karvex Mills founder </search>")[4]
+    assert info["documents"] == ['"Karvex Mills" Karvex Mills was founded by Valora Kestin in 1932.']
+    assert info["sim_completion_tokens"] < 120  # the end token stopped the reply
+
+
+def test_generation_config_and_tokenizer_carry_the_end_and_padding_tokens(tuned):
+    from transformers import AutoTokenizer, GenerationConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(tuned.out_dir)
+    generation = GenerationConfig.from_pretrained(tuned.out_dir)
+    assert generation.eos_token_id == tokenizer.eos_token_id == tokenizer.convert_tokens_to_ids("<|end|>")
+    assert generation.pad_token_id == tokenizer.pad_token_id is not None
+    assert tokenizer.chat_template  # the backends pad on the left themselves (hf sets it; vLLM does not pad)
+    assert end_token_ids(tokenizer) == [tokenizer.eos_token_id]
+
+
+def test_the_model_card_gives_the_data_the_balance_and_later_the_fidelity(tuned, examples_file):
+    card = (tuned.out_dir / "README.md").read_text()
+    assert "16 from" in card and "8 useful = 50%, 8 noisy" in card and "presence (8), mixed (8)" in card
+    assert "from scratch" in card and "Not measured yet" in card
+    add_fidelity(tuned.out_dir, {"measured": "against bm25", "leak, noisy": "0.010"})
+    card = (tuned.out_dir / "README.md").read_text()
+    assert "| leak, noisy | 0.010 |" in card and "Not measured yet" not in card
+    log = [json.loads(line) for line in (tuned.out_dir / "train_log.jsonl").read_text().splitlines()]
+    assert log and all("elapsed_s" in record for record in log)
+
+
+def test_lora_fine_tuning_of_a_saved_model_is_merged_into_plain_weights(examples_file, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from zerosearch_env.testing import build_tiny_llama
+
+    base = build_tiny_llama(tmp_path / "base", hidden_size=32)
+    cfg = SimTuneConfig(examples=str(examples_file), out_dir=str(tmp_path / "lora"), model=str(base), lora=True, lora_r=4, max_steps=3, learning_rate=1e-2, batch_size=4, torch_threads=1)
+    result = train_simulator(cfg, progress=False)
+    assert not list(result.out_dir.glob("adapter_*")) and "LoRA (merged)" in (result.out_dir / "README.md").read_text()
+    tuned = AutoModelForCausalLM.from_pretrained(result.out_dir)
+    original = AutoModelForCausalLM.from_pretrained(base)
+    assert set(tuned.state_dict()) == set(original.state_dict())  # no adapter weights left
+    changed = [name for name, weight in tuned.state_dict().items() if not torch.equal(weight, original.state_dict()[name])]
+    assert changed and all("proj" in name for name in changed)  # LoRA moved the linear layers only
+
+
+def test_the_vllm_backend_loads_the_folder(tuned, fake_vllm):
+    from zerosearch_env.simulators.registry import make_simulator
+
+    simulator = make_simulator(str(tuned.out_dir), sim_backend="vllm", max_new_tokens=16)
+    (engine,) = fake_vllm.engines
+    assert engine.kwargs["model"] == str(tuned.out_dir)
+    request = SearchRequest("Karvex Mills founder", "Who founded Karvex Mills?", ("Valora Kestin",))
+    assert simulator.prompt(request)["prompt_token_ids"][-1] == engine.get_tokenizer().convert_tokens_to_ids("<|assistant|>")
+
+
+def test_bad_inputs_are_refused_with_the_fix(tmp_path):
+    with pytest.raises(DatasetError, match="simtune label"):
+        train_simulator(SimTuneConfig(examples=str(tmp_path / "missing.jsonl"), out_dir=str(tmp_path / "m")), progress=False)
+    one = write_examples(EXAMPLES[:1], tmp_path / "one.jsonl")
+    with pytest.raises(ConfigError, match="at least 2 examples"):
+        train_simulator(SimTuneConfig(examples=str(one), out_dir=str(tmp_path / "m")), progress=False)
+    with pytest.raises(ConfigError, match="batch_size"):
+        SimTuneConfig(batch_size=0)

@@ -1,0 +1,324 @@
+"""Fine-tune a causal LM into a simulator: the loss on the documents only.
+
+Each example is rendered through the model's chat template exactly as a backend will
+prompt it (:func:`~zerosearch_env.simulators.prompts.render_chat`'s text: the released
+prompt as the user turn after an empty system message), followed by the completion and
+the template's end-of-turn marker. Only the completion's tokens (documents and end
+marker) carry a loss: the model learns to write documents, and to stop.
+
+Training runs on transformers' ``Trainer`` (CPU, one GPU, or several with ``accelerate
+launch``), full fine-tuning or LoRA (``peft``; merged into the weights before saving, so
+every backend loads the folder as it loads the released simulators). ``model="tiny"``
+trains a small Llama from scratch with a byte-level tokenizer learned from the examples
+(the CPU preset). The output folder holds the weights, the tokenizer with its chat
+template, a ``generation_config.json`` whose end tokens stop generation, the training log
+and a model card (:mod:`.card`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config_flags import setting
+from ..errors import ConfigError
+from ..simulators.prompts import chat_messages
+from .examples import SimExample, balance, read_examples
+
+TRAIN_LOG = "train_log.jsonl"
+TRAIN_CONFIG = "simtune_config.json"
+
+
+@dataclass
+class SimTuneConfig:
+    """What to fine-tune, on which examples, how long."""
+
+    examples: str = setting("", "Examples jsonl written by zerosearch simtune label.")
+    out_dir: str = setting("runs/simtune/model", "Folder the tuned simulator is saved to (loads with sim=<folder>).")
+    model: str = setting("tiny", "A model folder or hub id to fine-tune (an instruct model: it needs a chat template), or tiny: a small Llama from scratch.")
+    lora: bool = setting(False, "Train LoRA adapters (merged into the weights when saved) instead of every weight.")
+    lora_r: int = setting(16, "LoRA rank.")
+    lora_alpha: int = setting(32, "LoRA alpha.")
+    lora_dropout: float = setting(0.05, "LoRA dropout.")
+    epochs: float = setting(1.0, "Passes over the examples (ignored when max_steps > 0).")
+    max_steps: int = setting(0, "Optimizer steps; 0: run the epochs.")
+    max_minutes: float | None = setting(None, "Stop after this many minutes of training (the schedule still follows max_steps/epochs).")
+    learning_rate: float = setting(1e-5, "Peak learning rate (cosine decay after a warm-up).")
+    warmup_share: float = setting(0.03, "Share of the steps spent warming the learning rate up.")
+    weight_decay: float = setting(0.0, "AdamW weight decay.")
+    batch_size: int = setting(8, "Examples per device per step.")
+    grad_accum: int = setting(1, "Gradient accumulation steps.")
+    max_length: int = setting(2048, "Longest example in tokens (longer ones are dropped, and counted).")
+    eval_share: float = setting(0.05, "Share of the examples held out for the evaluation loss.")
+    seed: int = setting(0, "Seeds the split, the order, the initial weights of a tiny model.")
+    tiny_hidden_size: int = setting(128, "tiny model: hidden size.")
+    tiny_layers: int = setting(4, "tiny model: layers.")
+    tiny_heads: int = setting(4, "tiny model: attention heads.")
+    tiny_vocab_size: int = setting(1024, "tiny model: size of the byte-level BPE learned from the examples.")
+    gradient_checkpointing: bool = setting(False, "Recompute activations in the backward pass (less GPU memory).")
+    torch_threads: int | None = setting(None, "CPU threads for torch (1 is often fastest on a busy 2-core machine).")
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "grad_accum", "max_length", "lora_r", "tiny_hidden_size", "tiny_layers", "tiny_heads", "tiny_vocab_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"SimTuneConfig.{name} expects a positive int, got {value!r}")
+        if not 0 <= self.eval_share < 1:
+            raise ConfigError(f"eval_share expects a share in [0, 1), got {self.eval_share!r}")
+        if self.max_steps < 0 or self.epochs <= 0:
+            raise ConfigError(f"expects max_steps >= 0 and epochs > 0, got {self.max_steps!r} and {self.epochs!r}")
+
+
+@dataclass
+class SimTuneResult:
+    """What a fine-tuning run measured."""
+
+    out_dir: Path
+    examples: int
+    balance: dict[str, int]
+    dropped_too_long: int
+    steps: int
+    train_loss: float
+    eval_loss: float | None
+    wall_s: float
+    parameters: int
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- tokens
+
+
+def render_prompt(tokenizer: Any, example: SimExample) -> str:
+    """The exact text a backend feeds the model for this example's search."""
+    return tokenizer.apply_chat_template(chat_messages(example.prompt), tokenize=False, add_generation_prompt=True)
+
+
+def render_completion(tokenizer: Any, example: SimExample) -> str:
+    """The documents and the chat template's end of the assistant turn, as the template writes them."""
+    prompt = render_prompt(tokenizer, example)
+    messages = [*chat_messages(example.prompt), {"role": "assistant", "content": example.completion}]
+    full = tokenizer.apply_chat_template(messages, tokenize=False)
+    if not full.startswith(prompt):
+        raise ConfigError("the chat template renders a conversation differently from its prompt; it cannot be trained on completions only")
+    return full[len(prompt) :]
+
+
+def tokenize_example(tokenizer: Any, example: SimExample) -> tuple[list[int], list[int]]:
+    """``(input_ids, labels)``: the prompt's labels are -100, the completion's are its ids."""
+    prompt = tokenizer(render_prompt(tokenizer, example), add_special_tokens=False)["input_ids"]
+    completion = tokenizer(render_completion(tokenizer, example), add_special_tokens=False)["input_ids"]
+    return prompt + completion, [-100] * len(prompt) + completion
+
+
+def end_token_ids(tokenizer: Any) -> list[int]:
+    """Tokens that end a reply: the eos token, and the chat template's end-of-turn token
+    when it is a single other token (Qwen's ``<|im_end|>``)."""
+    ids = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    probe = SimExample("q", "Q?", ("a",), "useful", ("d",))
+    tail = render_completion(tokenizer, probe).removeprefix(probe.completion)
+    tail_ids = tokenizer(tail, add_special_tokens=False)["input_ids"] if tail.strip() else []
+    if tail_ids and tail_ids[0] not in ids:
+        ids.append(tail_ids[0])
+    return ids
+
+
+class _Examples:
+    """A map-style dataset of tokenized examples (what ``Trainer`` iterates)."""
+
+    def __init__(self, rows: Sequence[tuple[list[int], list[int]]]):
+        self.rows = list(rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict[str, list[int]]:
+        ids, labels = self.rows[i]
+        return {"input_ids": ids, "labels": labels}
+
+
+def pad_batch(pad_id: int):
+    """A collator: right padding (training), labels padded with -100."""
+
+    def collate(features: list[dict[str, list[int]]]) -> dict[str, Any]:
+        import torch
+
+        width = max(len(f["input_ids"]) for f in features)
+        ids = torch.full((len(features), width), pad_id, dtype=torch.long)
+        labels = torch.full((len(features), width), -100, dtype=torch.long)
+        mask = torch.zeros((len(features), width), dtype=torch.long)
+        for row, f in enumerate(features):
+            n = len(f["input_ids"])
+            ids[row, :n] = torch.tensor(f["input_ids"])
+            labels[row, :n] = torch.tensor(f["labels"])
+            mask[row, :n] = 1
+        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+    return collate
+
+
+# ----------------------------------------------------------------------------- model
+
+
+def load_tokenizer(cfg: SimTuneConfig, examples: Sequence[SimExample]) -> Any:
+    """The model's own tokenizer, or a byte-level BPE learned from the examples for ``tiny``."""
+    from .tokenizer import build_tokenizer, check_round_trip
+
+    if cfg.model == "tiny":
+        texts = [e.prompt for e in examples[:2000]] + [e.completion for e in examples]
+        tokenizer = build_tokenizer(texts, cfg.tiny_vocab_size)
+    else:
+        from transformers import AutoTokenizer
+
+        from ..simulators.registry import resolve_weights
+
+        tokenizer = AutoTokenizer.from_pretrained(resolve_weights(cfg.model))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    check_round_trip(tokenizer, [examples[0].prompt, examples[0].completion])
+    return tokenizer
+
+
+def load_model(cfg: SimTuneConfig, tokenizer: Any) -> Any:
+    """A small Llama from scratch (seeded), or the pretrained model, with LoRA adapters if asked."""
+    import torch
+
+    if cfg.model == "tiny":
+        from transformers import LlamaConfig, LlamaForCausalLM
+
+        config = LlamaConfig(
+            vocab_size=len(tokenizer), hidden_size=cfg.tiny_hidden_size, intermediate_size=cfg.tiny_hidden_size * 4,
+            num_hidden_layers=cfg.tiny_layers, num_attention_heads=cfg.tiny_heads, num_key_value_heads=cfg.tiny_heads,
+            max_position_embeddings=max(2048, cfg.max_length), pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id, bos_token_id=None, tie_word_embeddings=True,
+        )  # fmt: skip
+        with torch.random.fork_rng():
+            torch.manual_seed(cfg.seed)
+            model = LlamaForCausalLM(config)
+    else:
+        from transformers import AutoModelForCausalLM
+
+        from ..simulators.registry import resolve_weights
+
+        dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+        model = AutoModelForCausalLM.from_pretrained(resolve_weights(cfg.model), dtype=dtype)
+    if cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.config.use_cache = False
+    if cfg.lora:
+        from peft import LoraConfig, get_peft_model
+
+        lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, target_modules="all-linear", task_type="CAUSAL_LM")
+        model = get_peft_model(model, lora)
+    return model
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def split_examples(examples: Sequence[SimExample], eval_share: float, seed: int) -> tuple[list[SimExample], list[SimExample]]:
+    """A seeded shuffle, then the last ``eval_share`` held out (at least one when the share is positive)."""
+    order = list(examples)
+    random.Random(seed).shuffle(order)
+    held = min(len(order) - 1, max(1, round(len(order) * eval_share))) if eval_share > 0 else 0
+    return order[: len(order) - held], order[len(order) - held :]
+
+
+def train_simulator(cfg: SimTuneConfig, *, progress: bool = True, fidelity: dict[str, Any] | None = None) -> SimTuneResult:
+    """Fine-tune on ``cfg.examples`` and save the simulator folder to ``cfg.out_dir``."""
+    import torch
+    from transformers import Trainer, TrainerCallback, TrainingArguments
+
+    from .card import write_card
+
+    started = time.perf_counter()
+    if cfg.torch_threads:
+        torch.set_num_threads(cfg.torch_threads)
+    examples = read_examples(cfg.examples) if cfg.examples else []
+    if len(examples) < 2:
+        raise ConfigError(f"simtune train needs at least 2 examples, got {len(examples)} from {cfg.examples!r}; write them with zerosearch simtune label")
+    train_set, eval_set = split_examples(examples, cfg.eval_share, cfg.seed)
+    tokenizer = load_tokenizer(cfg, train_set)
+    train_rows = [tokenize_example(tokenizer, e) for e in train_set]
+    eval_rows = [tokenize_example(tokenizer, e) for e in eval_set]
+    kept = [row for row in train_rows if len(row[0]) <= cfg.max_length]
+    dropped = len(train_rows) - len(kept)
+    eval_rows = [row for row in eval_rows if len(row[0]) <= cfg.max_length]
+    if not kept:
+        raise ConfigError(f"every example is longer than max_length={cfg.max_length} tokens; raise --max-length")
+    model = load_model(cfg, tokenizer)
+
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    history: list[dict[str, float]] = []
+    per_step = cfg.batch_size * cfg.grad_accum * max(1, int(os.environ.get("WORLD_SIZE", "1")))
+    steps = cfg.max_steps or max(1, math.ceil(len(kept) * cfg.epochs / per_step))
+
+    class _Log(TrainerCallback):
+        """Keeps the loss curve in ``train_log.jsonl``, and stops at the time budget."""
+
+        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+            if logs and state.is_world_process_zero:
+                record = {"step": state.global_step, "elapsed_s": round(time.perf_counter() - started, 2), **{k: float(v) for k, v in logs.items() if isinstance(v, (int, float))}}
+                history.append(record)
+                with (out / TRAIN_LOG).open("a", encoding="utf-8") as f:
+                    f.write(json.dumps(record) + "\n")
+
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+            if cfg.max_minutes is not None and time.perf_counter() - started > cfg.max_minutes * 60:
+                control.should_training_stop = True
+            return control
+
+    (out / TRAIN_LOG).unlink(missing_ok=True)
+    args = TrainingArguments(
+        output_dir=str(out / "trainer"), per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum, learning_rate=cfg.learning_rate, max_steps=steps,
+        warmup_steps=int(steps * cfg.warmup_share), lr_scheduler_type="cosine", weight_decay=cfg.weight_decay,
+        logging_steps=max(1, steps // 50), save_strategy="no", report_to=[], seed=cfg.seed, data_seed=cfg.seed,
+        disable_tqdm=not progress, remove_unused_columns=False, dataloader_num_workers=0, use_cpu=not torch.cuda.is_available(),
+        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported() and cfg.model != "tiny",
+    )  # fmt: skip
+    trainer = Trainer(
+        model=model, args=args, train_dataset=_Examples(kept), eval_dataset=_Examples(eval_rows) if eval_rows else None,
+        data_collator=pad_batch(tokenizer.pad_token_id), callbacks=[_Log()],
+    )  # fmt: skip
+    if not progress:  # Trainer prints each log as a dict when its progress bar is off
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
+    output = trainer.train()
+    eval_loss = trainer.evaluate()["eval_loss"] if eval_rows else None
+    trained = trainer.model
+    if cfg.lora:
+        trained = trained.merge_and_unload()
+    result = SimTuneResult(
+        out_dir=out, examples=len(examples), balance=balance(examples), dropped_too_long=dropped, steps=trainer.state.global_step,
+        train_loss=float(output.training_loss), eval_loss=None if eval_loss is None else float(eval_loss),
+        wall_s=time.perf_counter() - started, parameters=sum(p.numel() for p in trained.parameters()), history=history,
+    )  # fmt: skip
+    if trainer.is_world_process_zero():
+        save_simulator(trained, tokenizer, out)
+        (out / TRAIN_CONFIG).write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+        write_card(out, cfg, result, examples, fidelity=fidelity)
+    return result
+
+
+def save_simulator(model: Any, tokenizer: Any, out: Path) -> None:
+    """Weights, tokenizer (with its chat template) and a generation config whose end tokens
+    stop a reply, with the released simulators' sampling (temperature 0.8). Training padded
+    on the right; the backends pad a batch on the left themselves."""
+    from transformers import GenerationConfig
+
+    ends = end_token_ids(tokenizer)
+    model.config.use_cache = True
+    model.generation_config = GenerationConfig(
+        eos_token_id=ends if len(ends) > 1 else ends[0], pad_token_id=tokenizer.pad_token_id, do_sample=True, temperature=0.8, top_p=1.0
+    )
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
