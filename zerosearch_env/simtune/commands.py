@@ -191,6 +191,8 @@ def add_run(steps: Any) -> None:
     run.add_argument("--out", default="runs/simtune-cpu", help="run folder (default runs/simtune-cpu)")
     run.add_argument("--max-minutes", type=float, default=None, help="override the preset's training time budget")
     run.add_argument("--max-steps", type=int, default=None, help="override the preset's training steps")
+    run.add_argument("--world-seeds", type=int, nargs="+", default=None, metavar="SEED", help="override the preset's collection worlds")
+    run.add_argument("--eval-questions", type=int, default=None, help="measure on the first N held-out questions (default: the preset's)")
     run.add_argument("--overwrite", action="store_true", help="redo every step instead of resuming")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.set_defaults(func=cmd_run)
@@ -200,7 +202,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .preset import run_preset
 
     overrides = {k: v for k, v in (("max_minutes", args.max_minutes), ("max_steps", args.max_steps)) if v is not None}
-    result = run_preset(args.preset, args.out, overwrite=args.overwrite, progress=not args.no_progress, **overrides)
+    result = run_preset(
+        args.preset, args.out, overwrite=args.overwrite, progress=not args.no_progress,
+        world_seeds=args.world_seeds, eval_questions=args.eval_questions, **overrides,
+    )  # fmt: skip
     print(f"\ntuned simulator: {result.model_dir} ({result.wall_s / 60:.1f} min in all)")
     for name, value in result.figures.items():
         print(f"  {name}: {value}")

@@ -76,9 +76,20 @@ def preset(name: str) -> SimTunePreset:
     return PRESETS[name]
 
 
-def run_preset(name: str, out_dir: str | Path, *, overwrite: bool = False, progress: bool = True, **train_overrides: Any) -> PresetResult:
+def run_preset(
+    name: str,
+    out_dir: str | Path,
+    *,
+    overwrite: bool = False,
+    progress: bool = True,
+    world_seeds: tuple[int, ...] | None = None,
+    eval_questions: int | None = None,
+    **train_overrides: Any,
+) -> PresetResult:
     """Run every step of preset ``name`` into ``out_dir`` (``collect/``, ``labels/``,
-    ``model/``, ``fidelity/``, ``scripted/``) and write ``report.md`` there."""
+    ``model/``, then the measurements) and write ``figures.json`` there. ``world_seeds``,
+    ``eval_questions`` and ``train_overrides`` (``SimTuneConfig`` fields) replace the
+    preset's for a shorter run."""
     from ..env_config import EnvConfig
     from ..evaluation import EvalConfig, ScriptedBatchAgent
     from .card import add_fidelity
@@ -88,6 +99,10 @@ def run_preset(name: str, out_dir: str | Path, *, overwrite: bool = False, progr
 
     started = time.perf_counter()
     settings = preset(name)
+    if world_seeds is not None:
+        settings = replace(settings, world_seeds=tuple(world_seeds))
+    if eval_questions is not None:
+        settings = replace(settings, eval_questions=eval_questions)
     out = Path(out_dir)
     collected = collect(
         ScriptedBatchAgent(), EvalConfig(EnvConfig(sim="bm25", topk=settings.topk)), out / "collect",
