@@ -154,3 +154,23 @@ def test_bad_inputs_are_refused_with_the_fix(tmp_path):
         train_simulator(SimTuneConfig(examples=str(one), out_dir=str(tmp_path / "m")), progress=False)
     with pytest.raises(ConfigError, match="batch_size"):
         SimTuneConfig(batch_size=0)
+
+
+def test_two_processes_train_one_simulator(examples_file, tmp_path):
+    """``accelerate launch`` on GPUs runs Trainer data-parallel; two CPU processes (gloo) run the same code."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "zerosearch_env.cli", "simtune", "train",
+        "--examples", str(examples_file), "--out-dir", str(out), "--max-steps", "4", "--batch-size", "2", "--tiny-hidden-size", "32",
+        "--tiny-layers", "1", "--tiny-vocab-size", "300", "--no-progress",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "true"}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("trained ") == 2  # each process reports; one folder is written
+    card = json.loads((out / "simtune_card.json").read_text())
+    assert card["training"]["steps"] == 4
+    assert (out / "model.safetensors").exists() and not list(out.glob("adapter_*"))

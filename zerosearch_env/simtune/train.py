@@ -61,12 +61,13 @@ class SimTuneConfig:
     tiny_hidden_size: int = setting(128, "tiny model: hidden size.")
     tiny_layers: int = setting(4, "tiny model: layers.")
     tiny_heads: int = setting(4, "tiny model: attention heads.")
+    tiny_mlp_ratio: int = setting(4, "tiny model: MLP width as a multiple of the hidden size.")
     tiny_vocab_size: int = setting(1024, "tiny model: size of the byte-level BPE learned from the examples.")
     gradient_checkpointing: bool = setting(False, "Recompute activations in the backward pass (less GPU memory).")
     torch_threads: int | None = setting(None, "CPU threads for torch (1 is often fastest on a busy 2-core machine).")
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "grad_accum", "max_length", "lora_r", "tiny_hidden_size", "tiny_layers", "tiny_heads", "tiny_vocab_size"):
+        for name in ("batch_size", "grad_accum", "max_length", "lora_r", "tiny_hidden_size", "tiny_layers", "tiny_heads", "tiny_mlp_ratio", "tiny_vocab_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"SimTuneConfig.{name} expects a positive int, got {value!r}")
@@ -193,7 +194,7 @@ def load_model(cfg: SimTuneConfig, tokenizer: Any) -> Any:
         from transformers import LlamaConfig, LlamaForCausalLM
 
         config = LlamaConfig(
-            vocab_size=len(tokenizer), hidden_size=cfg.tiny_hidden_size, intermediate_size=cfg.tiny_hidden_size * 4,
+            vocab_size=len(tokenizer), hidden_size=cfg.tiny_hidden_size, intermediate_size=cfg.tiny_hidden_size * cfg.tiny_mlp_ratio,
             num_hidden_layers=cfg.tiny_layers, num_attention_heads=cfg.tiny_heads, num_key_value_heads=cfg.tiny_heads,
             max_position_embeddings=max(2048, cfg.max_length), pad_token_id=tokenizer.pad_token_id,
             eos_token_id=tokenizer.eos_token_id, bos_token_id=None, tie_word_embeddings=True,
