@@ -81,3 +81,12 @@ def test_a_useful_set_without_the_answer_gets_no_twin_it_would_only_repeat_itsel
     assert (report.wanted, report.eligible, report.made) == (2, 1, 1)
     assert [(e.query, e.quality) for e in mixed] == [("first hop", "useful"), ("q0", "useful"), ("q0", "noisy")]
     assert [r.query for r in engine.requests] == ["q0"]
+
+
+def test_every_answer_bearing_useful_search_can_get_its_twin():
+    without_answer = SimExample("q9", "Q9?", ("1901",), "useful", ("Acme makes soap.", "Acme is in Ohio."), "outcome", "t.jsonl:9:1")
+    examples = [_useful(i) for i in range(5)] + [without_answer, SimExample("n", "N?", ("x",), "noisy", ("d",), "outcome", "t.jsonl:8:1")]
+    mixed, report = mix_noisy(examples, RankedEngine(), noisy_share=0.0, every=True)
+    assert (report.every, report.wanted, report.made) == (True, 5, 5)  # the set without the answer has nothing to remove
+    pairs = [(mixed[i - 1].query, twin.query) for i, twin in enumerate(mixed) if twin.label == MIXED]
+    assert pairs == [(f"q{i}", f"q{i}") for i in range(5)]

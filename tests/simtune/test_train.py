@@ -174,3 +174,9 @@ def test_two_processes_train_one_simulator(examples_file, tmp_path):
     card = json.loads((out / "simtune_card.json").read_text())
     assert card["training"]["steps"] == 4
     assert (out / "model.safetensors").exists() and not list(out.glob("adapter_*"))
+
+
+def test_digits_can_be_one_token_each_so_numbers_read_the_same_everywhere():
+    tokenizer = build_tokenizer(["born in 1878.", "the year 1878 and 1932", "42 km long"] * 20, 300, split_digits=True)
+    assert tokenizer.tokenize(" in 1878.")[-5:] == ["1", "8", "7", "8", "."]
+    check_round_trip(tokenizer, ['Doc 1: "Zyx" was born in 1878, 42 km away.\nDoc 2: x'])

@@ -10,6 +10,7 @@ rendered from them, so adding the fidelity scores later re-renders the whole car
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
@@ -25,7 +26,7 @@ CARD_FACTS = "simtune_card.json"
 
 def write_card(out: Path, cfg: SimTuneConfig, result: SimTuneResult, examples: list[SimExample], *, fidelity: dict[str, Any] | None = None) -> None:
     """Write ``simtune_card.json`` and render ``README.md`` from it."""
-    sources = Counter(e.source.rsplit(":", 1)[0] for e in examples if e.source)
+    sources = Counter(re.sub(r"(:\d+)+$", "", e.source) for e in examples if e.source)  # "file:line:turn" -> file
     facts = {
         "base_model": cfg.model if cfg.model != "tiny" else f"none (a {result.parameters:,}-parameter Llama trained from scratch)",
         "examples_file": cfg.examples,
@@ -66,7 +67,7 @@ def render_card(out: Path) -> str:
         "tags: [zerosearch, search-simulation, zerosearch-env]",
         "---",
         "",
-        f"# Search simulator: {out.name}",
+        f"# Search simulator: {out}",
         "",
         "A simulation LLM for ZeroSearch-style RL: given a search query, the question and its answer, and a quality "
         "word, it writes `Doc i:` documents that are useful (they help answer) or noisy (on topic, without the answer). "

@@ -231,8 +231,8 @@ def report_warnings(report: LabelReport) -> list[str]:
     if report.mixed and report.mixed["made"] < report.mixed["wanted"]:
         mixed = report.mixed
         warnings.append(
-            f"mixing made {mixed['made']:,} of the {mixed['wanted']:,} noisy twins needed for a {mixed['noisy_share']:.0%} "
-            f"noisy share: {mixed['eligible']:,} useful document sets hold an answer to remove (only those get a twin), "
+            f"mixing made {mixed['made']:,} of the {mixed['wanted']:,} noisy twins needed for "
+            f"{'a twin per useful set' if mixed.get('every') else format(mixed['noisy_share'], '.0%') + ' noisy share'}: {mixed['eligible']:,} useful document sets hold an answer to remove (only those get a twin), "
             f"{mixed['short']:,} had too few answer-free documents among the candidates"
             f"{' (raise --mix-candidates)' if mixed['short'] else ''}, {mixed['failed']:,} failed at the engine."
         )

@@ -63,6 +63,11 @@ class LabelConfig:
         "Mix in noisy examples until this share of the examples is noisy (e.g. 0.5): the engine is asked again for each "
         "chosen useful search and its first answer-free documents become a noisy twin. None: no mixing.",
     )
+    twin_every_useful: bool = setting(
+        False,
+        "Give every useful search that holds an answer its noisy twin (the same query in both modes, a contrast that "
+        "teaches a small simulator what the quality word changes), whatever --noisy-share asks.",
+    )
     mix_candidates: int = setting(10, "Mixing: documents asked of the engine per mixed search, as a multiple of the useful set's size.")
     seed: int = setting(0, "Mixing: seeds which useful searches get a noisy twin.")
     judge_url: str = setting("http://127.0.0.1:8000/v1", "judge: the OpenAI-compatible server's /v1 URL.")
@@ -256,10 +261,10 @@ def label_searches(
     chosen = qualities[config.labeller]
     examples = [s.example(q, config.labeller) for s, q in zip(searches, chosen) if q is not None]
     mix = None
-    if config.noisy_share is not None:
+    if config.noisy_share is not None or config.twin_every_useful:
         from .mixing import mix_noisy
 
-        examples, mix = mix_noisy(examples, engine or _folder_engines(searches), noisy_share=config.noisy_share, candidates=config.mix_candidates, seed=config.seed)
+        examples, mix = mix_noisy(examples, engine or _folder_engines(searches), noisy_share=config.noisy_share or 0.0, every=config.twin_every_useful, candidates=config.mix_candidates, seed=config.seed)
     report = build_report(read, config, qualities, examples, mix)
     return LabelResult(examples, report)
 

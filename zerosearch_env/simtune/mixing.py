@@ -48,6 +48,7 @@ class MixReport:
     """What mixing asked for and got."""
 
     noisy_share: float  # the share of noisy examples asked for
+    every: bool = False  # a twin for every answer-bearing useful example was asked for instead
     wanted: int = 0  # noisy twins needed to reach it
     eligible: int = 0  # useful examples whose documents hold a golden answer (only those get a twin)
     made: int = 0
@@ -85,11 +86,14 @@ def mix_noisy(
     engines: Simulator | Mapping[str, Simulator],
     *,
     noisy_share: float = 0.5,
+    every: bool = False,
     candidates: int = 10,
     seed: int = 0,
 ) -> tuple[list[SimExample], MixReport]:
     """``examples`` with noisy twins added (each right after its useful example) until
     ``noisy_share`` of them are noisy, or no answer-bearing useful example is left to twin.
+    With ``every``, each answer-bearing useful example gets its twin: the pairs differ
+    only where the answer was, the contrast a small simulator learns the quality word from.
 
     ``engines``: the engine the searches were made with (one simulator), or one per
     example keyed by its ``source`` (searches collected over several worlds each go back
@@ -99,7 +103,8 @@ def mix_noisy(
         raise ConfigError(f"candidates expects an int >= 1, got {candidates!r}")
     useful = sum(e.quality == "useful" for e in examples)
     order = [i for i, e in enumerate(examples) if e.quality == "useful" and _holds_answer(e)]
-    report = MixReport(noisy_share, twins_needed(useful, len(examples) - useful, noisy_share), len(order))
+    wanted = len(order) if every else twins_needed(useful, len(examples) - useful, noisy_share)
+    report = MixReport(noisy_share, every, wanted, len(order))
     random.Random(seed).shuffle(order)
     twins: dict[int, SimExample] = {}
     position = 0

@@ -24,13 +24,18 @@ CHAT_TEMPLATE = (
 SPECIAL_TOKENS = ("<pad>", "<|end|>", "<|system|>", "<|user|>", "<|assistant|>")
 
 
-def build_tokenizer(texts: Iterable[str], vocab_size: int = 1024) -> Any:
-    """A byte-level BPE trained on ``texts``, with padding and end tokens and a chat template."""
+def build_tokenizer(texts: Iterable[str], vocab_size: int = 1024, *, split_digits: bool = False) -> Any:
+    """A byte-level BPE trained on ``texts``, with padding and end tokens and a chat template.
+
+    ``split_digits`` makes every digit its own token: a year is then four tokens that read
+    the same wherever it appears, so a small model copies it digit by digit instead of
+    recalling which merged chunk (``18`` + ``7`` + ``8``) spells it."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level]) if split_digits else byte_level
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS), initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False

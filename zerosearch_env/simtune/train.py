@@ -63,6 +63,7 @@ class SimTuneConfig:
     tiny_heads: int = setting(4, "tiny model: attention heads.")
     tiny_mlp_ratio: int = setting(4, "tiny model: MLP width as a multiple of the hidden size.")
     tiny_vocab_size: int = setting(1024, "tiny model: size of the byte-level BPE learned from the examples.")
+    tiny_split_digits: bool = setting(True, "tiny model: one token per digit, so numbers are copied digit by digit.")
     gradient_checkpointing: bool = setting(False, "Recompute activations in the backward pass (less GPU memory).")
     torch_threads: int | None = setting(None, "CPU threads for torch (1 is often fastest on a busy 2-core machine).")
 
@@ -173,7 +174,7 @@ def load_tokenizer(cfg: SimTuneConfig, examples: Sequence[SimExample]) -> Any:
 
     if cfg.model == "tiny":
         texts = [e.prompt for e in examples[:2000]] + [e.completion for e in examples]
-        tokenizer = build_tokenizer(texts, cfg.tiny_vocab_size)
+        tokenizer = build_tokenizer(texts, cfg.tiny_vocab_size, split_digits=cfg.tiny_split_digits)
     else:
         from transformers import AutoTokenizer
 
