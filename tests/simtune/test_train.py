@@ -163,7 +163,7 @@ def test_two_processes_train_one_simulator(examples_file, tmp_path):
 
     out = tmp_path / "ddp"
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "zerosearch_env.cli", "simtune", "train",
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "zerosearch_env.cli", "simtune", "train",
         "--examples", str(examples_file), "--out-dir", str(out), "--max-steps", "4", "--batch-size", "2", "--tiny-hidden-size", "32",
         "--tiny-layers", "1", "--tiny-vocab-size", "300", "--no-progress",
     ]  # fmt: skip
