@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .config_flags import add_flags, given
+from .config_flags import add_flags, given, key_values
 from .import_utils import load_entry_point
 
 if TYPE_CHECKING:
@@ -127,22 +127,8 @@ def _agent_options(args: argparse.Namespace, config: EvalConfig) -> dict:
             options["temperature"] = args.temperature
     elif args.agent in ("scripted", "random"):
         options["seed"] = config.seed
-    for item in args.agent_arg:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"zerosearch eval: error: --agent-arg expects key=value, got {item!r}")
-        options[key] = _literal(value)
+    options.update(key_values(args.agent_arg, "--agent-arg", "zerosearch eval"))
     return options
-
-
-def _literal(text: str):
-    """``--agent-arg`` values: JSON when they parse (numbers, true, lists), else the string."""
-    import json
-
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -174,13 +160,7 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     from .evaluation.fidelity_report import PLOT, REPORT, format_summary
 
     config = FidelityConfig(**given(args, FidelityConfig))
-    options = {}
-    for item in args.reader_arg:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"zerosearch fidelity: error: --reader-arg expects key=value, got {item!r}")
-        options[key] = _literal(value)
-    reader = default_reader(config, **options)
+    reader = default_reader(config, **key_values(args.reader_arg, "--reader-arg", "zerosearch fidelity"))
     result = run_fidelity(args.engines, config, args.out, reader=reader, overwrite=args.overwrite, progress=not args.no_progress)
     print(f"\n{len(args.engines)} engine(s) against {config.reference} on {result.queries} queries in {result.wall_s:.1f} s")
     print(format_summary(result))

@@ -104,3 +104,22 @@ def _base_type(annotation: Any) -> tuple[Any, bool]:
 def _metavar(annotation: Any) -> str:
     base, _ = _base_type(annotation)
     return {dict: "JSON", Any: "VALUE"}.get(base) or getattr(base, "__name__", "VALUE").upper()
+
+
+def key_values(items: list[str], flag: str, command: str) -> dict[str, Any]:
+    """Repeated ``KEY=VALUE`` flags (``--agent-arg``, ``--reader-arg``) as keyword arguments:
+    JSON values where they parse (numbers, true, lists), else the string.
+
+    >>> key_values(["max_searches=1", "model=my-model"], "--agent-arg", "zerosearch eval")
+    {'max_searches': 1, 'model': 'my-model'}
+    """
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"{command}: error: {flag} expects key=value, got {item!r}")
+        try:
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = value
+    return options

@@ -161,7 +161,7 @@ def iter_corpus(path: str | os.PathLike[str]) -> Iterator[CorpusDoc]:
     if not file.is_file():
         raise DatasetError(f"corpus path {str(path)!r} does not exist or is not a file")
     if file.suffix == ".jsonl":
-        rows = _iter_jsonl(file)
+        rows = iter_jsonl(file)
     elif file.suffix == ".parquet":
         rows = _iter_parquet(file)
     else:
@@ -193,7 +193,7 @@ def _from_file(path: Path, split: str | None, default_source: str = "unknown") -
     if path.suffix == ".parquet":
         raws: Iterable[tuple[int, Mapping[str, Any]]] = _iter_parquet(path)
     elif path.suffix == ".jsonl":
-        raws = _iter_jsonl(path)
+        raws = iter_jsonl(path)
     elif path.suffix == ".json":
         raws, default_source = _read_json(path, default_source)
     else:
@@ -319,7 +319,7 @@ def _select_split(rows: list[QARow], split: str | None, origin: str) -> list[QAR
 # ------------------------------------------------------------------ file readers
 
 
-def _iter_jsonl(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
+def iter_jsonl(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
     """Stream a jsonl file; the row number is the 0-based line index (blank lines skipped).
 
     ``utf-8-sig``: a byte-order mark at the start (Windows editors write one) is not data.

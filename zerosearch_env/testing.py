@@ -163,12 +163,6 @@ class JSONServer:
 
 # ----------------------------------------------------------------------------- tiny models
 
-CHAT_TEMPLATE = (
-    "{% for message in messages %}<|{{ message['role'] }}|>{{ message['content'] }}<|end|>{% endfor %}"
-    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
-)
-SPECIAL_TOKENS = ["<pad>", "<|end|>", "<|system|>", "<|user|>", "<|assistant|>"]
-
 
 def _training_text() -> list[str]:
     from .protocol import POLICY_PROMPT_TEMPLATE, document_markers
@@ -181,26 +175,12 @@ def _training_text() -> list[str]:
 
 
 def build_tokenizer(vocab_size: int = 512):
-    """A byte-level BPE trained on the protocol strings and synthetic documents, with a
-    small chat template (system/user/assistant markers)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+    """A byte-level BPE trained on the protocol strings and synthetic documents, with the
+    small chat template (system/user/assistant markers) of a from-scratch simulator
+    (:func:`zerosearch_env.simtune.tokenizer.build_tokenizer`)."""
+    from .simtune.tokenizer import build_tokenizer as learn_tokenizer
 
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    tokenizer.train_from_iterator(_training_text(), trainer=trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        pad_token="<pad>",
-        eos_token="<|end|>",
-        additional_special_tokens=SPECIAL_TOKENS[2:],
-        model_input_names=["input_ids", "attention_mask"],
-        chat_template=CHAT_TEMPLATE,
-    )
+    return learn_tokenizer(_training_text(), vocab_size)
 
 
 def save_tiny_llama(path: Path, tokenizer, *, hidden_size: int, layers: int, seed: int = 0, **config) -> Path:

@@ -216,20 +216,15 @@ def build_queries(rows: Sequence[QARow], trajectories: Sequence[str | Path], que
 
 
 def _trajectory_records(path: Path) -> Iterable[tuple[str, dict[str, Any]]]:
+    from ..data import iter_jsonl
+
     if not path.is_file():
         raise DatasetError(f"trajectories file {str(path)!r} does not exist; pass a zerosearch eval trajectories.jsonl")
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DatasetError(f"{where} is not valid JSON ({error}); is it a zerosearch eval trajectories.jsonl?") from error
-            if not isinstance(record, dict) or not isinstance(record.get("turns"), list) or "question" not in record:
-                raise DatasetError(f"{where} has no 'question' and 'turns'; pass a zerosearch eval trajectories.jsonl")
-            yield where, record
+    for row, record in iter_jsonl(path):
+        where = f"{path}:{row + 1}"
+        if not isinstance(record.get("turns"), list) or "question" not in record:
+            raise DatasetError(f"{where} has no 'question' and 'turns'; pass a zerosearch eval trajectories.jsonl")
+        yield where, dict(record)
 
 
 def file_digest(path: str | Path) -> str:

@@ -10,10 +10,9 @@ step and measures the result. Importing this module is as light as the CLI: the 
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-from ..config_flags import add_flags, given
+from ..config_flags import add_flags, given, key_values
 
 COLLECT_SIM = "bm25"
 """The engine ``simtune collect`` plays when ``--sim`` is not given: a real one."""
@@ -78,14 +77,7 @@ def _agent_options(args: argparse.Namespace, seed: int, batch_size: int) -> dict
     options: dict[str, Any] = {"seed": seed} if args.agent in ("scripted", "random") else {}
     if args.agent.startswith("hf:"):
         options["batch_size"] = batch_size
-    for item in args.agent_arg:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"zerosearch simtune: error: --agent-arg expects key=value, got {item!r}")
-        try:
-            options[key] = json.loads(value)
-        except ValueError:
-            options[key] = value
+    options.update(key_values(args.agent_arg, "--agent-arg", "zerosearch simtune"))
     return options
 
 

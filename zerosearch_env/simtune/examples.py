@@ -111,21 +111,13 @@ def read_examples(path: str | Path) -> list[SimExample]:
 
 
 def iter_examples(path: str | Path) -> Iterator[SimExample]:
+    from ..data import iter_jsonl
+
     source = Path(path)
     if not source.is_file():
         raise DatasetError(f"examples file {str(source)!r} does not exist; write one with zerosearch simtune label")
-    with source.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{source}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DatasetError(f"{where} is not valid JSON ({error})") from error
-            if not isinstance(record, dict):
-                raise DatasetError(f"{where} is a {type(record).__name__}, not an example object")
-            yield SimExample.from_record(record, where)
+    for row, record in iter_jsonl(source):
+        yield SimExample.from_record(dict(record), f"{source}:{row + 1}")
 
 
 def balance(examples: Sequence[SimExample]) -> dict[str, int]:

@@ -28,7 +28,6 @@ a simulator is trained on it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,18 +162,14 @@ def read_searches(paths: Iterable[str | Path]) -> Searches:
 def _episodes(file: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, episode) of a trajectories file, by row index: a resumed run appends
     episodes in another order than an uninterrupted one, and both must give the same examples."""
+    from ..data import iter_jsonl
+
     episodes = []
-    with file.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DatasetError(f"{file}:{number} is not valid JSON ({error})") from error
-            if not isinstance(record, dict) or not isinstance(record.get("turns"), list) or "question" not in record:
-                raise DatasetError(f"{file}:{number} is not an episode (no question or turns); is it a trajectories.jsonl?")
-            episodes.append((number, record))
+    for row, record in iter_jsonl(file):
+        number = row + 1
+        if not isinstance(record.get("turns"), list) or "question" not in record:
+            raise DatasetError(f"{file}:{number} is not an episode (no question or turns); is it a trajectories.jsonl?")
+        episodes.append((number, dict(record)))
     return sorted(episodes, key=lambda pair: (pair[1].get("index", pair[0]), pair[0]))
 
 
