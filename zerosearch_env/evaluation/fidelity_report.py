@@ -86,35 +86,13 @@ PLOTTED = (
 
 def plot_fidelity(result: FidelityResult, path: Any, title: str) -> bool:
     """Grouped bars per engine with 95% intervals; False (nothing written) without matplotlib."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    import numpy as np
+    from .report import plot_interval_bars
 
     engines = [result.reference, *result.engines]
-    x = np.arange(len(engines))
-    width = 0.8 / len(PLOTTED)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(engines) + 2.5), 3.8))
-    for k, (label, pick) in enumerate(PLOTTED):
-        intervals = [pick(s) or Interval(float("nan"), float("nan"), float("nan")) for s in engines]
-        means = np.array([i.mean for i in intervals])
-        errors = np.nan_to_num(np.array([[i.mean - i.low for i in intervals], [i.high - i.mean for i in intervals]]))
-        ax.bar(x + (k - (len(PLOTTED) - 1) / 2) * width, np.nan_to_num(means), width, yerr=errors, capsize=2, label=label)
+    missing = Interval(float("nan"), float("nan"), float("nan"))
+    series = [(label, [pick(s) or missing for s in engines]) for label, pick in PLOTTED]
     names = [f"{s.engine[:28]}\n(reference)" if s is result.reference else s.engine[:28] for s in engines]
-    ax.set_xticks(x, names, fontsize=8)
-    ax.set_ylim(0, 1.25)  # room for the legend above the bars
-    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
-    ax.set_ylabel("share or score (95% interval)")
-    ax.set_title(title, fontsize=10)
-    ax.legend(loc="upper center", ncol=3, fontsize=7, frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return True
+    return plot_interval_bars(path, names, series, title, "share or score (95% interval)")
 
 
 def write_fidelity_report(result: FidelityResult, config: FidelityConfig, query_set: QuerySet) -> None:

@@ -7,7 +7,7 @@ import textwrap
 from typing import Any
 
 from .config import EvalConfig, EvalResult, setting_label
-from .metrics import SCORE_NAMES, SCORES, SourceSummary
+from .metrics import SCORE_NAMES, SCORES, Interval, SourceSummary
 
 METRICS = "metrics.json"
 REPORT = "report.md"
@@ -30,9 +30,10 @@ def format_table(summaries: list[SourceSummary]) -> str:
     return "\n".join(lines)
 
 
-def plot_scores(summaries: list[SourceSummary], path: Any, title: str) -> bool:
-    """Grouped bars (strict EM, cover-EM, F1) per data source with 95% intervals.
-    Returns False, writing nothing, when matplotlib is missing."""
+def plot_interval_bars(path: Any, groups: list[str], series: list[tuple[str, list[Interval]]], title: str, ylabel: str) -> bool:
+    """Grouped bars: one group per label in ``groups``, one bar per named series, each a
+    mean with its 95% interval (a NaN interval draws nothing). Returns False, writing
+    nothing, when matplotlib is missing."""
     try:
         import matplotlib
 
@@ -42,24 +43,31 @@ def plot_scores(summaries: list[SourceSummary], path: Any, title: str) -> bool:
         return False
     import numpy as np
 
-    x = np.arange(len(summaries))
-    width = 0.26
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.3 * len(summaries) + 2), 3.6))
-    for k, key in enumerate(SCORES):
-        intervals = [getattr(s, key) for s in summaries]
+    x = np.arange(len(groups))
+    width = 0.8 / len(series)
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.4 * len(groups) + 2), 3.7))
+    for k, (label, intervals) in enumerate(series):
         means = np.array([i.mean for i in intervals])
-        errors = np.array([[i.mean - i.low for i in intervals], [i.high - i.mean for i in intervals]])
-        ax.bar(x + (k - 1) * width, means, width, yerr=errors, capsize=3, label=SCORE_NAMES[key])
-    ax.set_xticks(x, [f"{s.data_source}\n(n={s.episodes})" for s in summaries])
-    ax.set_ylim(0, 1.15)  # room for the legend above the bars
+        errors = np.nan_to_num(np.array([[i.mean - i.low for i in intervals], [i.high - i.mean for i in intervals]]))
+        ax.bar(x + (k - (len(series) - 1) / 2) * width, np.nan_to_num(means), width, yerr=errors, capsize=3, label=label)
+    ax.set_xticks(x, groups, fontsize=8)
+    ax.set_ylim(0, 1.25)  # room for the legend above the bars
     ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
-    ax.set_ylabel("score (95% bootstrap interval)")
+    ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
-    ax.legend(loc="upper center", ncol=3, fontsize=8, frameon=False)
+    ax.legend(loc="upper center", ncol=3, fontsize=7, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return True
+
+
+def plot_scores(summaries: list[SourceSummary], path: Any, title: str) -> bool:
+    """Grouped bars (strict EM, cover-EM, F1) per data source with 95% intervals.
+    Returns False, writing nothing, when matplotlib is missing."""
+    groups = [f"{s.data_source}\n(n={s.episodes})" for s in summaries]
+    series = [(SCORE_NAMES[key], [getattr(s, key) for s in summaries]) for key in SCORES]
+    return plot_interval_bars(path, groups, series, title, "score (95% bootstrap interval)")
 
 
 def write_report(result: EvalResult, config: EvalConfig, agent_name: str) -> None:
