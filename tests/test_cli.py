@@ -34,6 +34,24 @@ def test_sims_lists_names_with_size_and_id(capsys):
     assert "wiki-sft-14b" in out and "prompt:<model>" in out and "openai" in out and "corpus" in out
 
 
+def test_world_writes_the_frameworks_parquet(tmp_path, capsys):
+    import pyarrow.parquet as pq
+
+    from zerosearch_env.data import load_questions
+    from zerosearch_env.worlds.synthetic import make_world
+
+    assert main(["world", str(tmp_path / "w"), "--parquet"]) == 0
+    for split, loop in (("train", "zerosearch"), ("test", "zerosearch_eval")):
+        path = tmp_path / "w" / f"{split}.parquet"
+        row = pq.read_table(path).slice(0, 1).to_pylist()[0]
+        assert (row["agent_name"], row["env_class"], row["extra_info"]) == (loop, "zerosearch", {"index": 0, "split": split})
+        assert row["reward_model"] == {"style": "rule", "ground_truth": {"target": row["golden_answers"]}}
+        assert row["prompt"][0]["content"].endswith(f"Question: {row['question']}\n")
+        assert [(q.question, q.golden_answers) for q in load_questions(path)] == [
+            (q.question, q.golden_answers) for q in make_world().questions(split)
+        ]
+
+
 def test_world_writes_files(tmp_path, capsys):
     assert main(["world", str(tmp_path / "w")]) == 0
     names = sorted(p.name for p in (tmp_path / "w").iterdir())

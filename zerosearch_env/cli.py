@@ -93,6 +93,12 @@ def cmd_world(args: argparse.Namespace) -> int:
 
     world = make_world(seed=args.seed)
     paths = list(world.write(args.out))
+    if args.parquet:
+        from .data import write_search_r1_parquet
+
+        for split, loop in (("train", "zerosearch"), ("test", "zerosearch_eval")):
+            rows = world.questions(split)
+            paths.append(write_search_r1_parquet(rows, f"{args.out}/{split}.parquet", split, agent_name=loop, env_class="zerosearch"))
     if args.hotpotqa:
         from .worlds.synthetic import write_hotpotqa
 
@@ -212,6 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
     world = commands.add_parser("world", help="write the synthetic world (corpus.jsonl, train.jsonl, test.jsonl) to a folder")
     world.add_argument("out", help="output folder")
     world.add_argument("--seed", type=int, default=0, help="world seed (default 0)")
+    world.add_argument(
+        "--parquet", action="store_true",
+        help="also write {train,test}.parquet in the Search-R1 layout that verl and SkyRL read (agent_name: zerosearch / zerosearch_eval; env_class: zerosearch)",
+    )
     world.add_argument("--hotpotqa", action="store_true", help="also write {train,test}_hotpotqa.json: HotpotQA rows with supporting and distractor paragraphs")
     world.set_defaults(func=cmd_world)
 

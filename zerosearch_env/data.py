@@ -396,3 +396,40 @@ def _read_json(path: Path, default_source: str) -> tuple[list[tuple[int, Mapping
     if data and "context" in data[0] and "supporting_facts" in data[0] and default_source == "unknown":
         default_source = "hotpotqa"
     return list(enumerate(data)), default_source
+
+
+# --------------------------------------------------------------------------- writers
+
+
+def write_search_r1_parquet(rows: Sequence[QARow], path: str | os.PathLike[str], split: str, **columns: str) -> Path:
+    """Write ``rows`` in the ZeroSearch / Search-R1 parquet layout, the one verl's and
+    SkyRL's datasets read: ``id``, ``question``, ``golden_answers``, ``data_source``,
+    ``prompt`` (one user message), ``ability``, ``reward_model``, ``extra_info``.
+    ``columns`` adds a constant column to every row, e.g. ``agent_name="zerosearch"``
+    (the verl agent loop a row runs) or ``env_class="zerosearch"`` (SkyRL's environment).
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as e:
+        raise MissingDependencyError(f"writing {path} needs pyarrow: pip install pyarrow") from e
+    from .protocol import build_policy_prompt
+
+    table = [
+        {
+            "id": row.id or str(index),
+            "question": row.question,
+            "golden_answers": list(row.golden_answers),
+            "data_source": row.data_source,
+            "prompt": [{"role": "user", "content": row.prompt or build_policy_prompt(row.question)}],
+            "ability": "fact-reasoning",
+            "reward_model": {"style": "rule", "ground_truth": {"target": list(row.golden_answers)}},
+            "extra_info": {"index": index, "split": split},
+            **columns,
+        }
+        for index, row in enumerate(rows)
+    ]
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(table), out)
+    return out

@@ -122,7 +122,8 @@ class ZeroSearchEnv(gym.Env[str, str]):
 
     ## Starting State
     A question drawn uniformly with the environment's seeded RNG, or the one chosen with
-    ``reset(options={"index": i})`` or ``reset(options={"question": q, "golden_answers": [...]})``.
+    ``reset(options={"index": i})``, ``reset(options={"question": q, "golden_answers": [...]})``
+    or ``reset(options={"row": QARow(...)})`` (a whole record: data source, prompt, context).
 
     ## Episode End
     Terminated when the agent answers. Truncated (reward 0) when the turn after
@@ -292,9 +293,14 @@ class ZeroSearchEnv(gym.Env[str, str]):
         return self._observation(prompt), self._info(None, self.noise_prob)
 
     def _pick_row(self, options: Mapping[str, Any]) -> tuple[int | None, QARow]:
-        unknown = set(options) - {"index", "question", "golden_answers"}
+        unknown = set(options) - {"index", "question", "golden_answers", "row"}
         if unknown:
-            raise ConfigError(f"reset options expects keys 'index' or 'question'/'golden_answers', got {sorted(unknown)}")
+            raise ConfigError(f"reset options expects keys 'index', 'question'/'golden_answers' or 'row', got {sorted(unknown)}")
+        if "row" in options:  # a whole record, as a framework's dataset row arrives (integrations/)
+            row = options["row"]
+            if not isinstance(row, QARow):
+                raise ConfigError(f"options['row'] expects a QARow, got {type(row).__name__}")
+            return None, row
         if "question" in options:
             question, golden = options["question"], options.get("golden_answers")
             if not isinstance(question, str) or not question.strip():

@@ -6,6 +6,8 @@ Nothing here downloads anything:
   request), :class:`FailingSimulator` (fails, then answers);
 - :class:`JSONServer`: a JSON-over-HTTP server on 127.0.0.1 for the HTTP clients
   (simulator server, retriever, agent server);
+- :class:`TinyPolicyServer`: a stand-in for a framework's policy server (verl's
+  ``server_manager``), token ids in and out, generated on CPU by a tiny model;
 - tiny Llama-architecture models built in-process and saved with ``save_pretrained``
   (:func:`build_tiny_llama`, :func:`save_tiny_llama`). Loading one back through
   ``from_pretrained(path)`` exercises the same code a user's 7B folder goes through. A
@@ -213,3 +215,93 @@ def save_tiny_llama(path: Path, tokenizer, *, hidden_size: int, layers: int, see
 def build_tiny_llama(path: Path, *, hidden_size: int = 32, layers: int = 2, seed: int = 0) -> Path:
     """Write a tokenizer and a randomly initialised tiny Llama to ``path``."""
     return save_tiny_llama(path, build_tokenizer(), hidden_size=hidden_size, layers=layers, seed=seed)
+
+
+# ----------------------------------------------------------------------------- policy server
+
+
+class GeneratedTurn:
+    """What a policy server returns for one turn (the fields of verl's ``TokenOutput``)."""
+
+    def __init__(self, token_ids: list[int], log_probs: list[float], stop_reason: str, extra_fields: dict[str, Any]):
+        self.token_ids = token_ids
+        self.log_probs = log_probs
+        self.stop_reason = stop_reason
+        self.extra_fields = extra_fields
+
+
+class TinyPolicyServer:
+    """A policy server on CPU: ``await generate(request_id, prompt_ids=..., sampling_params=...)``.
+
+    A tiny transformers causal LM extends the prompt token by token until a ``stop``
+    string appears in the decoded output (kept, as vLLM's ``include_stop_str_in_output``),
+    the end-of-sequence token (kept), or ``max_tokens``; it reports the log-prob of every
+    token it emits and ``weights_version`` as ``extra_fields["global_steps"]``, as verl's
+    servers do. A random tiny model never writes the protocol's tags, so ``script`` may
+    guide it: ``script(text_so_far) -> turn`` names the turn, and decoding is constrained
+    to that turn's tokens (the model still scores every one). ``history`` records every
+    request and its answer.
+    """
+
+    def __init__(self, model_dir: str | Path, *, script: Callable[[str], str] | None = None, weights_version: int | None = 0, seed: int = 0):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        self.model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+        self.script = script
+        self.weights_version = weights_version
+        self.history: list[tuple[list[int], GeneratedTurn]] = []  # (prompt ids, what came back) per request
+        self._generator = torch.Generator().manual_seed(seed)
+        self._lock = threading.Lock()  # one generation at a time, like one GPU
+
+    @property
+    def calls(self) -> int:
+        return len(self.history)
+
+    async def generate(self, request_id: str, *, prompt_ids: list[int], sampling_params: dict[str, Any], **_: Any) -> GeneratedTurn:
+        import asyncio
+
+        # In a thread, as a real server works apart from its callers' event loop.
+        return await asyncio.to_thread(self._serve, list(prompt_ids), dict(sampling_params))
+
+    def _serve(self, prompt_ids: list[int], params: dict[str, Any]) -> GeneratedTurn:
+        with self._lock:
+            turn = self._generate(prompt_ids, params)
+            self.history.append((prompt_ids, turn))
+            return turn
+
+    def _generate(self, prompt_ids: list[int], params: dict[str, Any]) -> GeneratedTurn:
+        import torch
+
+        stops = list(params.get("stop") or [])
+        max_tokens = int(params.get("max_tokens", 64))
+        temperature = float(params.get("temperature", 1.0))
+        guide = None
+        if self.script is not None:
+            text = self.tokenizer.decode(prompt_ids, skip_special_tokens=True)
+            guide = self.tokenizer.encode(self.script(text), add_special_tokens=False) + [self.tokenizer.eos_token_id]
+        ids: list[int] = []
+        log_probs: list[float] = []
+        past, feed, reason = None, prompt_ids, "length"
+        with torch.no_grad():
+            while len(ids) < max_tokens:
+                out = self.model(input_ids=torch.tensor([feed]), past_key_values=past, use_cache=True)
+                past = out.past_key_values
+                scores = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+                if guide is not None:
+                    token = guide[len(ids)]
+                elif temperature <= 0:
+                    token = int(scores.argmax())
+                else:
+                    token = int(torch.multinomial((scores / temperature).softmax(-1), 1, generator=self._generator))
+                ids.append(token)
+                log_probs.append(float(scores[token]))
+                feed = [token]
+                if token == self.tokenizer.eos_token_id:
+                    reason = "completed"
+                    break
+                if stops and any(stop in self.tokenizer.decode(ids, skip_special_tokens=True) for stop in stops):
+                    reason = "completed"
+                    break
+        return GeneratedTurn(ids, log_probs, reason, {"global_steps": self.weights_version})

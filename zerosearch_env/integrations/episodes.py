@@ -1,0 +1,208 @@
+"""What the verl and SkyRL adapters share, with neither framework imported.
+
+A framework builds one adapter object per trajectory, often thousands per training step.
+Loading a simulator (or a dataset) for each would be absurd, so every process keeps one
+*shared* :class:`~zerosearch_env.env.ZeroSearchEnv` per configuration and each
+trajectory plays on a ``sibling()`` of it: its own episode state, the shared simulator.
+In front of a simulator that runs in this process (transformers, vLLM offline) sits a
+:class:`~zerosearch_env.simulators.batching.BatchingSimulator`, so concurrent
+trajectories searching at the same moment cost one batched generation, not one each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..env import ZeroSearchEnv
+from ..env_config import EnvConfig
+from ..errors import ConfigError
+from ..protocol import question_from_prompt
+from ..records import QARow
+from ..row_fields import Where, qa_row
+
+STEP_THREADS = 256  # env steps in flight per process: one per trajectory waiting on a search
+
+
+@dataclass
+class AdapterConfig:
+    """The settings of ZeroSearch episodes played inside a framework.
+
+    Flat in a framework's config file (``sim: openai``, ``topk: 5``,
+    ``curriculum: {end: 0.5}``): the keys of :class:`EnvConfig` plus these.
+    """
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    difficulty: float | None = None  # a fixed noise probability (evaluation)
+    curriculum: dict[str, Any] | None = None  # a schedule: start, end, total_steps, base, kind
+    on_sim_error: str = "fallback"  # a failed search gives no documents and counts in sim_faults
+    batching: bool | None = None  # None: a batching front before in-process simulators only
+    max_batch: int = 64
+    max_wait_ms: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.difficulty is not None and self.curriculum is not None:
+            raise ConfigError("pass either difficulty (a fixed noise probability) or curriculum (a schedule), not both")
+        if self.on_sim_error not in ("raise", "fallback"):
+            raise ConfigError(f"on_sim_error expects 'raise' or 'fallback', got {self.on_sim_error!r}")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None, where: str = "zerosearch settings", also: tuple[str, ...] = ()) -> AdapterConfig:
+        """Split flat settings into the environment's and the adapter's, naming unknown
+        keys (``also``: the caller's own keys, named in the message)."""
+        values = dict(plain(values or {}))
+        env_keys = {f.name for f in dataclasses.fields(EnvConfig)}
+        own_keys = {f.name for f in dataclasses.fields(cls)} - {"env"}
+        unknown = sorted(set(values) - env_keys - own_keys)
+        if unknown:
+            raise ConfigError(f"{where}: unknown settings {unknown}; expected some of {sorted(env_keys | own_keys | set(also))}")
+        env = EnvConfig.from_mapping({k: v for k, v in values.items() if k in env_keys}, where)
+        return cls(env=env, **{k: v for k, v in values.items() if k in own_keys})
+
+    @property
+    def is_scheduled(self) -> bool:
+        """True when the noise moves with the training step (a curriculum, not a constant)."""
+        return self.curriculum is not None and self.curriculum.get("kind", "exponential") != "constant"
+
+    def key(self) -> str:
+        """One string per distinct configuration: the shared-env cache key."""
+        return json.dumps(dataclasses.asdict(self), sort_keys=True, default=repr)
+
+
+def plain(value: Any) -> Any:
+    """Python containers from what frameworks hand over: OmegaConf configs, numpy arrays
+    and scalars (pandas-read parquet), nested in any way."""
+    if hasattr(value, "_metadata") and hasattr(value, "_content"):  # an OmegaConf container
+        from omegaconf import OmegaConf
+
+        return plain(OmegaConf.to_container(value, resolve=True))
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return plain(value.tolist())  # numpy arrays and scalars
+    return value
+
+
+_SHARED: dict[str, ZeroSearchEnv] = {}
+_SHARED_LOCK = threading.Lock()
+_EXECUTOR: ThreadPoolExecutor | None = None
+
+
+def shared_env(config: AdapterConfig) -> ZeroSearchEnv:
+    """This process's environment for ``config``: built (simulator loaded) on first use."""
+    key = config.key()
+    with _SHARED_LOCK:
+        env = _SHARED.get(key)
+        if env is None:
+            env = _build_env(config)
+            _SHARED[key] = env
+        return env
+
+
+def episode_env(config: AdapterConfig) -> ZeroSearchEnv:
+    """A fresh episode on the shared simulator of ``config``."""
+    return shared_env(config).sibling()
+
+
+def _build_env(config: AdapterConfig) -> ZeroSearchEnv:
+    noise: dict[str, Any] = {}
+    if config.difficulty is not None:
+        noise["difficulty"] = config.difficulty
+    elif config.curriculum is not None:
+        noise["curriculum"] = config.curriculum
+    env = ZeroSearchEnv(**config.env.env_kwargs(on_sim_error=config.on_sim_error, **noise))
+    if config.batching if config.batching is not None else not _is_served(env.simulator):
+        from ..simulators.batching import BatchingSimulator
+
+        env.simulator = BatchingSimulator(env.simulator, max_batch=config.max_batch, max_wait_ms=config.max_wait_ms)
+    return env
+
+
+def _is_served(simulator: Any) -> bool:
+    """A simulator behind HTTP answers concurrent calls in parallel on its own; batching
+    them in this process would only serialise the batches."""
+    from ..simulators.openai import OpenAISimulator
+    from ..simulators.retriever import HTTPRetriever
+
+    return isinstance(simulator, (OpenAISimulator, HTTPRetriever))
+
+
+def step_executor() -> ThreadPoolExecutor:
+    """The threads that run blocking ``env.step`` calls for a framework's event loop."""
+    global _EXECUTOR
+    with _SHARED_LOCK:
+        if _EXECUTOR is None:
+            _EXECUTOR = ThreadPoolExecutor(max_workers=STEP_THREADS, thread_name_prefix="zerosearch-step")
+        return _EXECUTOR
+
+
+def row_record(fields: Mapping[str, Any], where: str) -> QARow:
+    """A framework's dataset row as a :class:`QARow`.
+
+    Takes the Search-R1 / ZeroSearch parquet columns (``question``, ``golden_answers`` or
+    ``reward_model.ground_truth.target``, ``data_source``, ``prompt``), verl's
+    ``raw_prompt`` and SkyRL's ``reward_spec``. A row without ``question`` gets it from
+    ``extra_info.question`` or from the ``Question: ...`` line of its prompt.
+    """
+    raw = plain(fields)
+    if raw.get("prompt") is None and raw.get("raw_prompt") is not None:
+        raw["prompt"] = raw["raw_prompt"]
+    if raw.get("reward_model") is None and raw.get("reward_spec") is not None:
+        raw["reward_model"] = raw["reward_spec"]
+    extra = raw.get("extra_info") if isinstance(raw.get("extra_info"), Mapping) else {}
+    if raw.get("question") is None:
+        raw["question"] = extra.get("question") or _question_of(raw.get("prompt"))
+    if raw.get("id") is None and extra.get("index") is not None:
+        raw["id"] = str(extra["index"])
+    return qa_row(raw, Where(where, int(extra.get("index", 0) or 0)), default_id="")
+
+
+def _question_of(prompt: Any) -> str | None:
+    messages = [prompt] if isinstance(prompt, (str, Mapping)) else (prompt or [])
+    for message in messages:
+        text = message if isinstance(message, str) else message.get("content") if isinstance(message, Mapping) else None
+        if isinstance(text, str) and (question := question_from_prompt(text)):
+            return question
+    return None
+
+
+@dataclass
+class EpisodeTally:
+    """Counts one episode's turns, as a framework's per-trajectory metrics."""
+
+    invalid_turns: int = 0
+    sim_faults: int = 0
+    last: dict[str, Any] = field(default_factory=dict)
+
+    def observe(self, info: Mapping[str, Any]) -> None:
+        self.invalid_turns += info.get("action") == "invalid"
+        self.sim_faults += info.get("sim_error") is not None
+        self.last = dict(info)
+
+    def metrics(self) -> dict[str, float]:
+        """Numbers only, the same keys for every episode (frameworks stack them in columns)."""
+        info = self.last
+        searches = int(info.get("searches") or 0)
+        noisy = int(info.get("noisy_searches") or 0)
+        return {
+            "f1": float(info.get("f1") or 0.0),
+            "em": float(info.get("em") or 0.0),
+            "cover_em": float(info.get("cover_em") or 0.0),
+            "answered": float(info.get("action") == "answer"),
+            "searches": float(searches),
+            "noisy_searches": float(noisy),
+            "noisy_share": noisy / searches if searches else 0.0,
+            "noise_prob": float(info.get("noise_prob") or 0.0),
+            "invalid_turns": float(self.invalid_turns),
+            "sim_faults": float(self.sim_faults),
+            "sim_prompt_tokens": float(info.get("episode_sim_prompt_tokens") or 0),
+            "sim_completion_tokens": float(info.get("episode_sim_completion_tokens") or 0),
+            "training_step": float(info.get("training_step") or 0),
+        }
