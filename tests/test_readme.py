@@ -18,6 +18,8 @@ def test_readme_example_runs(index, monkeypatch, capsys):
     code = BLOCKS[index]
     if "ZeroSearch_dataset/" in code:
         pytest.skip("needs the released dataset (downloaded by the user)")
+    if "import skyrl_gym" in code:
+        pytest.importorskip("skyrl_gym", reason="the SkyRL example needs skyrl-gym (pip install -e '.[skyrl]')")
     if "../shared/data/" in code:
         if not (README.parent.parent / "shared" / "data").exists():
             pytest.skip("shared/ is not beside this checkout")

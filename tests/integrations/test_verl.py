@@ -213,3 +213,31 @@ def test_the_loop_class_is_verls_agent_loop():
     from verl.experimental.agent_loop.agent_loop import AgentLoopBase
 
     assert issubclass(ZeroSearchAgentLoop, AgentLoopBase)
+
+
+def script_overrides(path: Path) -> list[str]:
+    """The ``key=value`` lines of a launch script, its shell defaults filled in."""
+    overrides = []
+    for key, value in re.findall(r"^\s+([\w.]+)=(.*?)\s*\\$", path.read_text(), re.MULTILINE):
+        value = re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
+        value = value.replace("$HERE", str(path.parent)).replace("$DATA", "ZeroSearch_dataset").replace("$POLICY", "Qwen/Qwen2.5-3B")
+        overrides.append(f"{key}={value.strip(chr(34))}")
+    return overrides
+
+
+def test_the_launch_script_is_a_valid_verl_config_for_our_loop():
+    import verl.trainer.config
+
+    script = ROOT / "examples" / "verl" / "train_grpo.sh"
+    with initialize_config_dir(config_dir=os.path.dirname(verl.trainer.config.__file__), version_base=None):
+        config = compose("ppo_trainer", overrides=script_overrides(script))
+    rollout_config = config.actor_rollout_ref.rollout
+    assert (config.algorithm.adv_estimator, rollout_config.n, rollout_config.agent.default_agent_loop) == ("grpo", 5, "zerosearch")
+    assert Path(rollout_config.agent.agent_loop_config_path) == EXAMPLE
+    from omegaconf import OmegaConf
+
+    from zerosearch_env.integrations.verl import adapter_config
+
+    [entry] = [e for e in OmegaConf.load(EXAMPLE) if e.name == "zerosearch"]
+    settings = {k: v for k, v in OmegaConf.to_container(entry, resolve=True).items() if k not in ("name", "_target_", "max_tokens_per_turn", "max_observation_tokens")}
+    assert adapter_config(settings, config).curriculum == {"start": 0.0, "end": 0.5, "base": 4, "total_steps": 203}
