@@ -118,3 +118,58 @@ def test_bad_settings_and_closed_fronts_are_refused():
     front.close()
     with pytest.raises(ConfigError, match="closed"):
         front.simulate([request("x")])
+
+
+class TaggingSimulator:
+    """A tiny transformers simulator whose results lead with their request's query (so a
+    caller can tell its own), failing one query on purpose."""
+
+    name = "tagging"
+
+    def __init__(self, inner, fail_query):
+        self.inner, self.fail_query, self.calls = inner, fail_query, 0
+
+    def simulate(self, requests):
+        self.calls += 1
+        results = self.inner.simulate(requests)
+        return [
+            SearchResult((), error=SimulatorFault("http", "down"))
+            if r.query == self.fail_query
+            else SearchResult((f"[{r.query}]", *result.documents), prompt_tokens=result.prompt_tokens)
+            for r, result in zip(requests, results)
+        ]
+
+
+def test_64_threads_playing_episodes_share_batched_generations(tmp_path):
+    pytest.importorskip("transformers")
+    from zerosearch_env.env import ZeroSearchEnv
+    from zerosearch_env.protocol import answer_action, search_action
+    from zerosearch_env.simulators.hf import HFSimulator
+    from zerosearch_env.testing import build_tiny_llama
+
+    inner = TaggingSimulator(HFSimulator(build_tiny_llama(tmp_path / "tiny"), max_new_tokens=8, batch_size=64), fail_query="t7-e1-s0")
+    front = BatchingSimulator(inner, max_batch=64, max_wait_ms=50)
+    base = ZeroSearchEnv(sim=front, difficulty=0.0, on_sim_error="fallback")
+    seen, faults = {}, []
+
+    def player(i):
+        env = base.sibling()
+        for episode in range(2):
+            env.reset(seed=i * 10 + episode)
+            for k in range(2):
+                query = f"t{i}-e{episode}-s{k}"
+                info = env.step(search_action(query))[-1]
+                seen[query] = info["documents"]
+                if info["sim_error"] is not None:
+                    faults.append(query)
+            env.step(answer_action("a guess"))
+
+    threads = [threading.Thread(target=player, args=(i,)) for i in range(64)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    front.close()
+    assert len(seen) == 256 and faults == ["t7-e1-s0"] and seen["t7-e1-s0"] == []
+    assert all(docs[0] == f"[{query}]" for query, docs in seen.items() if query not in faults)  # each got its own
+    assert front.stats.requests == 256 and inner.calls <= 256 // 8  # far fewer generations than searches
