@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -9,6 +12,16 @@ import pytest
 from zerosearch_env.testing import FixedSimulator, JSONServer
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script(path: Path, name: str) -> types.ModuleType:
+    """A script that is not in a package (``benchmarks/*.py``) as module ``name``,
+    registered in ``sys.modules`` while it executes: dataclasses look their module up there."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 ROWS = [
     {"question": "Who founded Acme?", "golden_answers": ["Jane Doe"], "data_source": "toy"},

@@ -5,7 +5,6 @@ recorded without stopping the others."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -18,18 +17,16 @@ pytest.importorskip("accelerate")
 
 from zerosearch_env.import_utils import cuda_device_count, is_vllm_available  # noqa: E402
 
+from .conftest import load_script  # noqa: E402
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
 SECTIONS = ["machine", "models", "simulator", "vector_env", "learner", "vllm"]
 
 
 @pytest.fixture(scope="module")
 def gpu_check():
-    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gpu_check"] = module  # dataclasses look their module up while it executes
     try:
-        spec.loader.exec_module(module)
-        yield module
+        yield load_script(SCRIPT, "gpu_check")
     finally:
         sys.modules.pop("gpu_check", None)
 

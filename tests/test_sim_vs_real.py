@@ -5,22 +5,18 @@ The training itself runs in CI (``--quick``); these check the logic around it, w
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
+
+from .conftest import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def svr():
-    spec = importlib.util.spec_from_file_location("sim_vs_real", ROOT / "benchmarks" / "sim_vs_real.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "benchmarks" / "sim_vs_real.py", "sim_vs_real")
 
 
 SETTINGS = {"preset": "cpu-demo", "mode": "full", "overrides": {}, "questions": 4, "seed": 0}

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import DatasetError
+from .protocol import question_from_prompt
 from .records import CorpusDoc, Passage, QARow
 
 _ANSWER_KEYS: tuple[str, ...] = ("golden_answers", "answers", "answer")
@@ -34,8 +35,15 @@ class Where:
 def qa_row(
     raw: Mapping[str, Any], where: Where, default_id: str, default_source: str = "unknown"
 ) -> QARow:
-    """One mapping (jsonl line, parquet row, json item, dict, hub row) -> a validated QARow."""
+    """One mapping (jsonl line, parquet row, json item, dict, hub row) -> a validated QARow.
+
+    A row without ``question`` takes ``extra_info.question``, else the ``Question: ...``
+    line of its policy prompt (rows made for RL frameworks sometimes carry only those).
+    """
+    prompt = _prompt(raw.get("prompt"), where)
     question = raw.get("question")
+    if question is None:
+        question = _dig(raw, "extra_info", "question") or (question_from_prompt(prompt) if prompt else None)
     if question is None:
         raise where.error(f"missing field 'question' (expected keys: {_EXPECTED_QA_KEYS})")
     if not isinstance(question, str) or not question.strip():
@@ -45,7 +53,7 @@ def qa_row(
         golden_answers=_golden_answers(raw, where),
         id=_one_name(raw.get("id") if raw.get("id") is not None else raw.get("_id"), "id", where, default_id),
         data_source=_one_name(raw.get("data_source"), "data_source", where, default_source),
-        prompt=_prompt(raw.get("prompt"), where),
+        prompt=prompt,
         context=_context(raw, where),
         split=_row_split(raw),
     )
@@ -54,13 +62,15 @@ def qa_row(
 def _golden_answers(raw: Mapping[str, Any], where: Where) -> tuple[str, ...]:
     """The first answer field present (aliases, then ``reward_model.ground_truth.target``) as a tuple of str."""
     key = next((k for k in _ANSWER_KEYS if raw.get(k) is not None), None)
-    value = raw[key] if key is not None else _dig(raw, "reward_model", "ground_truth", "target")
+    # verl's parquet keeps the answers in reward_model, SkyRL's in reward_spec
+    reward_key = next((k for k in ("reward_model", "reward_spec") if _dig(raw, k, "ground_truth", "target") is not None), "reward_model")
+    value = raw[key] if key is not None else _dig(raw, reward_key, "ground_truth", "target")
     if value is None:
         raise where.error(
             f"missing field 'golden_answers' (expected keys: {_EXPECTED_QA_KEYS}; "
             "'answers', 'answer' or reward_model.ground_truth.target also accepted)"
         )
-    field_name = key or "reward_model.ground_truth.target"
+    field_name = key or f"{reward_key}.ground_truth.target"
     value = _python_scalar(value)
     answers = [value] if isinstance(value, (str, int)) else _as_list(value)
     if answers is None:

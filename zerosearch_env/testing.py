@@ -21,6 +21,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -220,14 +221,14 @@ def build_tiny_llama(path: Path, *, hidden_size: int = 32, layers: int = 2, seed
 # ----------------------------------------------------------------------------- policy server
 
 
+@dataclass
 class GeneratedTurn:
     """What a policy server returns for one turn (the fields of verl's ``TokenOutput``)."""
 
-    def __init__(self, token_ids: list[int], log_probs: list[float], stop_reason: str, extra_fields: dict[str, Any]):
-        self.token_ids = token_ids
-        self.log_probs = log_probs
-        self.stop_reason = stop_reason
-        self.extra_fields = extra_fields
+    token_ids: list[int]
+    log_probs: list[float]
+    stop_reason: str
+    extra_fields: dict[str, Any]
 
 
 class TinyPolicyServer:

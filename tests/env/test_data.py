@@ -140,6 +140,20 @@ def test_jsonl_aliases_and_defaults(tmp_path: Path) -> None:
     assert all(r.split is None for r in rows)
 
 
+def test_rl_framework_rows_without_a_question_column(tmp_path: Path) -> None:
+    """Rows made for RL frameworks: the question in extra_info or only in the prompt, the
+    answers in SkyRL's reward_spec."""
+    path = write_jsonl(
+        tmp_path / "rl.jsonl",
+        [
+            {"prompt": [{"role": "user", "content": build_policy_prompt("Who wrote Hamlet?")}], "reward_spec": {"ground_truth": {"target": ["Shakespeare"]}}},
+            {"extra_info": {"question": "When?"}, "reward_model": {"ground_truth": {"target": "1603"}}},
+        ],
+    )
+    rows = load_questions(path)
+    assert [(r.question, r.golden_answers) for r in rows] == [("Who wrote Hamlet?", ("Shakespeare",)), ("When?", ("1603",))]
+
+
 def test_split_is_ignored_when_rows_carry_none(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "dev.jsonl", [{"question": "q", "golden_answers": ["a"]}])
     assert len(load_questions(path, split="whatever")) == 1

@@ -71,6 +71,8 @@ def test_rows_in_the_frameworks_layouts():
     assert row_record(skyrl_row, "skyrl dataset").golden_answers == ("A",)
     with pytest.raises(DatasetError, match="skyrl dataset row 2: missing field 'question'"):
         row_record({"golden_answers": ["A"], "extra_info": {"index": 2}}, "skyrl dataset")
+    with pytest.raises(DatasetError, match="verl dataset row 7: missing field 'golden_answers'"):
+        row_record({"question": "Who?", "extra_info": {"index": 7}}, "verl dataset")
 
 
 def test_the_tally_counts_invalid_turns_faults_and_the_final_scores():

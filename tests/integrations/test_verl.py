@@ -19,9 +19,8 @@ from verl.experimental.agent_loop.agent_loop import AgentLoopWorker, _agent_loop
 from verl.protocol import DataProto  # noqa: E402
 from verl.utils.dataset.rl_dataset import RLHFDataset, collate_fn  # noqa: E402
 
-from zerosearch_env.errors import ConfigError, DatasetError  # noqa: E402
+from zerosearch_env.errors import ConfigError  # noqa: E402
 from zerosearch_env.integrations import episodes  # noqa: E402
-from zerosearch_env.integrations.verl import ZeroSearchAgentLoop  # noqa: E402
 from zerosearch_env.protocol import INVALID_ACTION_FEEDBACK  # noqa: E402
 from zerosearch_env.testing import JSONServer, TinyPolicyServer, build_tiny_llama  # noqa: E402
 from zerosearch_env.worlds.synthetic import make_world  # noqa: E402
@@ -203,16 +202,6 @@ def test_unknown_settings_are_named(policy_dir, world_parquet, tmp_path):
     with pytest.raises(InstantiationException, match=r"unknown settings \['simm'\]"):  # hydra wraps our ConfigError
         rollout(verl_config(policy_dir, world_parquet, agent_loops=loops), TinyPolicyServer(policy_dir), world_parquet, count=1)
 
-
-def test_a_row_without_answers_names_the_problem():
-    with pytest.raises(DatasetError, match="golden_answers"):
-        episodes.row_record({"question": "Who?", "extra_info": {"index": 7}}, "verl dataset")
-
-
-def test_the_loop_class_is_verls_agent_loop():
-    from verl.experimental.agent_loop.agent_loop import AgentLoopBase
-
-    assert issubclass(ZeroSearchAgentLoop, AgentLoopBase)
 
 
 def script_overrides(path: Path) -> list[str]:

@@ -234,15 +234,6 @@ def file_digest(path: str | Path) -> str:
 # ----------------------------------------------------------------------------- playing
 
 
-@dataclass
-class EngineSearches:
-    """An engine's answered searches, by ``"<quality>/<query key>"``."""
-
-    engine: Engine
-    records: dict[str, dict[str, Any]]
-    path: Path | None
-
-
 def search_records(
     engine: Engine,
     simulator: Any,

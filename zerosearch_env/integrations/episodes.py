@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +22,6 @@ from typing import Any
 from ..env import ZeroSearchEnv
 from ..env_config import EnvConfig
 from ..errors import ConfigError
-from ..protocol import question_from_prompt
 from ..records import QARow
 from ..row_fields import Where, qa_row
 
@@ -75,17 +74,13 @@ class AdapterConfig:
 
 
 def plain(value: Any) -> Any:
-    """Python containers from what frameworks hand over: OmegaConf configs, numpy arrays
-    and scalars (pandas-read parquet), nested in any way."""
-    if hasattr(value, "_metadata") and hasattr(value, "_content"):  # an OmegaConf container
-        from omegaconf import OmegaConf
-
-        return plain(OmegaConf.to_container(value, resolve=True))
+    """Python containers from what frameworks hand over: OmegaConf configs (mappings and
+    sequences themselves), numpy arrays and scalars (pandas-read parquet), nested in any way."""
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
         return [plain(v) for v in value]
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+    if hasattr(value, "tolist"):
         return plain(value.tolist())  # numpy arrays and scalars
     return value
 
@@ -144,33 +139,15 @@ def step_executor() -> ThreadPoolExecutor:
 
 
 def row_record(fields: Mapping[str, Any], where: str) -> QARow:
-    """A framework's dataset row as a :class:`QARow`.
-
-    Takes the Search-R1 / ZeroSearch parquet columns (``question``, ``golden_answers`` or
-    ``reward_model.ground_truth.target``, ``data_source``, ``prompt``), verl's
-    ``raw_prompt`` and SkyRL's ``reward_spec``. A row without ``question`` gets it from
-    ``extra_info.question`` or from the ``Question: ...`` line of its prompt.
-    """
+    """A framework's dataset row as a :class:`QARow`, by the field rules of every loader
+    (:func:`~zerosearch_env.row_fields.qa_row`), with verl's ``raw_prompt`` for ``prompt``
+    and the row's ``extra_info.index`` for its id and its place in error messages."""
     raw = plain(fields)
     if raw.get("prompt") is None and raw.get("raw_prompt") is not None:
         raw["prompt"] = raw["raw_prompt"]
-    if raw.get("reward_model") is None and raw.get("reward_spec") is not None:
-        raw["reward_model"] = raw["reward_spec"]
-    extra = raw.get("extra_info") if isinstance(raw.get("extra_info"), Mapping) else {}
-    if raw.get("question") is None:
-        raw["question"] = extra.get("question") or _question_of(raw.get("prompt"))
-    if raw.get("id") is None and extra.get("index") is not None:
-        raw["id"] = str(extra["index"])
-    return qa_row(raw, Where(where, int(extra.get("index", 0) or 0)), default_id="")
-
-
-def _question_of(prompt: Any) -> str | None:
-    messages = [prompt] if isinstance(prompt, (str, Mapping)) else (prompt or [])
-    for message in messages:
-        text = message if isinstance(message, str) else message.get("content") if isinstance(message, Mapping) else None
-        if isinstance(text, str) and (question := question_from_prompt(text)):
-            return question
-    return None
+    extra = raw.get("extra_info")
+    index = extra.get("index") if isinstance(extra, Mapping) else None
+    return qa_row(raw, Where(where, int(index or 0)), default_id="" if index is None else str(index))
 
 
 @dataclass
@@ -179,12 +156,12 @@ class EpisodeTally:
 
     invalid_turns: int = 0
     sim_faults: int = 0
-    last: dict[str, Any] = field(default_factory=dict)
+    last: Mapping[str, Any] = field(default_factory=dict)
 
     def observe(self, info: Mapping[str, Any]) -> None:
         self.invalid_turns += info.get("action") == "invalid"
         self.sim_faults += info.get("sim_error") is not None
-        self.last = dict(info)
+        self.last = info
 
     def metrics(self) -> dict[str, float]:
         """Numbers only, the same keys for every episode (frameworks stack them in columns)."""

@@ -95,7 +95,7 @@ class ZeroSearchAgentLoop(AgentLoopBase):
         record = row_record(row, "verl dataset")
         env = episode_env(self.settings)
         env.reset(options={"row": record})
-        prompt_ids = await self.ct_build_initial_tokens(plain(row.get("raw_prompt")) or [{"role": "user", "content": env.transcript}])
+        prompt_ids = await self.ct_build_initial_tokens(plain(row["raw_prompt"]))
         request_id = uuid4().hex
         want_logprobs = bool(sampling_params.get("logprobs"))
         response_ids: list[int] = []
@@ -111,7 +111,7 @@ class ZeroSearchAgentLoop(AgentLoopBase):
             )
             generate_s += time.perf_counter() - started
             if not step_set:  # before the first search of the episode draws its noise
-                env.set_training_step(self._training_step(row, output))
+                env.set_training_step(self._training_step(output))
                 step_set = True
             ids = list(output.token_ids)[:room]
             response_ids += ids
@@ -156,19 +156,17 @@ class ZeroSearchAgentLoop(AgentLoopBase):
         params["max_tokens"] = min(room, self.max_tokens_per_turn or room)
         return params
 
-    def _training_step(self, row: Mapping[str, Any], output: Any) -> int:
-        """Policy updates done so far: the weights version the server reports, else the
-        row's ``global_steps`` (verl's steps count from 1), else 0 for a fixed noise."""
-        version = (getattr(output, "extra_fields", None) or {}).get("global_steps")
+    def _training_step(self, output: Any) -> int:
+        """Policy updates done so far: the weights version the server reports with every
+        generation (0 for a fixed noise without one)."""
+        version = output.extra_fields.get("global_steps")
         if version is not None:
             return max(int(version), 0)
-        if row.get("global_steps") is not None:
-            return max(int(plain(row["global_steps"])) - 1, 0)
         if self.settings.is_scheduled:
             raise ConfigError(
                 f"agent loop {AGENT_NAME!r}: the curriculum needs verl's global step, but the policy server reported no "
-                "weights version (TokenOutput.extra_fields['global_steps']) and the row has no 'global_steps'; "
-                "use verl's vLLM or SGLang rollout, or set a fixed 'difficulty' instead of 'curriculum'"
+                "weights version (TokenOutput.extra_fields['global_steps']); use verl's vLLM or SGLang rollout, "
+                "or set a fixed 'difficulty' instead of 'curriculum'"
             )
         return 0
 
@@ -180,7 +178,7 @@ if AGENT_NAME not in _agent_loop_registry:
     register(AGENT_NAME)(ZeroSearchAgentLoop)
 
 
-def adapter_config(settings: Mapping[str, Any], trainer_config: Any = None) -> AdapterConfig:
+def adapter_config(settings: Mapping[str, Any], trainer_config: Any) -> AdapterConfig:
     """The agent loop's settings; a curriculum without ``total_steps`` spans the run."""
     settings = dict(plain(settings))
     curriculum = settings.get("curriculum")
@@ -197,16 +195,12 @@ def adapter_config(settings: Mapping[str, Any], trainer_config: Any = None) -> A
 
 def _total_training_steps(config: Any) -> int | None:
     """What verl's trainer computed (it writes it into the actor's optimiser config)."""
-    if config is None:
-        return None
+    from omegaconf import OmegaConf
+
     for path in ("actor_rollout_ref.actor.optim.total_training_steps", "trainer.total_training_steps"):
-        node = config
-        for part in path.split("."):
-            node = node.get(part) if hasattr(node, "get") else None
-            if node is None:
-                break
-        if isinstance(node, int) and node > 0:
-            return node
+        steps = OmegaConf.select(config, path)
+        if isinstance(steps, int) and steps > 0:
+            return steps
     return None
 
 
