@@ -36,7 +36,7 @@ class TrainConfig:
 
     # -- algorithm and models
     algo: str = setting("grpo", "Policy-gradient algorithm: grpo (group-normalised advantages), ppo (critic + GAE) or reinforce.")
-    policy: str = setting("tiny", "Policy model: a hub id or local folder (e.g. Qwen/Qwen2.5-3B), or 'tiny' for an in-process tiny Llama with a word-level tokenizer over the synthetic world (CPU demo).")
+    policy: str = setting("tiny", "Policy model: a hub id or local folder (e.g. Qwen/Qwen2.5-3B), a named model (smollm2-135m, see `zerosearch models list`), or 'tiny' for an in-process tiny Llama with a word-level tokenizer over the synthetic world (CPU demo).")
     chat_template: str = setting("auto", "Render the first prompt with the tokenizer's chat template: auto (when the tokenizer has one), on, off (base models).")
     tiny_hidden_size: int = setting(64, "Width of the 'tiny' policy.")
     tiny_layers: int = setting(2, "Layers of the 'tiny' policy.")

@@ -115,7 +115,7 @@ def model_shape(name_or_path: str | Path) -> ModelShape:
     if str(name_or_path) in KNOWN_SHAPES:
         return KNOWN_SHAPES[str(name_or_path)]
     from zerosearch_env.errors import MissingWeightsError
-    from zerosearch_env.simulators.registry import resolve_weights
+    from zerosearch_env.models import resolve_weights
 
     try:  # a hub model already in the local Hugging Face cache
         config = Path(resolve_weights(str(name_or_path))) / "config.json"

@@ -62,13 +62,17 @@ def build_tiny_policy(path: str | Path, *, hidden_size: int = 64, layers: int = 
 
 
 def load_policy(name_or_path: str | Path, *, dtype: torch.dtype | None = None) -> tuple[Any, Any]:
-    """(model, tokenizer) from a hub id or folder, with a pad token and left padding for
+    """(model, tokenizer) from a hub id, a folder or a named model (``smollm2-135m``), with a pad token and left padding for
     generation. A missing folder that looks like a path fails with what to do."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from zerosearch_env.models import is_model_name, resolve_weights
+
     source = str(name_or_path)
+    if is_model_name(source):  # smollm2-135m: a folder in the model cache, got on first use
+        source = resolve_weights(source)
     if (source.startswith((".", "/")) or Path(source).suffix) and not Path(source).exists():
-        raise FileNotFoundError(f"policy {source!r} does not exist; pass a hub id (e.g. Qwen/Qwen2.5-3B) or a model folder")
+        raise FileNotFoundError(f"policy {source!r} does not exist; pass a hub id (e.g. Qwen/Qwen2.5-3B), a model folder or smollm2-135m")
     tokenizer = AutoTokenizer.from_pretrained(source)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

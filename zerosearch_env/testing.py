@@ -306,3 +306,84 @@ class TinyPolicyServer:
                     reason = "completed"
                     break
         return GeneratedTurn(ids, log_probs, reason, {"global_steps": self.weights_version})
+
+
+def write_tiny_gguf(path: str | Path, *, quantize: bool = False, seed: int = 0) -> tuple[Path, Path]:
+    """A tiny Llama written as a GGUF file the way llama.cpp's converter writes one (its
+    query and key weights permuted for llama.cpp's rotary layout, the byte-level BPE as
+    ``gpt2`` tokens and merges, the chat template), and the same model as a
+    ``save_pretrained`` folder beside it: ``(gguf_file, reference_folder)``.
+
+    ``quantize`` stores the matrices in Q8_0 blocks, as a released GGUF file stores most
+    of them, so the loader's dequantization is on the path too.
+    """
+    import json as _json
+
+    import gguf
+    import numpy as np
+    import torch
+
+    path = Path(path)
+    tokenizer = build_tokenizer(512)
+    reference = save_tiny_llama(path / "reference", tokenizer, hidden_size=64, layers=2, seed=seed, num_key_value_heads=2, intermediate_size=128)
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(reference)
+    config = model.config
+    heads, kv_heads = config.num_attention_heads, config.num_key_value_heads
+
+    def permute(weight: np.ndarray, n_head: int) -> np.ndarray:  # llama.cpp's order of the rotary halves
+        return weight.reshape(n_head, 2, weight.shape[0] // n_head // 2, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
+
+    writer = gguf.GGUFWriter(str(path / "tiny.gguf"), "llama")
+    writer.add_name("tiny-llama")
+    writer.add_block_count(config.num_hidden_layers)
+    writer.add_context_length(config.max_position_embeddings)
+    writer.add_embedding_length(config.hidden_size)
+    writer.add_feed_forward_length(config.intermediate_size)
+    writer.add_head_count(heads)
+    writer.add_head_count_kv(kv_heads)
+    writer.add_rope_freq_base(float(config.rope_parameters["rope_theta"]))
+    writer.add_layer_norm_rms_eps(config.rms_norm_eps)
+    writer.add_vocab_size(config.vocab_size)
+    writer.add_rope_dimension_count(config.hidden_size // heads)
+    state = _json.loads(tokenizer.backend_tokenizer.to_str())
+    vocab = sorted(state["model"]["vocab"].items(), key=lambda item: item[1])
+    tokens = [token for token, _ in vocab]
+    special = {t["id"] for t in state["added_tokens"] if t["special"]}
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("default")
+    writer.add_token_list(tokens)
+    writer.add_token_types([gguf.TokenType.CONTROL if i in special else gguf.TokenType.NORMAL for i in range(len(tokens))])
+    writer.add_token_merges([m if isinstance(m, str) else " ".join(m) for m in state["model"]["merges"]])
+    writer.add_eos_token_id(tokenizer.eos_token_id)
+    writer.add_pad_token_id(tokenizer.pad_token_id)
+    writer.add_add_bos_token(False)
+    writer.add_chat_template(tokenizer.chat_template)
+    names = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
+             "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down",
+             "input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm"}  # fmt: skip
+    with torch.no_grad():
+        weights = {name: tensor.float().numpy() for name, tensor in model.state_dict().items()}
+    tensors = {"token_embd.weight": weights["model.embed_tokens.weight"], "output_norm.weight": weights["model.norm.weight"]}
+    if not config.tie_word_embeddings:
+        tensors["output.weight"] = weights["lm_head.weight"]
+    for layer in range(config.num_hidden_layers):
+        for hf_name, gguf_name in names.items():
+            weight = weights[f"model.layers.{layer}.{hf_name}.weight"]
+            if gguf_name == "attn_q":
+                weight = permute(weight, heads)
+            elif gguf_name == "attn_k":
+                weight = permute(weight, kv_heads)
+            tensors[f"blk.{layer}.{gguf_name}.weight"] = weight
+    for name, weight in tensors.items():
+        if quantize and weight.ndim == 2:
+            kind = gguf.GGMLQuantizationType.Q8_0
+            writer.add_tensor(name, gguf.quants.quantize(weight, kind), raw_dtype=kind)
+        else:
+            writer.add_tensor(name, np.ascontiguousarray(weight, dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path / "tiny.gguf", reference

@@ -42,7 +42,7 @@ class SimTuneConfig:
 
     examples: str = setting("", "Examples jsonl written by zerosearch simtune label.")
     out_dir: str = setting("runs/simtune/model", "Folder the tuned simulator is saved to (loads with sim=<folder>).")
-    model: str = setting("tiny", "A model folder or hub id to fine-tune (an instruct model: it needs a chat template), or tiny: a small Llama from scratch.")
+    model: str = setting("tiny", "A model folder, hub id or named model (smollm2-135m) to fine-tune (an instruct model: it needs a chat template), or tiny: a small Llama from scratch.")
     lora: bool = setting(False, "Train LoRA adapters (merged into the weights when saved) instead of every weight.")
     lora_r: int = setting(16, "LoRA rank.")
     lora_alpha: int = setting(32, "LoRA alpha.")
@@ -178,7 +178,7 @@ def load_tokenizer(cfg: SimTuneConfig, examples: Sequence[SimExample]) -> Any:
     else:
         from transformers import AutoTokenizer
 
-        from ..simulators.registry import resolve_weights
+        from ..models import resolve_weights
 
         tokenizer = AutoTokenizer.from_pretrained(resolve_weights(cfg.model))
     if tokenizer.pad_token is None:
@@ -206,7 +206,7 @@ def load_model(cfg: SimTuneConfig, tokenizer: Any) -> Any:
     else:
         from transformers import AutoModelForCausalLM
 
-        from ..simulators.registry import resolve_weights
+        from ..models import resolve_weights
 
         dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
         model = AutoModelForCausalLM.from_pretrained(resolve_weights(cfg.model), dtype=dtype)

@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, MissingWeightsError, UnknownSimulatorError
+from ..errors import ConfigError, UnknownSimulatorError
+from ..models import SFT_MODELS, SimulatorModel, download_command, resolve_weights  # noqa: F401  (re-exported)
 from .base import Simulator
 
 if TYPE_CHECKING:
@@ -36,26 +36,8 @@ if TYPE_CHECKING:
     from ..worlds.synthetic import SyntheticWorld
 
 
-@dataclass(frozen=True)
-class SimulatorModel:
-    """A released simulation LLM."""
-
-    hub_id: str
-    size: str
-    style: str
-
-
-SFT_MODELS: dict[str, SimulatorModel] = {
-    "sft-3b": SimulatorModel("sunhaonlp/Simulation_LLM_google_3B_V2", "3B", "Google search"),
-    "sft-7b": SimulatorModel("sunhaonlp/Simulation_LLM_google_7B_V2", "7B", "Google search"),
-    "sft-14b": SimulatorModel("sunhaonlp/Simulation_LLM_google_14B_V2", "14B", "Google search"),
-    "wiki-sft-3b": SimulatorModel("sunhaonlp/Simulation_LLM_wiki_3B_V2", "3B", "Wikipedia"),
-    "wiki-sft-7b": SimulatorModel("sunhaonlp/Simulation_LLM_wiki_7B_V2", "7B", "Wikipedia"),
-    "wiki-sft-14b": SimulatorModel("sunhaonlp/Simulation_LLM_wiki_14B_V2", "14B", "Wikipedia"),
-}
-
 OTHER_SIMULATORS: dict[str, str] = {
-    "prompt:<model>": "prompt-based simulation with any instruct model (a hub id in the cache, or a folder)",
+    "prompt:<model>": "prompt-based simulation with any instruct model (a hub id in the cache, a folder, or prompt:smollm2-135m)",
     "<path>": "a local folder with a fine-tuned simulator saved by save_pretrained",
     "openai": "any OpenAI-compatible server; sim_kwargs={'base_urls': [...], 'model': ...}",
     "corpus": "BM25 over a corpus (the synthetic world's by default); useful = answer-bearing first, noisy = answer-bearing removed",
@@ -73,35 +55,6 @@ def simulator_table() -> list[tuple[str, str, str]]:
     """(name, size, what) for ``zerosearch sims``."""
     rows = [(name, m.size, f"{m.hub_id} ({m.style} style)") for name, m in SFT_MODELS.items()]
     return rows + [(name, "", what) for name, what in OTHER_SIMULATORS.items()]
-
-
-def download_command(hub_id: str) -> str:
-    return f"hf download {hub_id} --local-dir {hub_id.split('/')[-1]}"
-
-
-def resolve_weights(model: str) -> str:
-    """A local folder for ``model`` (a path, or a hub id already in the Hugging Face cache).
-
-    Nothing is downloaded: a missing model raises :class:`MissingWeightsError` with the
-    exact download command and the local-path alternative.
-    """
-    path = Path(model).expanduser()
-    if path.is_dir():
-        return str(path)
-    looks_like_hub_id = model.count("/") == 1 and not model.startswith((".", "/", "~"))
-    if looks_like_hub_id:
-        try:
-            from huggingface_hub import snapshot_download
-
-            return snapshot_download(model, local_files_only=True)
-        except Exception:  # not in the cache, or huggingface_hub missing: same advice
-            pass
-        raise MissingWeightsError(
-            f"the weights of {model} are not on this machine. Download them on a machine with network access:\n"
-            f"    {download_command(model)}\n"
-            f"then pass the folder: sim='{model.split('/')[-1]}' (or any path to it)"
-        )
-    raise MissingWeightsError(f"simulator folder {model!r} does not exist; pass a folder saved with save_pretrained")
 
 
 def choose_backend(sim_backend: str | None) -> str:
