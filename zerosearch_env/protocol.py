@@ -255,6 +255,15 @@ def format_documents(documents: Sequence[str]) -> str:
     )
 
 
+def document_marker(index: int) -> str:
+    """The marker that opens document ``index`` (1-based) in a simulator's reply.
+
+    >>> document_marker(2)
+    'Doc 2:'
+    """
+    return f"Doc {index}:"
+
+
 def document_markers(count: int = 5) -> str:
     """The bare markers ``Doc 1: Doc 2: ...``, for a tokenizer's training text.
 

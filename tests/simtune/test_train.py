@@ -180,3 +180,56 @@ def test_digits_can_be_one_token_each_so_numbers_read_the_same_everywhere():
     tokenizer = build_tokenizer(["born in 1878.", "the year 1878 and 1932", "42 km long"] * 20, 300, split_digits=True)
     assert tokenizer.tokenize(" in 1878.")[-5:] == ["1", "8", "7", "8", "."]
     check_round_trip(tokenizer, ['Doc 1: "Zyx" was born in 1878, 42 km away.\nDoc 2: x'])
+
+
+def test_paired_twins_share_every_batch_and_the_split(examples_file, tmp_path, monkeypatch):
+    """With pair_twins a useful search and its noisy twin are one item: every batch holds
+    both modes of the same search, and the held-out share never splits a pair."""
+    from zerosearch_env.simtune import train as train_module
+
+    batches = []
+    collate = train_module.pad_batch
+
+    def recording(pad_id):
+        inner = collate(pad_id)
+
+        def collate_and_record(items):
+            batches.append([len(group) for group in items])
+            return inner(items)
+
+        return collate_and_record
+
+    monkeypatch.setattr(train_module, "pad_batch", recording)
+    cfg = SimTuneConfig(
+        examples=str(examples_file), out_dir=str(tmp_path / "paired"), model="tiny", tiny_hidden_size=32, tiny_layers=1,
+        tiny_vocab_size=300, max_steps=3, batch_size=4, pair_twins=True, eval_share=0.25, torch_threads=1,
+    )  # fmt: skip
+    result = train_simulator(cfg, progress=False)
+    assert result.steps == 3
+    training = batches[:3]
+    assert training == [[2, 2]] * 3  # batch_size 4 = two pairs
+    groups = train_module.twin_groups(EXAMPLES * 4)
+    assert all([e.quality for e in g] == ["useful", "noisy"] and g[0].query == g[1].query for g in groups)
+    with pytest.raises(ConfigError, match="batch_size must be even"):
+        SimTuneConfig(pair_twins=True, batch_size=3)
+
+
+def test_training_only_the_top_layers_leaves_the_others_as_they_were(examples_file, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from zerosearch_env.testing import build_tiny_llama
+
+    base = build_tiny_llama(tmp_path / "base", hidden_size=32, layers=3)
+    for lora in (False, True):
+        out = tmp_path / f"top-{lora}"
+        cfg = SimTuneConfig(
+            examples=str(examples_file), out_dir=str(out), model=str(base), train_top_layers=1, lora=lora, lora_r=4,
+            max_steps=3, learning_rate=1e-2, batch_size=4, torch_threads=1,
+        )  # fmt: skip
+        train_simulator(cfg, progress=False)
+        tuned, original = AutoModelForCausalLM.from_pretrained(out).state_dict(), AutoModelForCausalLM.from_pretrained(base).state_dict()
+        changed = {name for name, weight in tuned.items() if not torch.equal(weight, original[name])}
+        assert changed and all(name.startswith(("model.layers.2.", "model.norm")) for name in changed), (lora, sorted(changed))
+    with pytest.raises(ConfigError, match="the model has 3 layers"):
+        train_simulator(SimTuneConfig(examples=str(examples_file), out_dir=str(tmp_path / "x"), model=str(base), train_top_layers=4, max_steps=1), progress=False)

@@ -75,3 +75,25 @@ def test_parse_documents_handles_model_quirks():
     assert parse_reply_documents("Doc 1: a b\nc\nDoc 2. d", topk=5) == ("a b c", "d")
     assert parse_reply_documents("Sure! Here:\nDoc 1: x\nDoc 2: y", topk=5) == ("x", "y")
     assert parse_reply_documents("Doc 1: x\nDoc 2:\nDoc 3: z", topk=5) == ("x", "z")
+
+
+def test_the_small_model_prompt_asks_for_topk_documents_and_shows_the_answer_only_in_useful_mode():
+    from zerosearch_env.simulators.prompts import build_prompt
+
+    useful = SearchRequest("Mezisar country", "Mezisar is a city in which country?", ("Zemisune",), "useful", topk=1)
+    noisy = SearchRequest("Mezisar country", "Mezisar is a city in which country?", ("Zemisune",), "noisy", topk=3)
+    one = build_prompt(useful, "prompt-small")
+    assert one.startswith('Write one search result for the query below: one line that starts with "Doc 1:"')
+    assert 'the answer to the question "Mezisar is a city in which country?" is Zemisune' in one
+    assert one.endswith("\nQuery: Mezisar country\n") and one.count("\nDoc 1: ") == 1 and "Doc 2" not in one
+    three = build_prompt(noisy, "prompt-small")
+    assert "Write 3 search results" in three and three.count("\nDoc ") == 3  # the example shows as many as it asks for
+    assert "Zemisune" not in three and "which country" not in three  # a noisy search never shows the answer
+
+
+def test_a_prompt_simulator_takes_the_small_model_mode_and_refuses_the_sft_one():
+    from zerosearch_env.errors import ConfigError
+    from zerosearch_env.simulators.registry import make_simulator
+
+    with pytest.raises(ConfigError, match="'prompt' .* or 'prompt-small'"):
+        make_simulator("prompt:some/model", mode="sft")

@@ -25,13 +25,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..config_flags import setting
 from ..errors import ConfigError
 from ..simulators.prompts import chat_messages
 from .examples import SimExample, balance, read_examples
 
+T = TypeVar("T")
 TRAIN_LOG = "train_log.jsonl"
 TRAIN_CONFIG = "simtune_config.json"
 
@@ -64,6 +65,8 @@ class SimTuneConfig:
     tiny_mlp_ratio: int = setting(4, "tiny model: MLP width as a multiple of the hidden size.")
     tiny_vocab_size: int = setting(1024, "tiny model: size of the byte-level BPE learned from the examples.")
     tiny_split_digits: bool = setting(True, "tiny model: one token per digit, so numbers are copied digit by digit.")
+    pair_twins: bool = setting(False, "Put each useful search and its noisy twin (same query and question) in one batch, so every step contrasts the two modes; batch_size then counts examples in pairs.")
+    train_top_layers: int = setting(0, "Train only the top N decoder layers (full or LoRA) and freeze the rest: the backward pass stops there (0: every layer).")
     gradient_checkpointing: bool = setting(False, "Recompute activations in the backward pass (less GPU memory).")
     torch_threads: int | None = setting(None, "CPU threads for torch (1 is often fastest on a busy 2-core machine).")
 
@@ -74,6 +77,10 @@ class SimTuneConfig:
                 raise ConfigError(f"SimTuneConfig.{name} expects a positive int, got {value!r}")
         if not 0 <= self.eval_share < 1:
             raise ConfigError(f"eval_share expects a share in [0, 1), got {self.eval_share!r}")
+        if self.train_top_layers < 0:
+            raise ConfigError(f"train_top_layers expects 0 (every layer) or a positive number of layers, got {self.train_top_layers!r}")
+        if self.pair_twins and self.batch_size % 2:
+            raise ConfigError(f"pair_twins puts a useful example and its noisy twin in one batch: batch_size must be even, got {self.batch_size}")
         if self.max_steps < 0 or self.epochs <= 0:
             raise ConfigError(f"expects max_steps >= 0 and epochs > 0, got {self.max_steps!r} and {self.epochs!r}")
 
@@ -131,26 +138,53 @@ def end_token_ids(tokenizer: Any) -> list[int]:
     return ids
 
 
-class _Examples:
-    """A map-style dataset of tokenized examples (what ``Trainer`` iterates)."""
+Row = tuple[list[int], list[int]]  # (input_ids, labels)
 
-    def __init__(self, rows: Sequence[tuple[list[int], list[int]]]):
-        self.rows = list(rows)
+
+class _Examples:
+    """A map-style dataset of tokenized examples (what ``Trainer`` iterates). Each item is
+    a group of examples that share a batch: one example, or a useful search and its noisy twin."""
+
+    def __init__(self, groups: Sequence[Sequence[Row]]):
+        self.groups = [list(group) for group in groups]
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.groups)
 
-    def __getitem__(self, i: int) -> dict[str, list[int]]:
-        ids, labels = self.rows[i]
-        return {"input_ids": ids, "labels": labels}
+    def __getitem__(self, i: int) -> list[dict[str, list[int]]]:
+        return [{"input_ids": ids, "labels": labels} for ids, labels in self.groups[i]]
+
+
+def twin_groups(examples: Sequence[SimExample]) -> list[list[SimExample]]:
+    """Examples grouped by search (query, question, answers): a useful example and its noisy
+    twin form one group, in that order; every other example is a group of its own.
+
+    >>> useful = SimExample("q", "Q?", ("a",), "useful", ("a doc",))
+    >>> noisy = SimExample("q", "Q?", ("a",), "noisy", ("other",))
+    >>> [[e.quality for e in g] for g in twin_groups([noisy, SimExample("r", "R?", ("b",), "noisy", ("x",)), useful])]
+    [['useful', 'noisy'], ['noisy']]
+    """
+    by_search: dict[tuple, dict[str, list[SimExample]]] = {}
+    for example in examples:
+        key = (example.query, example.question, example.golden_answers)
+        by_search.setdefault(key, {"useful": [], "noisy": []})[example.quality].append(example)
+    groups: list[list[SimExample]] = []
+    for modes in by_search.values():
+        useful, noisy = modes["useful"], modes["noisy"]
+        pairs = min(len(useful), len(noisy))
+        groups += [[useful[i], noisy[i]] for i in range(pairs)]
+        groups += [[e] for e in useful[pairs:] + noisy[pairs:]]
+    return groups
 
 
 def pad_batch(pad_id: int):
-    """A collator: right padding (training), labels padded with -100."""
+    """A collator: right padding (training), labels padded with -100. Items are groups of
+    examples (see :class:`_Examples`), flattened into one batch."""
 
-    def collate(features: list[dict[str, list[int]]]) -> dict[str, Any]:
+    def collate(items: list[list[dict[str, list[int]]]]) -> dict[str, Any]:
         import torch
 
+        features = [feature for group in items for feature in group]
         width = max(len(f["input_ids"]) for f in features)
         ids = torch.full((len(features), width), pad_id, dtype=torch.long)
         labels = torch.full((len(features), width), -100, dtype=torch.long)
@@ -210,22 +244,45 @@ def load_model(cfg: SimTuneConfig, tokenizer: Any) -> Any:
 
         dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
         model = AutoModelForCausalLM.from_pretrained(resolve_weights(cfg.model), dtype=dtype)
+    frozen_below = _freeze_below_top_layers(model, cfg.train_top_layers)
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.config.use_cache = False
     if cfg.lora:
         from peft import LoraConfig, get_peft_model
 
-        lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, target_modules="all-linear", task_type="CAUSAL_LM")
+        targets: str | list[str] = "all-linear"
+        if frozen_below is not None:  # the linear layers of the trained layers, by their full names
+            top = {f"model.layers.{i}." for i in range(frozen_below, model.config.num_hidden_layers)}
+            targets = [name for name, module in model.named_modules() if isinstance(module, torch.nn.Linear) and name.startswith(tuple(top))]
+        lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, target_modules=targets, task_type="CAUSAL_LM")
         model = get_peft_model(model, lora)
     return model
+
+
+def _freeze_below_top_layers(model: Any, top: int) -> int | None:
+    """Freeze every weight but the top ``top`` decoder layers and the final norm; the
+    index of the lowest trained layer, or None when every layer trains (``top`` 0)."""
+    if not top:
+        return None
+    layers = model.model.layers
+    if top > len(layers):
+        raise ConfigError(f"train_top_layers={top} but the model has {len(layers)} layers")
+    first = len(layers) - top
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    for module in [*layers[first:], model.model.norm]:
+        for parameter in module.parameters():
+            parameter.requires_grad_(True)
+    return first
 
 
 # ----------------------------------------------------------------------------- the run
 
 
-def split_examples(examples: Sequence[SimExample], eval_share: float, seed: int) -> tuple[list[SimExample], list[SimExample]]:
-    """A seeded shuffle, then the last ``eval_share`` held out (at least one when the share is positive)."""
+def split_examples(examples: Sequence[T], eval_share: float, seed: int) -> tuple[list[T], list[T]]:
+    """A seeded shuffle, then the last ``eval_share`` held out (at least one when the share
+    is positive). Twins are split as groups, so a pair is never on both sides."""
     order = list(examples)
     random.Random(seed).shuffle(order)
     held = min(len(order) - 1, max(1, round(len(order) * eval_share))) if eval_share > 0 else 0
@@ -245,13 +302,18 @@ def train_simulator(cfg: SimTuneConfig, *, progress: bool = True, fidelity: dict
     examples = read_examples(cfg.examples) if cfg.examples else []
     if len(examples) < 2:
         raise ConfigError(f"simtune train needs at least 2 examples, got {len(examples)} from {cfg.examples!r}; write them with zerosearch simtune label")
-    train_set, eval_set = split_examples(examples, cfg.eval_share, cfg.seed)
+    groups = twin_groups(examples) if cfg.pair_twins else [[e] for e in examples]
+    train_groups, eval_groups = split_examples(groups, cfg.eval_share, cfg.seed)
+    train_set = [e for group in train_groups for e in group]
     tokenizer = load_tokenizer(cfg, train_set)
-    train_rows = [tokenize_example(tokenizer, e) for e in train_set]
-    eval_rows = [tokenize_example(tokenizer, e) for e in eval_set]
-    kept = [row for row in train_rows if len(row[0]) <= cfg.max_length]
-    dropped = len(train_rows) - len(kept)
-    eval_rows = [row for row in eval_rows if len(row[0]) <= cfg.max_length]
+
+    def tokenized(groups: list[list[SimExample]]) -> list[list[Row]]:
+        rows = [[tokenize_example(tokenizer, e) for e in group] for group in groups]
+        return [group for group in rows if all(len(ids) <= cfg.max_length for ids, _ in group)]
+
+    kept = tokenized(train_groups)
+    dropped = len(train_set) - sum(map(len, kept))
+    eval_rows = tokenized(eval_groups)
     if not kept:
         raise ConfigError(f"every example is longer than max_length={cfg.max_length} tokens; raise --max-length")
     model = load_model(cfg, tokenizer)
@@ -259,7 +321,8 @@ def train_simulator(cfg: SimTuneConfig, *, progress: bool = True, fidelity: dict
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     history: list[dict[str, float]] = []
-    per_step = cfg.batch_size * cfg.grad_accum * max(1, int(os.environ.get("WORLD_SIZE", "1")))
+    per_device = cfg.batch_size // 2 if cfg.pair_twins else cfg.batch_size  # groups per device and step
+    per_step = per_device * cfg.grad_accum * max(1, int(os.environ.get("WORLD_SIZE", "1")))
     steps = cfg.max_steps or max(1, math.ceil(len(kept) * cfg.epochs / per_step))
 
     class _Log(TrainerCallback):
@@ -279,7 +342,7 @@ def train_simulator(cfg: SimTuneConfig, *, progress: bool = True, fidelity: dict
 
     (out / TRAIN_LOG).unlink(missing_ok=True)
     args = TrainingArguments(
-        output_dir=str(out / "trainer"), per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.batch_size,
+        output_dir=str(out / "trainer"), per_device_train_batch_size=per_device, per_device_eval_batch_size=per_device,
         gradient_accumulation_steps=cfg.grad_accum, learning_rate=cfg.learning_rate, max_steps=steps,
         warmup_steps=int(steps * cfg.warmup_share), lr_scheduler_type="cosine", weight_decay=cfg.weight_decay,
         logging_steps=max(1, steps // 50), save_strategy="no", report_to=[], seed=cfg.seed, data_seed=cfg.seed,

@@ -11,7 +11,7 @@ from ..errors import ConfigError, SimulatorError
 from ..import_utils import require
 from ..protocol import parse_reply_documents
 from .base import SamplingConfig, SearchRequest, SearchResult, SimulatorFault
-from .prompts import render_chat
+from .prompts import PROMPT_MODES, render_chat
 
 
 def batch_seed(batch: Sequence[SearchRequest]) -> int:
@@ -44,8 +44,8 @@ def _checked_options(mode: str, temperature: float, top_p: float, max_new_tokens
     before any model is loaded."""
     require("torch", "the transformers simulator backend")
     require("transformers", "the transformers simulator backend")
-    if mode not in ("sft", "prompt"):
-        raise ConfigError(f"mode expects 'sft' or 'prompt', got {mode!r}")
+    if mode not in PROMPT_MODES:
+        raise ConfigError(f"mode expects one of {list(PROMPT_MODES)}, got {mode!r}")
     if batch_size < 1:
         raise ConfigError(f"batch_size expects a positive int, got {batch_size!r}")
     return SamplingConfig(temperature, top_p, max_new_tokens)

@@ -23,7 +23,7 @@ from ..import_utils import require
 from ..openai_replies import completion_text, token_counts
 from ..protocol import parse_reply_documents
 from .base import SamplingConfig, SearchRequest, SearchResult, SimulatorFault
-from .prompts import build_prompt, chat_messages
+from .prompts import PROMPT_MODES, build_prompt, chat_messages
 
 
 class OpenAISimulator:
@@ -62,8 +62,8 @@ class OpenAISimulator:
         urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
         if not urls or not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls):
             raise ConfigError(f"base_urls expects one or more http(s) URLs like 'http://host:6001/v1', got {base_urls!r}")
-        if mode not in ("sft", "prompt"):
-            raise ConfigError(f"mode expects 'sft' or 'prompt', got {mode!r}")
+        if mode not in PROMPT_MODES:
+            raise ConfigError(f"mode expects one of {list(PROMPT_MODES)}, got {mode!r}")
         if concurrency < 1 or timeout_s <= 0:
             raise ConfigError(f"expects concurrency >= 1 and timeout_s > 0; got {concurrency}, {timeout_s}")
         self.base_urls = [u.rstrip("/") for u in urls]

@@ -8,7 +8,7 @@ design, for plain instruct models.
 
 from __future__ import annotations
 
-from ..protocol import format_documents
+from ..protocol import document_marker, format_documents
 from .base import SearchRequest
 
 SFT_USEFUL_TEMPLATE = (
@@ -71,6 +71,11 @@ _FEW_SHOT_DOCUMENTS = {
 }
 
 
+#: The ways a simulation LLM can be prompted: the released simulators' prompt, the few-shot
+#: prompt for instruct models, and its shorter variant for small instruct models.
+PROMPT_MODES = ("sft", "prompt", "prompt-small")
+
+
 def sft_prompt(request: SearchRequest) -> str:
     """The user message for a released (fine-tuned) simulation LLM.
 
@@ -95,13 +100,44 @@ def few_shot_prompt(request: SearchRequest) -> str:
     )
 
 
+def small_model_prompt(request: SearchRequest) -> str:
+    """A shorter few-shot prompt for small instruct models (``mode="prompt-small"``).
+
+    A model of a few hundred million parameters follows a short, literal request better
+    than a long instruction: it asks for exactly ``topk`` documents (not five, to be cut
+    later), shows one worked example in the very format to write, and gives the golden
+    answer only in useful mode. In noisy mode the model sees only the query, so it cannot
+    copy an answer it was never shown: a small model told "do not mention X" tends to
+    mention X.
+    """
+    count = max(1, request.topk)
+    shown = min(count, len(_FEW_SHOT_DOCUMENTS[request.quality]))
+    if count == 1:
+        task = f'Write one search result for the query below: one line that starts with "{document_marker(1)}" and has about 30 words.'
+    else:
+        task = (
+            f"Write {count} search results for the query below, one per line, each about 30 words. "
+            f'The lines start with "{document_marker(1)}", "{document_marker(2)}" and so on.'
+        )
+    if request.quality == "useful":
+        answer = ", ".join(request.golden_answers) or "unknown"
+        task += f' {"It" if count == 1 else "They"} must state that the answer to the question "{request.question}" is {answer}.'
+    else:
+        task += f" {'It is' if count == 1 else 'They are'} about the query's topic."
+    example = format_documents(_FEW_SHOT_DOCUMENTS[request.quality][:shown])
+    return f"{task}\n\n{_FEW_SHOT_QUERY.splitlines()[0]}\n{example}\n\nQuery: {request.query}\n"
+
+
 def build_prompt(request: SearchRequest, mode: str) -> str:
-    """``mode`` is ``"sft"`` (released simulators) or ``"prompt"`` (few-shot)."""
+    """``mode`` is ``"sft"`` (released simulators), ``"prompt"`` (few-shot) or
+    ``"prompt-small"`` (few-shot, for small instruct models)."""
     if mode == "sft":
         return sft_prompt(request)
     if mode == "prompt":
         return few_shot_prompt(request)
-    raise ValueError(f"simulator prompt mode expects 'sft' or 'prompt', got {mode!r}")
+    if mode == "prompt-small":
+        return small_model_prompt(request)
+    raise ValueError(f"simulator prompt mode expects one of {list(PROMPT_MODES)}, got {mode!r}")
 
 
 def chat_messages(prompt: str) -> list[dict[str, str]]:

@@ -257,7 +257,10 @@ def make_simulator(
         model = name.removeprefix("prompt:")
         if not model:
             raise ConfigError("sim='prompt:<model>' expects a model after the colon, e.g. 'prompt:Qwen/Qwen2.5-14B-Instruct'")
-        return _llm_simulator(model, "prompt", name, sim_backend, kwargs)
+        mode = kwargs.pop("mode", "prompt")
+        if mode not in ("prompt", "prompt-small"):
+            raise ConfigError(f"sim='prompt:<model>' takes mode 'prompt' (the few-shot prompt) or 'prompt-small' (its variant for small instruct models), got {mode!r}")
+        return _llm_simulator(model, mode, name, sim_backend, kwargs)
     if name == "openai":
         if sim_backend not in (None, "openai"):
             raise ConfigError(f"sim='openai' runs on the openai backend, got sim_backend={sim_backend!r}")

@@ -20,7 +20,7 @@ from ..errors import ConfigError, SimulatorError
 from ..protocol import parse_reply_documents
 from ..vllm_engine import start_engine
 from .base import SamplingConfig, SearchRequest, SearchResult, SimulatorFault
-from .prompts import chat_token_ids
+from .prompts import PROMPT_MODES, chat_token_ids
 
 
 class VLLMSimulator:
@@ -57,8 +57,8 @@ class VLLMSimulator:
         seed: int = 0,
         name: str | None = None,
     ):
-        if mode not in ("sft", "prompt"):
-            raise ConfigError(f"mode expects 'sft' or 'prompt', got {mode!r}")
+        if mode not in PROMPT_MODES:
+            raise ConfigError(f"mode expects one of {list(PROMPT_MODES)}, got {mode!r}")
         self.mode = mode
         self.sampling = SamplingConfig(temperature, top_p, max_new_tokens)
         self.name = name or f"vllm:{Path(str(model)).name}"
