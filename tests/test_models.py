@@ -147,3 +147,32 @@ def test_models_list_names_every_model_and_where_it_is(monkeypatch, tmp_path, ca
     out = capsys.readouterr().out
     assert "HuggingFaceTB/SmolLM2-135M-Instruct" in out and "not here: zerosearch models get smollm2-135m" in out
     assert "sunhaonlp/Simulation_LLM_wiki_14B_V2" in out
+
+
+def test_without_the_gguf_package_the_error_names_the_extra(wheel_model, monkeypatch):
+    from zerosearch_env import import_utils
+    from zerosearch_env.errors import MissingDependencyError
+
+    wheel, spec = wheel_model
+    real = import_utils.is_available
+    monkeypatch.setattr(import_utils, "is_available", lambda package: package != "gguf" and real(package))
+    with pytest.raises(MissingDependencyError, match=r'pip install "zerosearch-env\[gguf\]"'):
+        models.get_model(spec.name, wheel=wheel)
+    assert not (models.cache_root() / spec.name).exists()
+
+
+def test_the_name_works_as_a_prompt_simulator_a_policy_and_an_evaluation_agent(wheel_model):
+    from zerosearch_agents.hf_agent import TransformersAgent
+    from zerosearch_agents.policy import load_policy
+    from zerosearch_env.simulators.base import SearchRequest
+    from zerosearch_env.simulators.registry import make_simulator
+
+    wheel, spec = wheel_model
+    folder = models.get_model(spec.name, wheel=wheel)
+    simulator = make_simulator(f"prompt:{spec.name}", sim_backend="hf", mode="prompt-small", max_new_tokens=4, temperature=0.0)
+    (result,) = simulator.simulate([SearchRequest("q", "Q?", ("a",), topk=1)])
+    assert result.prompt_tokens > 0 and result.completion_tokens <= 4
+    model, tokenizer = load_policy(spec.name)
+    assert tokenizer.padding_side == "left" and model(**tokenizer(["Doc 1: x"], return_tensors="pt")).logits.shape[-1] == model.config.vocab_size
+    agent = TransformersAgent(spec.name)
+    assert agent.name == f"hf:{spec.name}" and agent.tokenizer.name_or_path == str(folder)

@@ -8,7 +8,7 @@ from typing import Any
 
 from .errors import MissingDependencyError
 
-_EXTRA_OF = {"torch": "hf", "transformers": "hf", "accelerate": "hf", "peft": "hf", "datasets": "hf", "vllm": "vllm"}
+_EXTRA_OF = {"torch": "hf", "transformers": "hf", "accelerate": "hf", "peft": "hf", "datasets": "hf", "filelock": "hf", "vllm": "vllm", "gguf": "gguf"}
 
 
 def is_available(package: str) -> bool:

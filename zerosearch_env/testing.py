@@ -356,6 +356,8 @@ def write_tiny_gguf(path: str | Path, *, quantize: bool = False, seed: int = 0) 
     writer.add_token_list(tokens)
     writer.add_token_types([gguf.TokenType.CONTROL if i in special else gguf.TokenType.NORMAL for i in range(len(tokens))])
     writer.add_token_merges([m if isinstance(m, str) else " ".join(m) for m in state["model"]["merges"]])
+    writer.add_bos_token_id(tokenizer.eos_token_id)  # llama.cpp writes every special id the tokenizer has
+    writer.add_unk_token_id(tokenizer.pad_token_id)
     writer.add_eos_token_id(tokenizer.eos_token_id)
     writer.add_pad_token_id(tokenizer.pad_token_id)
     writer.add_add_bos_token(False)
