@@ -36,7 +36,9 @@ def write_card(out: Path, cfg: SimTuneConfig, result: SimTuneResult, examples: l
         "documents_per_example": dict(sorted(Counter(len(e.documents) for e in examples).items())),
         "sources": dict(sources.most_common(10)),
         "training": {
-            "method": "LoRA (merged)" if cfg.lora else "full fine-tuning" if cfg.model != "tiny" else "from scratch",
+            "method": ("LoRA (merged)" if cfg.lora else "full fine-tuning" if cfg.model != "tiny" else "from scratch")
+            + (f", top {cfg.train_top_layers} layers only" if cfg.train_top_layers else "")
+            + (", useful/noisy twins paired in every batch" if cfg.pair_twins else ""),
             "steps": result.steps, "train_loss": result.train_loss, "eval_loss": result.eval_loss,
             "wall_minutes": round(result.wall_s / 60, 2), "parameters": result.parameters,
             "dropped_too_long": result.dropped_too_long, "settings": asdict(cfg),
