@@ -181,3 +181,12 @@ def test_the_search_engine_is_built_once_per_run(monkeypatch):
     monkeypatch.setattr(registry, "make_simulator", lambda *a, **k: calls.append(a) or real(*a, **k))
     run_eval(ScriptedBatchAgent(), EvalConfig(limit=10, batch_size=4), progress=False)
     assert len(calls) == 1
+
+
+def test_an_option_the_agent_does_not_take_is_named_with_the_ones_it_does():
+    from zerosearch_env.errors import ConfigError
+    from zerosearch_env.evaluation import make_agent
+
+    with pytest.raises(ConfigError, match=r"agent 'scripted' takes no option sede; its options are .*seed"):
+        make_agent("scripted", sede=1)
+    assert make_agent("scripted", seed=1).name

@@ -106,18 +106,18 @@ def make_agent(spec: str | Agent, **options: Any) -> Agent:
             raise ConfigError(f"agent expects a name or an object with act(episodes), got {type(spec).__name__}")
         return spec
     if spec == "scripted":
-        return ScriptedBatchAgent(**options)
+        return _construct(ScriptedBatchAgent, spec, options)
     if spec == "random":
-        return RandomAgent(**options)
+        return _construct(RandomAgent, spec, options)
     if spec == "openai":
         from .openai_agent import OpenAIAgent  # httpx loads only for this agent
 
-        return OpenAIAgent(**options)
+        return _construct(OpenAIAgent, spec, options)
     if spec.startswith("hf:"):
         path = spec.removeprefix("hf:")
         if not path:
             raise ConfigError("agent 'hf:<path>' expects a model folder or hub id after the colon, e.g. hf:runs/demo/final")
-        return load_entry_point(HF_AGENT)(path, **options)
+        return _construct(load_entry_point(HF_AGENT), spec, options, path)
     if ":" in spec:
         return _import_agent(spec, options)
     raise ConfigError(
@@ -126,13 +126,30 @@ def make_agent(spec: str | Agent, **options: Any) -> Agent:
     )
 
 
+def _construct(factory: Any, spec: str, options: dict[str, Any], *args: Any) -> Any:
+    """``factory(*args, **options)``, after checking that it takes every option: a typo in
+    ``--agent-arg`` is named with the options the agent does take."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # no signature to read: let the call decide
+        return factory(*args, **options)
+    if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        names = [name for name, p in parameters.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)][len(args) :]
+        unknown = sorted(set(options) - set(names))
+        if unknown:
+            raise ConfigError(f"agent {spec!r} takes no option {', '.join(unknown)}; its options are {', '.join(names)} (--agent-arg KEY=VALUE)")
+    return factory(*args, **options)
+
+
 def _import_agent(spec: str, options: dict[str, Any]) -> Agent:
     try:
         factory = load_entry_point(spec)
     except (ImportError, AttributeError) as error:
         module_name, _, attribute = spec.partition(":")
         raise ConfigError(f"agent {spec!r}: cannot import {attribute!r} from {module_name!r} ({error})") from error
-    agent = factory(**options)
+    agent = _construct(factory, spec, options)
     if not callable(getattr(agent, "act", None)):
         raise ConfigError(f"agent {spec!r} built a {type(agent).__name__}, which has no act(episodes) method")
     if not hasattr(agent, "name"):
