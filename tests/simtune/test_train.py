@@ -233,3 +233,40 @@ def test_training_only_the_top_layers_leaves_the_others_as_they_were(examples_fi
         assert changed and all(name.startswith(("model.layers.2.", "model.norm")) for name in changed), (lora, sorted(changed))
     with pytest.raises(ConfigError, match="the model has 3 layers"):
         train_simulator(SimTuneConfig(examples=str(examples_file), out_dir=str(tmp_path / "x"), model=str(base), train_top_layers=4, max_steps=1), progress=False)
+
+
+def test_the_noisy_answer_penalty_lowers_the_answer_in_noisy_mode_only(tmp_path):
+    """Twins that differ only in the answer's place: "founded by Valora Kestin" (useful) and
+    "founded by Orlan Bex" (noisy). The unlikelihood term pushes the answer's first token
+    down where the noisy document writes its other name, and useful mode keeps it."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from zerosearch_env.simtune.train import answer_token_sequences, render_prompt
+
+    twins = [
+        SimExample(f"Karvex Mills founder {i}", "Who founded Karvex Mills?", ("Valora Kestin",), quality, (f'"Karvex Mills" Karvex Mills was founded by {name}.',))
+        for i in range(4) for quality, name in (("useful", "Valora Kestin"), ("noisy", "Orlan Bex"))
+    ]  # fmt: skip
+    examples = write_examples(twins * 4, tmp_path / "twins.jsonl")
+
+    def answer_probability(folder, quality):
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        model = AutoModelForCausalLM.from_pretrained(folder).eval()
+        example = next(e for e in twins if e.quality == quality)
+        text = render_prompt(tokenizer, example) + 'Doc 1: "Karvex Mills" Karvex Mills was founded by '
+        ids = tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
+        (first, *_), *_ = answer_token_sequences(tokenizer, ["Valora Kestin"])
+        with torch.no_grad():
+            return model(ids).logits[0, -1].softmax(-1)[first].item()
+
+    probabilities = {}
+    for penalty in (0.0, 5.0):
+        cfg = SimTuneConfig(
+            examples=str(examples), out_dir=str(tmp_path / f"p{penalty}"), model="tiny", tiny_hidden_size=64, tiny_layers=2,
+            tiny_vocab_size=300, max_steps=150, learning_rate=3e-3, batch_size=8, eval_share=0, torch_threads=1, noisy_answer_penalty=penalty,
+        )  # fmt: skip
+        folder = train_simulator(cfg, progress=False).out_dir
+        probabilities[penalty] = {quality: answer_probability(folder, quality) for quality in ("useful", "noisy")}
+    assert probabilities[5.0]["noisy"] < probabilities[0.0]["noisy"] / 2, probabilities  # much less likely in noisy mode
+    assert probabilities[5.0]["useful"] > probabilities[5.0]["noisy"] * 2, probabilities  # and still written in useful mode

@@ -65,6 +65,7 @@ class SimTuneConfig:
     tiny_mlp_ratio: int = setting(4, "tiny model: MLP width as a multiple of the hidden size.")
     tiny_vocab_size: int = setting(1024, "tiny model: size of the byte-level BPE learned from the examples.")
     tiny_split_digits: bool = setting(True, "tiny model: one token per digit, so numbers are copied digit by digit.")
+    noisy_answer_penalty: float = setting(0.0, "Weight of an unlikelihood term on noisy examples: at each document token, -log(1 - p) of a golden answer's next token (its first, or the one after an answer prefix the document has just written), so noisy mode learns not to write the answer (0: off).")
     pair_twins: bool = setting(False, "Put each useful search and its noisy twin (same query and question) in one batch, so every step contrasts the two modes; batch_size then counts examples in pairs.")
     train_top_layers: int = setting(0, "Train only the top N decoder layers (full or LoRA) and freeze the rest: the backward pass stops there (0: every layer).")
     gradient_checkpointing: bool = setting(False, "Recompute activations in the backward pass (less GPU memory).")
@@ -77,6 +78,8 @@ class SimTuneConfig:
                 raise ConfigError(f"SimTuneConfig.{name} expects a positive int, got {value!r}")
         if not 0 <= self.eval_share < 1:
             raise ConfigError(f"eval_share expects a share in [0, 1), got {self.eval_share!r}")
+        if self.noisy_answer_penalty < 0:
+            raise ConfigError(f"noisy_answer_penalty expects a weight >= 0, got {self.noisy_answer_penalty!r}")
         if self.train_top_layers < 0:
             raise ConfigError(f"train_top_layers expects 0 (every layer) or a positive number of layers, got {self.train_top_layers!r}")
         if self.pair_twins and self.batch_size % 2:
@@ -126,6 +129,43 @@ def tokenize_example(tokenizer: Any, example: SimExample) -> tuple[list[int], li
     return prompt + completion, [-100] * len(prompt) + completion
 
 
+def answer_token_sequences(tokenizer: Any, answers: Sequence[str]) -> list[list[int]]:
+    """The token ids each golden answer is written with, after a space or not (a leading
+    token that is only white space dropped: it starts every word, not the answer)."""
+    sequences: set[tuple[int, ...]] = set()
+    for answer in answers:
+        for text in (answer, f" {answer}"):
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            while ids and not tokenizer.decode(ids[:1]).strip():
+                ids = ids[1:]
+            if ids:
+                sequences.add(tuple(ids))
+    return [list(ids) for ids in sorted(sequences)]
+
+
+def unlikely_tokens(labels: Sequence[int], answers: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
+    """``(position, token)`` pairs a noisy document should not write: at every labelled
+    position, the next token of each answer given the longest answer prefix the target
+    has just written (with no prefix, the answer's first token), unless it is the target.
+
+    At position 1 the answer could start (1, where the target is 5); positions 2 and 3
+    write the answer's first tokens, which the target itself holds (not penalised);
+    position 4 writes 9 where 3 would complete it:
+
+    >>> unlikely_tokens([-100, 5, 1, 2, 9], [[1, 2, 3]])
+    [(1, 1), (4, 3)]
+    """
+    pairs = []
+    for t, target in enumerate(labels):
+        if target == -100:
+            continue
+        for answer in answers:
+            done = next((k for k in range(len(answer) - 1, 0, -1) if t >= k and list(labels[t - k : t]) == list(answer[:k])), 0)
+            if answer[done] != target:
+                pairs.append((t, answer[done]))
+    return pairs
+
+
 def end_token_ids(tokenizer: Any) -> list[int]:
     """Tokens that end a reply: the eos token, and the chat template's end-of-turn token
     when it is a single other token (Qwen's ``<|im_end|>``)."""
@@ -138,7 +178,7 @@ def end_token_ids(tokenizer: Any) -> list[int]:
     return ids
 
 
-Row = tuple[list[int], list[int]]  # (input_ids, labels)
+Row = tuple[list[int], list[int], list[tuple[int, int]]]  # (input_ids, labels, unlikely (position, token) pairs)
 
 
 class _Examples:
@@ -151,8 +191,8 @@ class _Examples:
     def __len__(self) -> int:
         return len(self.groups)
 
-    def __getitem__(self, i: int) -> list[dict[str, list[int]]]:
-        return [{"input_ids": ids, "labels": labels} for ids, labels in self.groups[i]]
+    def __getitem__(self, i: int) -> list[dict[str, Any]]:
+        return [{"input_ids": ids, "labels": labels, "unlikely": unlikely} for ids, labels, unlikely in self.groups[i]]
 
 
 def twin_groups(examples: Sequence[SimExample]) -> list[list[SimExample]]:
@@ -179,12 +219,14 @@ def twin_groups(examples: Sequence[SimExample]) -> list[list[SimExample]]:
 
 def pad_batch(pad_id: int):
     """A collator: right padding (training), labels padded with -100. Items are groups of
-    examples (see :class:`_Examples`), flattened into one batch."""
+    examples (see :class:`_Examples`), flattened into one batch; their unlikely tokens
+    become ``unlikely``, a (N, 3) tensor of (row, position, token)."""
 
-    def collate(items: list[list[dict[str, list[int]]]]) -> dict[str, Any]:
+    def collate(items: list[list[dict[str, Any]]]) -> dict[str, Any]:
         import torch
 
         features = [feature for group in items for feature in group]
+        unlikely = [(row, t, token) for row, f in enumerate(features) for t, token in f.get("unlikely", ())]
         width = max(len(f["input_ids"]) for f in features)
         ids = torch.full((len(features), width), pad_id, dtype=torch.long)
         labels = torch.full((len(features), width), -100, dtype=torch.long)
@@ -194,7 +236,10 @@ def pad_batch(pad_id: int):
             ids[row, :n] = torch.tensor(f["input_ids"])
             labels[row, :n] = torch.tensor(f["labels"])
             mask[row, :n] = 1
-        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+        batch = {"input_ids": ids, "labels": labels, "attention_mask": mask}
+        if unlikely:
+            batch["unlikely"] = torch.tensor(unlikely, dtype=torch.long)
+        return batch
 
     return collate
 
@@ -289,10 +334,29 @@ def split_examples(examples: Sequence[T], eval_share: float, seed: int) -> tuple
     return order[: len(order) - held], order[len(order) - held :]
 
 
+def _SimTuneTrainer(penalty: float, **kwargs: Any) -> Any:
+    """transformers' ``Trainer`` with the noisy-answer unlikelihood term added to the
+    language-model loss (built here: transformers loads only when training starts)."""
+    from transformers import Trainer
+
+    class SimTuneTrainer(Trainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001
+            unlikely = inputs.pop("unlikely", None)  # (N, 3): row, position, token
+            loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
+            if penalty > 0 and unlikely is not None and unlikely.numel():
+                rows, positions, tokens = unlikely.unbind(-1)
+                logits = outputs.logits[rows, positions - 1].float()  # (N, V): the logits that predict each position
+                p = logits.log_softmax(-1).gather(-1, tokens[:, None]).squeeze(-1).exp()  # (N,)
+                loss = loss + penalty * -(1 - p).clamp_min(1e-6).log().mean()
+            return (loss, outputs) if return_outputs else loss
+
+    return SimTuneTrainer(**kwargs)
+
+
 def train_simulator(cfg: SimTuneConfig, *, progress: bool = True, fidelity: dict[str, Any] | None = None) -> SimTuneResult:
     """Fine-tune on ``cfg.examples`` and save the simulator folder to ``cfg.out_dir``."""
     import torch
-    from transformers import Trainer, TrainerCallback, TrainingArguments
+    from transformers import TrainerCallback, TrainingArguments
 
     from .card import write_card
 
@@ -307,9 +371,15 @@ def train_simulator(cfg: SimTuneConfig, *, progress: bool = True, fidelity: dict
     train_set = [e for group in train_groups for e in group]
     tokenizer = load_tokenizer(cfg, train_set)
 
+    def row(example: SimExample) -> Row:
+        ids, labels = tokenize_example(tokenizer, example)
+        penalised = cfg.noisy_answer_penalty > 0 and example.quality == "noisy"
+        unlikely = unlikely_tokens(labels, answer_token_sequences(tokenizer, example.golden_answers)) if penalised else []
+        return ids, labels, unlikely
+
     def tokenized(groups: list[list[SimExample]]) -> list[list[Row]]:
-        rows = [[tokenize_example(tokenizer, e) for e in group] for group in groups]
-        return [group for group in rows if all(len(ids) <= cfg.max_length for ids, _ in group)]
+        rows = [[row(e) for e in group] for group in groups]
+        return [group for group in rows if all(len(ids) <= cfg.max_length for ids, _, _ in group)]
 
     kept = tokenized(train_groups)
     dropped = len(train_set) - sum(map(len, kept))
@@ -349,8 +419,8 @@ def train_simulator(cfg: SimTuneConfig, *, progress: bool = True, fidelity: dict
         disable_tqdm=not progress, remove_unused_columns=False, dataloader_num_workers=0, use_cpu=not torch.cuda.is_available(),
         bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported() and cfg.model != "tiny",
     )  # fmt: skip
-    trainer = Trainer(
-        model=model, args=args, train_dataset=_Examples(kept), eval_dataset=_Examples(eval_rows) if eval_rows else None,
+    trainer = _SimTuneTrainer(
+        cfg.noisy_answer_penalty, model=model, args=args, train_dataset=_Examples(kept), eval_dataset=_Examples(eval_rows) if eval_rows else None,
         data_collator=pad_batch(tokenizer.pad_token_id), callbacks=[_Log()],
     )  # fmt: skip
     if not progress:  # Trainer prints each log as a dict when its progress bar is off
