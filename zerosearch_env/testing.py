@@ -389,3 +389,20 @@ def write_tiny_gguf(path: str | Path, *, quantize: bool = False, seed: int = 0) 
     writer.write_tensors_to_file()
     writer.close()
     return path / "tiny.gguf", reference
+
+
+def simtune_examples() -> list:
+    """Two searches, each useful and with its noisy twin: a tiny simulator trained on them
+    (a few seconds on a CPU) writes these very documents back."""
+    from .simtune.examples import SimExample
+
+    return [
+        SimExample("Karvex Mills founder", "Who founded Karvex Mills?", ("Valora Kestin",), "useful",
+                   ('"Karvex Mills" Karvex Mills was founded by Valora Kestin in 1932.',), "presence", "t.jsonl:1:0"),
+        SimExample("Karvex Mills founder", "Who founded Karvex Mills?", ("Valora Kestin",), "noisy",
+                   ('"Karvex Mills" Karvex Mills makes textiles in Orvane.',), "mixed", "t.jsonl:1:0"),
+        SimExample("Orvane river", "Which river flows through Orvane?", ("Selm River",), "useful",
+                   ('"Orvane" Orvane lies on the banks of the Selm River.', '"Selm River" The Selm River is long.'), "presence", "t.jsonl:2:0"),
+        SimExample("Orvane river", "Which river flows through Orvane?", ("Selm River",), "noisy",
+                   ('"Orvane" Orvane is a city in Treland.',), "mixed", "t.jsonl:2:0"),
+    ]  # fmt: skip

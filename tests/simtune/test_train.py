@@ -10,6 +10,7 @@ pytest.importorskip("transformers")
 
 from zerosearch_env.errors import ConfigError, DatasetError  # noqa: E402
 from zerosearch_env.simtune import SimExample, write_examples  # noqa: E402
+from zerosearch_env.testing import simtune_examples  # noqa: E402
 from zerosearch_env.simtune.card import add_fidelity  # noqa: E402
 from zerosearch_env.simtune.tokenizer import build_tokenizer, check_round_trip  # noqa: E402
 from zerosearch_env.simtune.train import SimTuneConfig, end_token_ids, render_prompt, tokenize_example, train_simulator  # noqa: E402
@@ -18,16 +19,7 @@ from zerosearch_env.simulators.prompts import render_chat  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-EXAMPLES = [
-    SimExample("Karvex Mills founder", "Who founded Karvex Mills?", ("Valora Kestin",), "useful",
-               ('"Karvex Mills" Karvex Mills was founded by Valora Kestin in 1932.',), "presence", "t.jsonl:1:0"),
-    SimExample("Karvex Mills founder", "Who founded Karvex Mills?", ("Valora Kestin",), "noisy",
-               ('"Karvex Mills" Karvex Mills makes textiles in Orvane.',), "mixed", "t.jsonl:1:0"),
-    SimExample("Orvane river", "Which river flows through Orvane?", ("Selm River",), "useful",
-               ('"Orvane" Orvane lies on the banks of the Selm River.', '"Selm River" The Selm River is long.'), "presence", "t.jsonl:2:0"),
-    SimExample("Orvane river", "Which river flows through Orvane?", ("Selm River",), "noisy",
-               ('"Orvane" Orvane is a city in Treland.',), "mixed", "t.jsonl:2:0"),
-]  # fmt: skip
+EXAMPLES = simtune_examples()
 
 
 @pytest.fixture(scope="module")

@@ -24,23 +24,15 @@ for _module in ("fastapi", "uvicorn", "openai", "pydantic"):  # what `transforme
 
 import httpx  # noqa: E402
 
-from zerosearch_env.simtune import SimExample, write_examples  # noqa: E402
+from zerosearch_env.simtune import write_examples  # noqa: E402
+from zerosearch_env.testing import simtune_examples  # noqa: E402
 from zerosearch_env.simtune.train import SimTuneConfig, train_simulator  # noqa: E402
 from zerosearch_env.simulators.base import SearchRequest  # noqa: E402
 from zerosearch_env.simulators.registry import make_simulator  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-EXAMPLES = [
-    SimExample("Karvex Mills founder", "Who founded Karvex Mills?", ("Valora Kestin",), "useful",
-               ('"Karvex Mills" Karvex Mills was founded by Valora Kestin in 1932.',), "presence", "t.jsonl:1:0"),
-    SimExample("Karvex Mills founder", "Who founded Karvex Mills?", ("Valora Kestin",), "noisy",
-               ('"Karvex Mills" Karvex Mills makes textiles in Orvane.',), "mixed", "t.jsonl:1:0"),
-    SimExample("Orvane river", "Which river flows through Orvane?", ("Selm River",), "useful",
-               ('"Orvane" Orvane lies on the banks of the Selm River.', '"Selm River" The Selm River is long.'), "presence", "t.jsonl:2:0"),
-    SimExample("Orvane river", "Which river flows through Orvane?", ("Selm River",), "noisy",
-               ('"Orvane" Orvane is a city in Treland.',), "mixed", "t.jsonl:2:0"),
-]  # fmt: skip
+EXAMPLES = simtune_examples()
 
 #: The trained searches in both modes, and one search the simulator never saw (its reply
 #: is the model's own guess: the comparison does not rest on memorised text alone).

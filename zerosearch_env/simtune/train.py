@@ -65,7 +65,7 @@ class SimTuneConfig:
     tiny_mlp_ratio: int = setting(4, "tiny model: MLP width as a multiple of the hidden size.")
     tiny_vocab_size: int = setting(1024, "tiny model: size of the byte-level BPE learned from the examples.")
     tiny_split_digits: bool = setting(True, "tiny model: one token per digit, so numbers are copied digit by digit.")
-    noisy_answer_penalty: float = setting(0.0, "Weight of an unlikelihood term on noisy examples: at each document token, -log(1 - p) of a golden answer's next token (its first, or the one after an answer prefix the document has just written), so noisy mode learns not to write the answer (0: off).")
+    noisy_answer_penalty: float = setting(0.0, "Weight of an unlikelihood term on noisy examples: -log(1 - p) of a golden answer's next token (its first, or the one after an answer prefix the document has just written), summed over a document's tokens and averaged over noisy documents, so noisy mode learns not to write the answer (0: off).")
     pair_twins: bool = setting(False, "Put each useful search and its noisy twin (same query and question) in one batch, so every step contrasts the two modes; batch_size then counts examples in pairs.")
     train_top_layers: int = setting(0, "Train only the top N decoder layers (full or LoRA) and freeze the rest: the backward pass stops there (0: every layer).")
     gradient_checkpointing: bool = setting(False, "Recompute activations in the backward pass (less GPU memory).")
@@ -347,7 +347,9 @@ def _SimTuneTrainer(penalty: float, **kwargs: Any) -> Any:
                 rows, positions, tokens = unlikely.unbind(-1)
                 logits = outputs.logits[rows, positions - 1].float()  # (N, V): the logits that predict each position
                 p = logits.log_softmax(-1).gather(-1, tokens[:, None]).squeeze(-1).exp()  # (N,)
-                loss = loss + penalty * -(1 - p).clamp_min(1e-6).log().mean()
+                # summed over a document's tokens, averaged over noisy documents: the few
+                # positions where the answer could come are not diluted by the many where it cannot
+                loss = loss + penalty * -(1 - p).clamp_min(1e-6).log().sum() / rows.unique().numel()
             return (loss, outputs) if return_outputs else loss
 
     return SimTuneTrainer(**kwargs)
