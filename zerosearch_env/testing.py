@@ -317,8 +317,6 @@ def write_tiny_gguf(path: str | Path, *, quantize: bool = False, seed: int = 0) 
     ``quantize`` stores the matrices in Q8_0 blocks, as a released GGUF file stores most
     of them, so the loader's dequantization is on the path too.
     """
-    import json as _json
-
     import gguf
     import numpy as np
     import torch
@@ -347,7 +345,7 @@ def write_tiny_gguf(path: str | Path, *, quantize: bool = False, seed: int = 0) 
     writer.add_layer_norm_rms_eps(config.rms_norm_eps)
     writer.add_vocab_size(config.vocab_size)
     writer.add_rope_dimension_count(config.hidden_size // heads)
-    state = _json.loads(tokenizer.backend_tokenizer.to_str())
+    state = json.loads(tokenizer.backend_tokenizer.to_str())
     vocab = sorted(state["model"]["vocab"].items(), key=lambda item: item[1])
     tokens = [token for token, _ in vocab]
     special = {t["id"] for t in state["added_tokens"] if t["special"]}
