@@ -65,6 +65,21 @@ def sample_next(logits: torch.Tensor, sampling: Sampling, generator: torch.Gener
     return tokens, logprobs.gather(-1, tokens[:, None]).squeeze(-1)
 
 
+def end_token_ids(tokenizer: Any, model: Any = None) -> set[int]:
+    """Every id that ends a turn: the tokenizer's EOS and the model's
+    ``generation_config.eos_token_id`` (an int or a list: instruct models such as
+    SmolLM2 and Qwen2.5-Instruct end a reply with a token that is not the tokenizer's
+    EOS). vLLM stops on the same set."""
+    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+    config = getattr(model, "generation_config", None)
+    extra = getattr(config, "eos_token_id", None)
+    if isinstance(extra, int):
+        ids.add(extra)
+    elif extra is not None:
+        ids.update(int(i) for i in extra)
+    return ids
+
+
 class StopDetector:
     """Finds the end of a turn: EOS, or a stop tag completed by the latest token.
 
@@ -73,10 +88,10 @@ class StopDetector:
     across tokens or ending inside one.
     """
 
-    def __init__(self, tokenizer: Any, stop_strings: Sequence[str] = STOP_TAGS):
+    def __init__(self, tokenizer: Any, stop_strings: Sequence[str] = STOP_TAGS, eos_ids: Sequence[int] | None = None):
         self.tokenizer = tokenizer
         self.stop_strings = tuple(stop_strings)
-        self.eos_ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+        self.eos_ids = set(eos_ids) if eos_ids is not None else end_token_ids(tokenizer)
         self.tag_ids: set[int] = set()
         self.multi_token = False
         for tag in self.stop_strings:
@@ -106,8 +121,14 @@ class HFGenerator:
     def __init__(self, model: Any, tokenizer: Any, stop_strings: Sequence[str] = STOP_TAGS):
         self.model = model
         self.tokenizer = tokenizer
-        self.stops = StopDetector(tokenizer, stop_strings)
+        self.stops = StopDetector(tokenizer, stop_strings, end_token_ids(tokenizer, model))
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+    @property
+    def device(self) -> torch.device:
+        """Where tokens are drawn: a sampling ``torch.Generator`` must live here (PyTorch
+        refuses a CPU generator for a CUDA tensor)."""
+        return next(self.model.parameters()).device
 
     @torch.no_grad()
     def generate(
@@ -118,7 +139,7 @@ class HFGenerator:
         generator: torch.Generator | None = None,
     ) -> list[GeneratedTurn]:
         """One turn per context, each at most ``budgets[i]`` new tokens."""
-        device = next(self.model.parameters()).device
+        device = self.device
         n = len(contexts)
         width = max(len(c) for c in contexts)
         input_ids = torch.full((n, width), self.pad_id, dtype=torch.long)

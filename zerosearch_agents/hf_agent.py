@@ -24,7 +24,9 @@ class TransformersAgent:
     temperature, top_p: sampling (0 = greedy).
     max_turn_tokens, max_total_tokens: per-turn and per-episode token budgets; an
         episode out of room writes an empty (invalid) turn.
-    chat_template: ``"auto"``, ``"on"`` or ``"off"``.
+    chat_template: ``"auto"``, ``"on"`` or ``"off"``; by default what the folder's
+        ``zerosearch_policy.json`` records (a training run's ``final/`` has one: the
+        policy is prompted as it was trained), else ``"auto"``.
     batch_size: episodes generated together.
     seed: seeds the sampler (irrelevant when greedy).
     """
@@ -37,7 +39,7 @@ class TransformersAgent:
         top_p: float = 1.0,
         max_turn_tokens: int = 500,
         max_total_tokens: int = 4096,
-        chat_template: str = "auto",
+        chat_template: str | None = None,
         batch_size: int = 32,
         device: str | None = None,
         seed: int = 0,
@@ -47,9 +49,11 @@ class TransformersAgent:
         import torch
 
         from .generation import HFGenerator, Sampling
-        from .policy import load_policy
+        from .policy import load_policy, read_policy_card
         from .rollout import use_chat_template
 
+        if chat_template is None:
+            chat_template = read_policy_card(model).get("chat_template", "auto")
         if chat_template not in ("auto", "on", "off"):
             raise ConfigError(f"chat_template expects 'auto', 'on' or 'off', got {chat_template!r}")
         try:
@@ -66,7 +70,7 @@ class TransformersAgent:
         self.max_turn_tokens = max_turn_tokens
         self.max_total_tokens = max_total_tokens
         self.batch_size = batch_size
-        self._torch_generator = torch.Generator().manual_seed(seed)
+        self._torch_generator = torch.Generator(device=self.generator.device).manual_seed(seed)
         self._ids: dict[int, tuple[int, list[int]]] = {}  # episode -> (turns covered, token ids)
         #: what can change its actions, for an evaluation folder's identity (the weights are named by ``name``)
         self.settings = {

@@ -108,6 +108,26 @@ class Critic(nn.Module):
         return self.head(out.last_hidden_state)  # (B, T)
 
 
+#: What a trained policy's folder records about how it was prompted (``final/`` of a run).
+POLICY_CARD = "zerosearch_policy.json"
+
+
+def write_policy_card(folder: str | Path, *, chat: bool, prompt_template: str) -> None:
+    """Record how the policy saw its prompts, so that evaluation prompts it the same way."""
+    import json
+
+    card = {"chat_template": "on" if chat else "off", "prompt_template": prompt_template}
+    (Path(folder) / POLICY_CARD).write_text(json.dumps(card, indent=1) + "\n")
+
+
+def read_policy_card(folder: str | Path) -> dict[str, Any]:
+    """The folder's policy card, or ``{}`` for a model that no run of ours trained."""
+    import json
+
+    path = Path(folder) / POLICY_CARD
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def position_ids_for(attention_mask: torch.Tensor) -> torch.Tensor:
     """Positions that skip padding (left or right): 0 at each row's first real token."""
     return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)

@@ -165,7 +165,7 @@ def collect_rollouts(
     if len(indices) != n:
         raise ValueError(f"collect_rollouts expects one row index per sub-env ({n}), got {len(indices)}")
     groups = list(groups) if groups is not None else list(range(n))
-    torch_generator = torch.Generator().manual_seed(seed)
+    torch_generator = torch.Generator(device=getattr(generator, "device", "cpu")).manual_seed(seed)  # vLLM draws seeds on the CPU
     observations, _ = envs.reset(seed=seed, options={"index": list(indices)})
     episodes = []
     for i in range(n):

@@ -32,6 +32,7 @@ import numpy as np
 
 from .build import build_learner, make_generator
 from .checkpoints import checkpoint_to_resume, load_checkpoint, save_checkpoint
+from .policy import write_policy_card
 from .config import TrainConfig, add_config_arguments, config_from_args, preset_names
 from .launch import check_launch, gpu_memory_gib, print_plan, refuse_unfit_plan
 from .run_log import RunLogger, plot_curve, read_history
@@ -324,6 +325,7 @@ def save_final(run: Run, state: dict[str, Any], result: RunResult) -> None:
     out_dir = run.out_dir
     run.accelerator.unwrap_model(run.learner.model).save_pretrained(out_dir / "final", state_dict=weights)
     run.tokenizer.save_pretrained(out_dir / "final")
+    write_policy_card(out_dir / "final", chat=run.chat, prompt_template=run.cfg.env.prompt_template)
     result.history = read_history(out_dir / "metrics.jsonl")
     if result.history:
         try:

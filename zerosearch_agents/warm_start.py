@@ -124,6 +124,10 @@ def tokenize_demonstration(demo: Demonstration, tokenizer: Any, *, chat: bool, m
             episode.loss_mask[:keep],
             episode.logprobs[:keep],
         )
+        # A turn cut by the limit keeps its head; turns past it go (the reward sits on a
+        # span's last token, which must exist).
+        episode.turn_spans = [(start, min(end, keep)) for start, end in episode.turn_spans if start < keep]
+        episode.hit_total_limit = True
     return episode
 
 

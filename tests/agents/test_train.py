@@ -38,6 +38,7 @@ def test_a_short_grpo_run_writes_logs_checkpoints_and_a_plot(tmp_path):
                 "policy_tokens_per_episode", "update_tokens_per_s", "sim_prompt_tokens", "noise_prob"):
         assert key in lines[0], key
     assert (run / "reward_curve.png").exists() and (run / "final" / "config.json").exists()
+    assert json.loads((run / "final" / "zerosearch_policy.json").read_text())["chat_template"] == "off"  # the tiny tokenizer has none
     assert latest_checkpoint(run).name == "step_000002"
     assert set(result.eval_before) >= {"f1", "searches_per_episode"} and set(result.eval_after) >= {"f1"}
 

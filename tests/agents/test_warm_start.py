@@ -29,3 +29,20 @@ def test_only_names_the_tokenizer_keeps_whole_are_swapped():
     tokenizer = build_word_tokenizer(["Valora Kestin founded Karvex Mills", "Valora was born"])
     ids = name_token_ids(tokenizer, ["Valora", "Kestin", "Unheard"])  # "Unheard" is not in the vocabulary
     assert ids == sorted(tokenizer.convert_tokens_to_ids(["Valora", "Kestin"]))
+
+
+def test_a_demonstration_longer_than_the_episode_limit_is_cut_and_still_clones():
+    pytest.importorskip("transformers")
+    from zerosearch_agents.policy import build_word_tokenizer
+    from zerosearch_agents.rollout import RolloutBatch
+    from zerosearch_agents.warm_start import Demonstration, tokenize_demonstration
+
+    tokenizer = build_word_tokenizer(["Question who founded Karvex Mills", "Valora Kestin founded it " * 3])
+    observation = "<information> " + "Valora Kestin founded it " * 40 + "</information>"
+    demo = Demonstration("Question: who founded Karvex Mills ?", [("<search> Karvex Mills </search>", observation), ("<answer> Valora Kestin </answer>", "")])
+    episode = tokenize_demonstration(demo, tokenizer, chat=False, max_total_tokens=60)
+    assert len(episode.token_ids) == len(episode.loss_mask) == len(episode.logprobs) == 60
+    assert episode.hit_total_limit
+    assert episode.turn_spans and all(0 <= start < end <= 60 for start, end in episode.turn_spans)
+    assert len(episode.turn_spans) == 1  # the answer turn lay past the limit
+    RolloutBatch([episode]).tensors(pad_id=0)  # the reward's position exists

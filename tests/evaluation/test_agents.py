@@ -50,3 +50,20 @@ def test_transformers_agent_plays_a_tiny_checkpoint(tmp_path):
 
     seeded = [agent_settings(make_agent(f"hf:{path}", seed=seed, temperature=1.0)) for seed in (1, 2)]
     assert seeded[0]["seed"] == 1 and seeded[0] != seeded[1]  # a resumed evaluation notices another seed
+
+
+def test_transformers_agent_prompts_a_trained_policy_as_its_run_did(tmp_path):
+    """A run records whether its prompts went through the chat template (the Qwen base
+    presets train with it off); the agent follows the record unless told otherwise."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from zerosearch_agents.policy import build_tiny_policy, load_policy, write_policy_card
+
+    path = build_tiny_policy(tmp_path / "policy")
+    _, tokenizer = load_policy(path)
+    tokenizer.chat_template = "{% for m in messages %}<user> {{ m['content'] }} <eos>{% endfor %}"
+    tokenizer.save_pretrained(path)
+    assert make_agent(f"hf:{path}").chat  # no record: the template is used when there is one
+    write_policy_card(path, chat=False, prompt_template="Question: {question}\n")
+    assert not make_agent(f"hf:{path}").chat
+    assert make_agent(f"hf:{path}", chat_template="on").chat
