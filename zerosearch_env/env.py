@@ -147,7 +147,8 @@ class ZeroSearchEnv(gym.Env[str, str]):
     - ``difficulty``: a fixed noise probability; or ``curriculum``: a schedule (mapping
       with ``start``, ``end``, ``total_steps``, ``base``, ``kind``; or an object), moved by
       ``set_training_step(t)`` or, with ``curriculum_clock="episode"``, by each finished
-      episode.
+      episode (in ``gym.make_vec``'s vector env, the episodes of every sub-env: N sub-envs
+      move the schedule N times as fast as one).
     - ``dedup``, ``cache_size``, ``cache_path``: share one simulation between identical
       requests of a batch, and cache results (see ``simulators/cache.py``; both change
       what the policy sees, so both are off by default).

@@ -195,6 +195,7 @@ class ZeroSearchVectorEnv(VectorEnv):
         results = self._simulate(pending, searching)
 
         # 3. Apply the turns; reset the sub-envs whose episode ended last step.
+        clock = self.envs[0].training_step
         final_obs, final_info = {}, {}
         same_step = self.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
         for i, (env, action, turn) in enumerate(zip(self.envs, actions, pending)):
@@ -212,6 +213,10 @@ class ZeroSearchVectorEnv(VectorEnv):
                 else:
                     autoreset[i] = True
         self._autoreset = np.array(autoreset, dtype=bool)
+        if self.envs[0].curriculum_clock == "episode":  # one clock for the batch: every sub-env's episodes count
+            ended = sum(t or u for t, u in zip(terminated, truncated))
+            for env in self.envs:
+                env.training_step = clock + ended
         self.last_infos = tuple(infos)
         batched = self._batch_infos(infos)
         if final_obs:
@@ -304,8 +309,8 @@ class ZeroSearchVectorEnv(VectorEnv):
 
     @property
     def noise_prob(self) -> float:
-        """The noise probability of the next search: sub-env 0's, which every sub-env shares
-        unless ``curriculum_clock="episode"`` moves each one on its own."""
+        """The noise probability of the next search, which every sub-env shares (with
+        ``curriculum_clock="episode"`` the clock counts the episodes of every sub-env)."""
         return self.envs[0].noise_prob
 
     def set_training_step(self, step: int) -> None:

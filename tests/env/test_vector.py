@@ -131,6 +131,21 @@ def test_curriculum_for_every_sub_env():
     assert envs.call("noise_prob") == (0.0, 0.0, 0.0)
 
 
+def test_the_episode_clock_counts_every_sub_envs_episodes():
+    """ZeroSearch-Curriculum-v0 promises noise 0 -> 0.5 over 1,000 episodes: 8 sub-envs
+    finishing 125 episodes each are 1,000 episodes, as one env finishing 1,000 would be."""
+    one = gym.make("ZeroSearch-Curriculum-v0")
+    for _ in range(1000):
+        one.reset()
+        one.step("<answer> x </answer>")
+    envs = gym.make_vec("ZeroSearch-Curriculum-v0", num_envs=8, autoreset_mode="same_step")
+    envs.reset(seed=0)
+    for _ in range(125):
+        envs.step(["<answer> x </answer>"] * 8)
+    assert envs.get_attr("training_step") == (1000,) * 8
+    assert envs.noise_prob == one.unwrapped.noise_prob == 0.5
+
+
 def test_simulator_failure_raise_restores_every_sub_env():
     envs = ZeroSearchVectorEnv(num_envs=3, sim=FailingSimulator(failures=1), dataset=[{"question": "q?", "golden_answers": ["a"]}])
     envs.reset(seed=0)
