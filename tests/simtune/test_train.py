@@ -262,3 +262,20 @@ def test_the_noisy_answer_penalty_lowers_the_answer_in_noisy_mode_only(tmp_path)
         probabilities[penalty] = {quality: answer_probability(folder, quality) for quality in ("useful", "noisy")}
     assert probabilities[5.0]["noisy"] < probabilities[0.0]["noisy"] / 2, probabilities  # much less likely in noisy mode
     assert probabilities[5.0]["useful"] > probabilities[5.0]["noisy"] * 2, probabilities  # and still written in useful mode
+
+
+def test_answer_first_leads_useful_documents_with_the_answer_and_leaves_noisy_ones(tmp_path, monkeypatch):
+    from zerosearch_env.simtune import train as train_module
+
+    useful = SimExample("Ada born", "When was Ada born?", ("1815",), "useful", ('"Ada" Ada wrote poems. Ada was born in 1815. Ada liked maths.',))
+    noisy = SimExample("Ada born", "When was Ada born?", ("1815",), "noisy", ('"Ada" Ada wrote poems. Ada was born in Paris. Ada liked maths.',))
+    seen = []
+    tokenize = train_module.tokenize_example
+    monkeypatch.setattr(train_module, "tokenize_example", lambda tokenizer, example: seen.append(example) or tokenize(tokenizer, example))
+    cfg = SimTuneConfig(
+        examples=str(write_examples([useful, noisy] * 4, tmp_path / "ada.jsonl")), out_dir=str(tmp_path / "first"), model="tiny",
+        tiny_hidden_size=32, tiny_layers=1, tiny_vocab_size=300, max_steps=1, batch_size=4, answer_first=True, eval_share=0.0, torch_threads=1,
+    )  # fmt: skip
+    train_simulator(cfg, progress=False)
+    assert {e.documents for e in seen if e.quality == "useful"} == {('"Ada" Ada was born in 1815. Ada wrote poems. Ada liked maths.',)}
+    assert {e.documents for e in seen if e.quality == "noisy"} == {noisy.documents}

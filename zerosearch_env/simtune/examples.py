@@ -22,13 +22,15 @@ a trainer needs only ``prompt`` and ``completion``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import DatasetError
 from ..protocol import format_documents
+from ..reward import contains_answer
 from ..simulators.base import QUALITIES, SearchRequest
 from ..simulators.prompts import chat_messages, sft_prompt
 
@@ -92,6 +94,38 @@ class SimExample:
             )  # fmt: skip
         except ValueError as error:
             raise DatasetError(f"{where}: {error}") from error
+
+
+_TITLE = re.compile(r'^\s*("[^"]*"\s*)')
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def lead_with_answer(document: str, golden_answers: Sequence[str]) -> str:
+    """The document with its answer-bearing sentences moved up to just after its title.
+
+    A useful document then says what matters at once, the way a search snippet does, and
+    the choice that tells the modes apart falls on one position right after the title:
+    a small pretrained model learns that choice from far fewer examples than one spread
+    over wherever the answer happened to sit. A document without the answer is returned
+    as it is.
+
+    >>> lead_with_answer('"Ada" Ada wrote poems. Ada was born in 1815. Ada liked maths.', ["1815"])
+    '"Ada" Ada was born in 1815. Ada wrote poems. Ada liked maths.'
+    """
+    title_match = _TITLE.match(document)
+    title = title_match.group(1) if title_match else ""
+    sentences = _SENTENCE_END.split(document[len(title) :].strip())
+    bearing = [s for s in sentences if contains_answer(s, golden_answers)]
+    if not bearing:
+        return document
+    return title + " ".join(bearing + [s for s in sentences if s not in bearing])
+
+
+def answer_first(example: SimExample) -> SimExample:
+    """A useful example with every document led by its answer (see :func:`lead_with_answer`)."""
+    if example.quality != "useful":
+        return example
+    return replace(example, documents=tuple(lead_with_answer(d, example.golden_answers) for d in example.documents))
 
 
 def write_examples(examples: Iterable[SimExample], path: str | Path) -> Path:
