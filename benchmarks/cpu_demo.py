@@ -1,15 +1,20 @@
-"""Run the CPU demo (``zerosearch train --preset cpu-demo``) and put its result in the README.
+"""Run a CPU training preset and put its result in the README.
 
-    python benchmarks/cpu_demo.py
+    python benchmarks/cpu_demo.py                              # zerosearch train --preset cpu-demo
+    python benchmarks/cpu_demo.py --preset cpu-smol-policy     # SmolLM2-135M-Instruct as the policy (about 35 min)
+    python benchmarks/cpu_demo.py --preset cpu-smol-policy --from-run runs/cpu-smol-policy   # render a finished run
 
-Writes ``benchmarks/results/cpu_demo.md`` (held-out scores of the warm start and of
-the RL policy, wall time, update tokens/s), copies the reward curve to
-``benchmarks/results/cpu_demo_curve.png``, and replaces the README section between
-``<!-- cpu-demo:start -->`` and ``<!-- cpu-demo:end -->``.
+Writes ``benchmarks/results/<preset>.md`` (held-out scores of the warm start and of the
+RL policy, the held-out F1 along the way, wall time, update tokens/s, peak memory),
+copies the reward curve to ``benchmarks/results/<preset>_curve.png``, and replaces the
+README section between ``<!-- <preset>:start -->`` and ``<!-- <preset>:end -->``.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import platform
 import shutil
 import sys
@@ -17,16 +22,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-START, END = "<!-- cpu-demo:start -->", "<!-- cpu-demo:end -->"
-ROWS = (("f1", "F1"), ("em", "strict EM"), ("cover_em", "cover-EM"), ("searches_per_episode", "searches per episode"), ("answered_rate", "answered"))
+PRESETS = ("cpu-demo", "cpu-smol-policy")
+ROWS = (
+    ("f1", "F1"), ("em", "strict EM"), ("cover_em", "cover-EM"), ("searches_per_episode", "searches per episode"),
+    ("answered_rate", "answered"), ("invalid_turn_rate", "invalid turns"),
+)  # fmt: skip
 
 
-def render(result, cfg) -> str:
-    before, after = result.eval_before, result.eval_after
-    tokens_per_s = [h["update_tokens_per_s"] for h in result.history if "update_tokens_per_s" in h]
-    rollout_s = [h["rollout_s"] for h in result.history]
+def render(preset: str, cfg, before: dict, after: dict, history: list[dict], wall_s: float, peak_rss_gib: float | None) -> str:
+    tokens_per_s = [h["update_tokens_per_s"] for h in history if "update_tokens_per_s" in h]
+    rollout_s = [h["rollout_s"] for h in history]
     lines = [
-        f"Measured on {platform.processor() or platform.machine()} ({__import__('os').cpu_count()} cores), "
+        f"Measured on {platform.processor() or platform.machine()} ({os.cpu_count()} cores), "
         f"{cfg.eval_questions} held-out questions, greedy decoding, noise probability {cfg.eval_difficulty}:",
         "",
         "| held-out metric | warm start (behaviour cloning) | after GRPO | change |",
@@ -36,35 +43,58 @@ def render(result, cfg) -> str:
         if key in before and key in after:
             lines.append(f"| {name} | {before[key]:.3f} | {after[key]:.3f} | {after[key] - before[key]:+.3f} |")
     if after.get("f1"):
-        lines += ["", f"GRPO's share of the final held-out F1: {(after['f1'] - before['f1']) / after['f1']:.0%} (the warm start answers without searching)."]
+        share = (after["f1"] - before["f1"]) / after["f1"]
+        searched = "searches" if before.get("searches_per_episode", 0) >= 0.5 else "answers without searching"
+        lines += ["", f"GRPO's share of the final held-out F1: {share:.0%} (the warm start {searched})."]
+    along = [(h["step"] + 1, h["eval_f1"]) for h in history if "eval_f1" in h]
+    if along:
+        points = ", ".join([f"{before['f1']:.3f} before RL", *(f"{f1:.3f} after {step} steps" for step, f1 in along), f"{after['f1']:.3f} at the end"])
+        lines += ["", f"Held-out F1 along the way: {points}."]
+    memory = f", peak resident memory {peak_rss_gib:.1f} GiB" if peak_rss_gib else ""
     lines += [
         "",
-        f"Wall time {result.wall_s / 60:.1f} min for the whole run ({cfg.bc_steps:,} behaviour-cloning steps, {cfg.steps} GRPO steps of "
+        f"Wall time {wall_s / 60:.1f} min for the whole run ({cfg.bc_steps:,} behaviour-cloning steps, {cfg.steps} GRPO steps of "
         f"{cfg.questions_per_step} questions x {cfg.group_size} rollouts, evaluations included); "
-        f"update step {sum(tokens_per_s) / max(len(tokens_per_s), 1):,.0f} tokens/s, rollouts {sum(rollout_s) / max(len(rollout_s), 1):.1f} s per step.",
+        f"update step {sum(tokens_per_s) / max(len(tokens_per_s), 1):,.0f} tokens/s, rollouts {sum(rollout_s) / max(len(rollout_s), 1):.1f} s per step{memory}.",
         "",
-        "![cpu-demo reward curve](benchmarks/results/cpu_demo_curve.png)",
+        f"![{preset} reward curve](benchmarks/results/{preset.replace('-', '_')}_curve.png)",
     ]
     return "\n".join(lines)
 
 
-def main() -> int:
-    from zerosearch_agents.config import make_config
-    from zerosearch_agents.train import train
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", choices=PRESETS, default="cpu-demo")
+    parser.add_argument("--from-run", help="render a finished run folder of the preset instead of training")
+    args = parser.parse_args(argv)
 
-    cfg = make_config("cpu-demo", out_dir=str(ROOT / "runs" / "cpu-demo"))
-    if Path(cfg.out_dir).exists():
-        shutil.rmtree(cfg.out_dir)
-    result = train(cfg)
+    from zerosearch_agents.config import make_config
+    from zerosearch_agents.train import read_history, train
+
+    if args.from_run:
+        out_dir = Path(args.from_run)
+        cfg = make_config(args.preset, out_dir=str(out_dir))
+        summary = json.loads((out_dir / "summary.json").read_text())
+        before, after, wall_s = summary["eval_before"], summary["eval_after"], summary["wall_s"]
+        history, peak = read_history(out_dir / "metrics.jsonl"), summary.get("peak_rss_gib")
+    else:
+        cfg = make_config(args.preset, out_dir=str(ROOT / "runs" / args.preset))
+        if Path(cfg.out_dir).exists():
+            shutil.rmtree(cfg.out_dir)
+        result = train(cfg)
+        before, after, history, wall_s = result.eval_before, result.eval_after, result.history, result.wall_s
+        peak = json.loads((Path(cfg.out_dir) / "summary.json").read_text()).get("peak_rss_gib")
+    stem = args.preset.replace("-", "_")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(Path(cfg.out_dir) / "reward_curve.png", RESULTS / "cpu_demo_curve.png")
-    markdown = render(result, cfg)
-    (RESULTS / "cpu_demo.md").write_text(markdown + "\n")
+    shutil.copy(Path(cfg.out_dir) / "reward_curve.png", RESULTS / f"{stem}_curve.png")
+    markdown = render(args.preset, cfg, before, after, history, wall_s, peak)
+    (RESULTS / f"{stem}.md").write_text(markdown + "\n")
     readme = ROOT / "README.md"
     text = readme.read_text()
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        readme.write_text(f"{head}{START}\n{markdown}\n{END}{rest.split(END, 1)[1]}")
+    start, end = f"<!-- {args.preset}:start -->", f"<!-- {args.preset}:end -->"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        readme.write_text(f"{head}{start}\n{markdown}\n{end}{rest.split(end, 1)[1]}")
     print(markdown)
     return 0
 

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import torch
 
 from zerosearch_env.protocol import STOP_TAGS
+from zerosearch_env.simulators.hf import kv_cache_keyword
 
 from .policy import position_ids_for
 
@@ -122,6 +123,7 @@ class HFGenerator:
         self.model = model
         self.tokenizer = tokenizer
         self.stops = StopDetector(tokenizer, stop_strings, end_token_ids(tokenizer, model))
+        self.cache_keyword = kv_cache_keyword(model)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
     @property
@@ -162,10 +164,10 @@ class HFGenerator:
             if not live:
                 break
             out = self.model(
-                input_ids=step_ids, attention_mask=attention, position_ids=step_positions, past_key_values=cache, use_cache=True,
+                input_ids=step_ids, attention_mask=attention, position_ids=step_positions, use_cache=True, **{self.cache_keyword: cache},
                 logits_to_keep=1,  # the prefill needs the last position's logits, not the whole prompt's
             )
-            cache = out.past_key_values
+            cache = getattr(out, self.cache_keyword)
             tokens, token_logprobs = sample_next(out.logits[:, -1], sampling, generator)
             tokens_list, logprob_list = tokens.tolist(), token_logprobs.tolist()
             for i in live:

@@ -23,7 +23,8 @@ class TransformersAgent:
         ``final/``) or a hub id in the local cache.
     temperature, top_p: sampling (0 = greedy).
     max_turn_tokens, max_total_tokens: per-turn and per-episode token budgets; an
-        episode out of room writes an empty (invalid) turn.
+        episode out of room writes an empty (invalid) turn. By default the run's, where
+        the folder's ``zerosearch_policy.json`` records them, else 500 and 4096.
     chat_template: ``"auto"``, ``"on"`` or ``"off"``; by default what the folder's
         ``zerosearch_policy.json`` records (a training run's ``final/`` has one: the
         policy is prompted as it was trained), else ``"auto"``.
@@ -37,8 +38,8 @@ class TransformersAgent:
         *,
         temperature: float = 0.0,
         top_p: float = 1.0,
-        max_turn_tokens: int = 500,
-        max_total_tokens: int = 4096,
+        max_turn_tokens: int | None = None,
+        max_total_tokens: int | None = None,
         chat_template: str | None = None,
         batch_size: int = 32,
         device: str | None = None,
@@ -52,8 +53,10 @@ class TransformersAgent:
         from .policy import load_policy, read_policy_card
         from .rollout import use_chat_template
 
-        if chat_template is None:
-            chat_template = read_policy_card(model).get("chat_template", "auto")
+        card = read_policy_card(model)  # how the run that trained it played, if one did
+        chat_template = chat_template if chat_template is not None else card.get("chat_template", "auto")
+        max_turn_tokens = max_turn_tokens if max_turn_tokens is not None else int(card.get("max_turn_tokens", 500))
+        max_total_tokens = max_total_tokens if max_total_tokens is not None else int(card.get("max_total_tokens", 4096))
         if chat_template not in ("auto", "on", "off"):
             raise ConfigError(f"chat_template expects 'auto', 'on' or 'off', got {chat_template!r}")
         try:

@@ -112,11 +112,14 @@ class Critic(nn.Module):
 POLICY_CARD = "zerosearch_policy.json"
 
 
-def write_policy_card(folder: str | Path, *, chat: bool, prompt_template: str) -> None:
-    """Record how the policy saw its prompts, so that evaluation prompts it the same way."""
+def write_policy_card(folder: str | Path, *, chat: bool, prompt_template: str | None, max_turn_tokens: int, max_total_tokens: int) -> None:
+    """Record how the policy played during training (its prompt, whether it went through
+    the chat template, its turn budgets), so that evaluation plays it the same way: the
+    ``hf:`` agent reads the chat setting and the budgets; the environment's prompt
+    template is an evaluation flag (``--prompt-template``), recorded here to be copied."""
     import json
 
-    card = {"chat_template": "on" if chat else "off", "prompt_template": prompt_template}
+    card = {"chat_template": "on" if chat else "off", "prompt_template": prompt_template, "max_turn_tokens": max_turn_tokens, "max_total_tokens": max_total_tokens}
     (Path(folder) / POLICY_CARD).write_text(json.dumps(card, indent=1) + "\n")
 
 

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 
 from .generation import GeneratedTurn, Sampling
@@ -95,33 +94,58 @@ class RolloutBatch:
         out["group_ids"] = torch.tensor([e.group for e in self.episodes])
         return out
 
-    def metrics(self) -> dict[str, float]:
-        """Episode statistics for the logs (means over the batch)."""
+    def totals(self) -> dict[str, float]:
+        """Sums over the batch's episodes, from which :func:`batch_metrics` takes its
+        means: sums add up over the processes of a run, means do not."""
         episodes = self.episodes
-        searches = sum(e.info.get("searches", 0) for e in episodes)
-        turns = sum(len(e.turn_spans) for e in episodes)
-
-        def mean(values: Sequence[float]) -> float:
-            return float(np.mean(values)) if len(values) else 0.0
-
         return {
-            "reward": mean([e.reward for e in episodes]),
-            "f1": mean([e.info.get("f1") or 0.0 for e in episodes]),
-            "em": mean([e.info.get("em") or 0.0 for e in episodes]),
-            "cover_em": mean([e.info.get("cover_em") or 0.0 for e in episodes]),
-            "searches_per_episode": searches / len(episodes),
-            "noisy_share": sum(e.info.get("noisy_searches", 0) for e in episodes) / searches if searches else 0.0,
-            "turns_per_episode": turns / len(episodes),
-            "invalid_turn_rate": sum(e.invalid_turns for e in episodes) / max(turns, 1),
-            "answered_rate": mean([float(e.info.get("answered", False)) for e in episodes]),
-            "policy_tokens_per_episode": mean([e.policy_tokens for e in episodes]),
-            "episode_tokens": mean([len(e.token_ids) for e in episodes]),
+            "episodes": float(len(episodes)),
+            "reward": sum(e.reward for e in episodes),
+            "f1": sum(e.info.get("f1") or 0.0 for e in episodes),
+            "em": sum(e.info.get("em") or 0.0 for e in episodes),
+            "cover_em": sum(e.info.get("cover_em") or 0.0 for e in episodes),
+            "searches": float(sum(e.info.get("searches", 0) for e in episodes)),
+            "noisy_searches": float(sum(e.info.get("noisy_searches", 0) for e in episodes)),
+            "turns": float(sum(len(e.turn_spans) for e in episodes)),
+            "invalid_turns": float(sum(e.invalid_turns for e in episodes)),
+            "answered": float(sum(bool(e.info.get("answered", False)) for e in episodes)),
+            "policy_tokens": float(sum(e.policy_tokens for e in episodes)),
+            "episode_tokens": float(sum(len(e.token_ids) for e in episodes)),
             "cut_turns": float(sum(e.cut_turns for e in episodes)),
             "cut_observations": float(sum(e.cut_observations for e in episodes)),
             "hit_total_limit": float(sum(e.hit_total_limit for e in episodes)),
             "sim_prompt_tokens": float(sum(e.info.get("episode_sim_prompt_tokens", 0) for e in episodes)),
             "sim_completion_tokens": float(sum(e.info.get("episode_sim_completion_tokens", 0) for e in episodes)),
         }
+
+    def metrics(self) -> dict[str, float]:
+        """Episode statistics for the logs (means over the batch)."""
+        return batch_metrics(self.totals())
+
+
+def batch_metrics(totals: dict[str, float]) -> dict[str, float]:
+    """The logged episode statistics from :meth:`RolloutBatch.totals` (of one process, or
+    summed over every process of the step)."""
+    n = totals["episodes"]
+
+    def per(key: str, count: float) -> float:
+        return totals[key] / count if count else 0.0
+
+    return {
+        "episodes": n,
+        "reward": per("reward", n),
+        "f1": per("f1", n),
+        "em": per("em", n),
+        "cover_em": per("cover_em", n),
+        "searches_per_episode": per("searches", n),
+        "noisy_share": per("noisy_searches", totals["searches"]),
+        "turns_per_episode": per("turns", n),
+        "invalid_turn_rate": totals["invalid_turns"] / max(totals["turns"], 1.0),
+        "answered_rate": per("answered", n),
+        "policy_tokens_per_episode": per("policy_tokens", n),
+        "episode_tokens": per("episode_tokens", n),
+        **{key: totals[key] for key in ("cut_turns", "cut_observations", "hit_total_limit", "sim_prompt_tokens", "sim_completion_tokens")},
+    }
 
 
 def use_chat_template(tokenizer: Any, setting: str = "auto") -> bool:

@@ -271,7 +271,7 @@ def run_steps(run: Run, state: dict[str, Any], logger: RunLogger, *, progress: b
         with run.engines_asleep():
             metrics = update(run.learner, batch.tensors(tokenizer.pad_token_id))
         run.weights_changed()
-        record = {"step": step, "noise_prob": envs.noise_prob, **batch.metrics(), **metrics, "rollout_s": rollout_s,
+        record = {"step": step, "noise_prob": envs.noise_prob, **step_metrics(accelerator, batch, metrics), "rollout_s": rollout_s,
                   "sim_searches": sim.searches, "sim_wall_s": sim.sim_wall_s}  # fmt: skip
         if run.eval_envs is not None and cfg.eval_every and (step + 1) % cfg.eval_every == 0 and step + 1 < cfg.steps:
             scores = run.evaluate()
@@ -283,6 +283,27 @@ def run_steps(run: Run, state: dict[str, Any], logger: RunLogger, *, progress: b
         if cfg.checkpoint_every and state["step"] % cfg.checkpoint_every == 0 and state["step"] < cfg.steps:
             save_checkpoint(run.learner, run.out_dir, state["step"], state)
     return history
+
+
+def step_metrics(accelerator: Any, batch: Any, update_metrics: dict[str, float]) -> dict[str, float]:
+    """The step's curves over every process: episode statistics from the episodes of all
+    of them (their sums reduced, then divided), the update's figures averaged over them
+    (the throughput summed). One process: its own figures."""
+    from .rollout import batch_metrics
+
+    totals = batch.totals()
+    if accelerator.num_processes == 1:
+        return {**batch_metrics(totals), **update_metrics}
+    import torch
+
+    def reduced(values: dict[str, float], how: str) -> dict[str, float]:
+        tensor = torch.tensor(list(values.values()), dtype=torch.float64, device=accelerator.device)
+        return dict(zip(values, accelerator.reduce(tensor, reduction=how).tolist()))
+
+    update_means = reduced(update_metrics, "mean")
+    if "update_tokens_per_s" in update_metrics:
+        update_means["update_tokens_per_s"] *= accelerator.num_processes  # the run's throughput: every process's tokens
+    return {**batch_metrics(reduced(totals, "sum")), **update_means}
 
 
 def draw_step(cfg: TrainConfig, step: int, process_index: int, rows: int, processes: int = 1) -> tuple[list[int], list[int], int]:
@@ -325,7 +346,8 @@ def save_final(run: Run, state: dict[str, Any], result: RunResult) -> None:
     out_dir = run.out_dir
     run.accelerator.unwrap_model(run.learner.model).save_pretrained(out_dir / "final", state_dict=weights)
     run.tokenizer.save_pretrained(out_dir / "final")
-    write_policy_card(out_dir / "final", chat=run.chat, prompt_template=run.cfg.env.prompt_template)
+    cfg = run.cfg
+    write_policy_card(out_dir / "final", chat=run.chat, prompt_template=cfg.env.prompt_template, max_turn_tokens=cfg.max_turn_tokens, max_total_tokens=cfg.max_total_tokens)
     result.history = read_history(out_dir / "metrics.jsonl")
     if result.history:
         try:
@@ -334,14 +356,24 @@ def save_final(run: Run, state: dict[str, Any], result: RunResult) -> None:
             print("no plot: pip install matplotlib")
 
 
+def peak_rss_gib() -> float | None:
+    """This process's peak resident memory so far (None where the OS does not say)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return round(kib / (2**30 if sys.platform == "darwin" else 2**20), 2)
+
+
 def write_summary(run: Run, result: RunResult) -> None:
     """summary.json (held-out scores, wall time, steps), the result's line and the run folder
     (main process); sim_usage.json is already there (see :mod:`.sim_usage`)."""
     if not run.main:
         return
-    (run.out_dir / "summary.json").write_text(
-        json.dumps({"eval_before": result.eval_before, "eval_after": result.eval_after, "wall_s": result.wall_s, "steps": run.cfg.steps}, indent=2)
-    )
+    summary = {"eval_before": result.eval_before, "eval_after": result.eval_after, "wall_s": result.wall_s, "steps": run.cfg.steps,
+               "peak_rss_gib": peak_rss_gib()}  # fmt: skip
+    (run.out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     if result.eval_before and result.eval_after:
         print(f"held-out F1: {result.eval_before['f1']:.3f} before RL -> {result.eval_after['f1']:.3f} after ({result.wall_s / 60:.1f} min)")
     print(f"run folder: {run.out_dir} (metrics.jsonl, sim_usage.json, reward_curve.png, final/, checkpoints/)")

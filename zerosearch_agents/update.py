@@ -132,7 +132,10 @@ def score_batch(learner: Learner, batch: dict[str, torch.Tensor]) -> None:
             if values is not None:
                 values[columns] = learner.state_values(out.get("hidden"), ids, attention).float()
             if learner.ref_model == "adapter-off":
-                with learner.model.disable_adapter():
+                # the adapter is switched off on the model itself (a DDP wrapper has no
+                # disable_adapter), and the forward still goes through the wrapper
+                bare = learner.accelerator.unwrap_model(learner.model) if learner.accelerator is not None else learner.model
+                with bare.disable_adapter():
                     ref[columns] = forward_logprobs(learner.model, ids, attention, temperature=cfg.temperature)["logprobs"].float()
             elif learner.ref_model is not None:
                 ref_device = next(learner.ref_model.parameters()).device

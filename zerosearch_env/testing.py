@@ -284,11 +284,13 @@ class TinyPolicyServer:
             guide = self.tokenizer.encode(self.script(text), add_special_tokens=False) + [self.tokenizer.eos_token_id]
         ids: list[int] = []
         log_probs: list[float] = []
-        past, feed, reason = None, prompt_ids, "length"
+        from .simulators.hf import kv_cache_keyword
+
+        past, feed, reason, keyword = None, prompt_ids, "length", kv_cache_keyword(self.model)
         with torch.no_grad():
             while len(ids) < max_tokens:
-                out = self.model(input_ids=torch.tensor([feed]), past_key_values=past, use_cache=True)
-                past = out.past_key_values
+                out = self.model(input_ids=torch.tensor([feed]), use_cache=True, **{keyword: past})
+                past = getattr(out, keyword)
                 scores = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
                 if guide is not None:
                     token = guide[len(ids)]

@@ -10,7 +10,7 @@ from zerosearch_agents.config import TrainConfig, add_config_arguments, config_f
 
 
 def test_every_preset_loads_and_the_gpu_presets_match_the_reference():
-    assert set(preset_names()) >= {"cpu-demo", "grpo_qwen3b", "grpo_qwen7b", "ppo_qwen3b", "ppo_qwen7b"}
+    assert set(preset_names()) >= {"cpu-demo", "cpu-smol-policy", "grpo_qwen3b", "grpo_qwen7b", "ppo_qwen3b", "ppo_qwen7b"}
     for name in preset_names():
         make_config(name)
     for size in ("3b", "7b"):

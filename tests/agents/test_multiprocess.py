@@ -25,6 +25,7 @@ def test_two_processes_train_together_and_write_one_run_folder(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [0, 1]  # logged once, by the main process
+    assert all(r["episodes"] == 4 * 2 for r in records)  # the curves cover both processes' episodes, not process 0's 4
     kind, usage = read_sim_usage(tmp_path / "run")  # written by the main process, summed over both
     assert kind == "train" and usage[0].searches == sum(r["sim_searches"] for r in records)
     warm = next(u for u in usage if u.sim == "corpus (warm-start demonstrations)")
@@ -50,3 +51,12 @@ def test_questions_that_do_not_divide_over_the_processes_are_refused(tmp_path):
     done = train(tmp_path / "run", "--questions-per-step", "3")
     assert done.returncode != 0
     assert "questions_per_step (3) is a total over the training processes; make it a multiple of their number (2)" in done.stderr
+
+
+def test_two_processes_train_a_lora_policy_with_a_kl_term(tmp_path):
+    """The KL reference of a LoRA policy is the policy with its adapter off; under data
+    parallel the model is wrapped, and the adapter must be switched off on the model inside."""
+    done = train(tmp_path / "run", "--questions-per-step", "2", "--lora-r", "4", "--kl-coef", "0.01", "--bc-steps", "0")
+    assert done.returncode == 0, done.stderr[-3000:]
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [0, 1] and all("kl" in r for r in records)

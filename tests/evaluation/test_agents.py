@@ -54,7 +54,8 @@ def test_transformers_agent_plays_a_tiny_checkpoint(tmp_path):
 
 def test_transformers_agent_prompts_a_trained_policy_as_its_run_did(tmp_path):
     """A run records whether its prompts went through the chat template (the Qwen base
-    presets train with it off); the agent follows the record unless told otherwise."""
+    presets train with it off) and its turn budgets; the agent follows the record unless
+    told otherwise."""
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
     from zerosearch_agents.policy import build_tiny_policy, load_policy, write_policy_card
@@ -64,6 +65,8 @@ def test_transformers_agent_prompts_a_trained_policy_as_its_run_did(tmp_path):
     tokenizer.chat_template = "{% for m in messages %}<user> {{ m['content'] }} <eos>{% endfor %}"
     tokenizer.save_pretrained(path)
     assert make_agent(f"hf:{path}").chat  # no record: the template is used when there is one
-    write_policy_card(path, chat=False, prompt_template="Question: {question}\n")
-    assert not make_agent(f"hf:{path}").chat
-    assert make_agent(f"hf:{path}", chat_template="on").chat
+    assert make_agent(f"hf:{path}").max_turn_tokens == 500
+    write_policy_card(path, chat=False, prompt_template="Question: {question}\n", max_turn_tokens=24, max_total_tokens=512)
+    agent = make_agent(f"hf:{path}")
+    assert not agent.chat and (agent.max_turn_tokens, agent.max_total_tokens) == (24, 512)  # the run's budgets too
+    assert make_agent(f"hf:{path}", chat_template="on", max_turn_tokens=40).chat

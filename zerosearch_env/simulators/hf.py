@@ -14,6 +14,16 @@ from .base import SamplingConfig, SearchRequest, SearchResult, SimulatorFault
 from .prompts import PROMPT_MODES, render_chat
 
 
+def kv_cache_keyword(model: Any) -> str:
+    """The name under which this transformers version's ``forward`` takes and returns the
+    KV cache: ``cache`` from transformers 5.25 on (``past_key_values`` still works there,
+    with a deprecation warning at every call), ``past_key_values`` before."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft model forwards **kwargs
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+
+
 def batch_seed(batch: Sequence[SearchRequest]) -> int:
     """One stable seed from the batch's request seeds (None counts as 0).
 
