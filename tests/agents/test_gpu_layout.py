@@ -16,7 +16,7 @@ from zerosearch_env.errors import ConfigError  # noqa: E402
 
 from .conftest import two_processes  # noqa: E402
 
-GPU_PRESETS = [name for name in preset_names() if name != "cpu-demo"]
+GPU_PRESETS = [name for name in preset_names() if not name.startswith("cpu-")]
 
 
 @pytest.mark.parametrize("preset", GPU_PRESETS)
