@@ -32,7 +32,6 @@ import numpy as np
 
 from .build import build_learner, make_generator
 from .checkpoints import checkpoint_to_resume, load_checkpoint, save_checkpoint
-from .policy import write_policy_card
 from .config import TrainConfig, add_config_arguments, config_from_args, preset_names
 from .launch import check_launch, gpu_memory_gib, print_plan, refuse_unfit_plan
 from .run_log import RunLogger, plot_curve, read_history
@@ -346,6 +345,8 @@ def save_final(run: Run, state: dict[str, Any], result: RunResult) -> None:
     out_dir = run.out_dir
     run.accelerator.unwrap_model(run.learner.model).save_pretrained(out_dir / "final", state_dict=weights)
     run.tokenizer.save_pretrained(out_dir / "final")
+    from .policy import write_policy_card
+
     cfg = run.cfg
     write_policy_card(out_dir / "final", chat=run.chat, prompt_template=cfg.env.prompt_template, max_turn_tokens=cfg.max_turn_tokens, max_total_tokens=cfg.max_total_tokens)
     result.history = read_history(out_dir / "metrics.jsonl")
