@@ -151,6 +151,13 @@ def test_importing_the_environment_loads_neither_the_learner_nor_torch_nor_a_fra
     assert out.stdout.strip() == "[]"
 
 
+def test_the_command_line_builds_every_parser_without_torch():
+    """A core install (no torch) still gets `zerosearch --help` and `zerosearch train --help`."""
+    out = _run("import sys; sys.modules['torch'] = None; from zerosearch_env.cli import main; main(['train', '--help'])")
+    assert out.returncode == 0, out.stderr
+    assert "--preset" in out.stdout
+
+
 def test_another_package_named_agents_first_on_the_path_changes_nothing(tmp_path):
     """The OpenAI Agents SDK installs a top-level ``agents`` package: ours is not called that."""
     (tmp_path / "agents").mkdir()
