@@ -73,21 +73,18 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.from_run:
         out_dir = Path(args.from_run)
-        cfg = make_config(args.preset, out_dir=str(out_dir))
-        summary = json.loads((out_dir / "summary.json").read_text())
-        before, after, wall_s = summary["eval_before"], summary["eval_after"], summary["wall_s"]
-        history, peak = read_history(out_dir / "metrics.jsonl"), summary.get("peak_rss_gib")
     else:
-        cfg = make_config(args.preset, out_dir=str(ROOT / "runs" / args.preset))
-        if Path(cfg.out_dir).exists():
-            shutil.rmtree(cfg.out_dir)
-        result = train(cfg)
-        before, after, history, wall_s = result.eval_before, result.eval_after, result.history, result.wall_s
-        peak = json.loads((Path(cfg.out_dir) / "summary.json").read_text()).get("peak_rss_gib")
+        out_dir = ROOT / "runs" / args.preset
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        train(make_config(args.preset, out_dir=str(out_dir)))
+    cfg = make_config(**json.loads((out_dir / "config.json").read_text()))  # the run's own settings, overrides included
+    summary = json.loads((out_dir / "summary.json").read_text())
+    history = read_history(out_dir / "metrics.jsonl")
     stem = args.preset.replace("-", "_")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(Path(cfg.out_dir) / "reward_curve.png", RESULTS / f"{stem}_curve.png")
-    markdown = render(args.preset, cfg, before, after, history, wall_s, peak)
+    shutil.copy(out_dir / "reward_curve.png", RESULTS / f"{stem}_curve.png")
+    markdown = render(args.preset, cfg, summary["eval_before"], summary["eval_after"], history, summary["wall_s"], summary.get("peak_rss_gib"))
     (RESULTS / f"{stem}.md").write_text(markdown + "\n")
     readme = ROOT / "README.md"
     text = readme.read_text()

@@ -248,8 +248,11 @@ class TinyPolicyServer:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from .simulators.hf import kv_cache_keyword
+
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
         self.model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+        self._cache_keyword = kv_cache_keyword(self.model)
         self.script = script
         self.weights_version = weights_version
         self.history: list[tuple[list[int], GeneratedTurn]] = []  # (prompt ids, what came back) per request
@@ -284,9 +287,7 @@ class TinyPolicyServer:
             guide = self.tokenizer.encode(self.script(text), add_special_tokens=False) + [self.tokenizer.eos_token_id]
         ids: list[int] = []
         log_probs: list[float] = []
-        from .simulators.hf import kv_cache_keyword
-
-        past, feed, reason, keyword = None, prompt_ids, "length", kv_cache_keyword(self.model)
+        past, feed, reason, keyword = None, prompt_ids, "length", self._cache_keyword
         with torch.no_grad():
             while len(ids) < max_tokens:
                 out = self.model(input_ids=torch.tensor([feed]), use_cache=True, **{keyword: past})

@@ -104,10 +104,10 @@ def lead_with_answer(document: str, golden_answers: Sequence[str]) -> str:
     """The document with its answer-bearing sentences moved up to just after its title.
 
     A useful document then says what matters at once, the way a search snippet does, and
-    the choice that tells the modes apart falls on one position right after the title:
-    a small pretrained model learns that choice from far fewer examples than one spread
-    over wherever the answer happened to sit. A document without the answer is returned
-    as it is.
+    the choice that tells the modes apart falls on one position right after the title
+    instead of wherever the answer happened to sit. (On SmolLM2 with its top 8 layers
+    trained for 25 minutes this did not teach the quality word: see the README's
+    cpu-smol attempts.) A document without the answer is returned as it is.
 
     >>> lead_with_answer('"Ada" Ada wrote poems. Ada was born in 1815. Ada liked maths.', ["1815"])
     '"Ada" Ada was born in 1815. Ada wrote poems. Ada liked maths.'

@@ -67,7 +67,7 @@ class SimTuneConfig:
     tiny_split_digits: bool = setting(True, "tiny model: one token per digit, so numbers are copied digit by digit.")
     noisy_answer_penalty: float = setting(0.0, "Weight of an unlikelihood term on noisy examples: -log(1 - p) of a golden answer's next token (its first, or the one after an answer prefix the document has just written), summed over a document's tokens and averaged over noisy documents, so noisy mode learns not to write the answer (0: off).")
     pair_twins: bool = setting(False, "Put each useful search and its noisy twin (same query and question) in one batch, so every step contrasts the two modes; batch_size then counts examples in pairs.")
-    answer_first: bool = setting(False, "Move the answer-bearing sentences of each useful document up to just after its title, so the modes differ at one position the model learns quickly (noisy documents are left as they are).")
+    answer_first: bool = setting(False, "Move the answer-bearing sentences of each useful document up to just after its title, so the modes differ at one position right after the title (noisy documents are left as they are).")
     train_top_layers: int = setting(0, "Train only the top N decoder layers (full or LoRA) and freeze the rest: the backward pass stops there (0: every layer).")
     gradient_checkpointing: bool = setting(False, "Recompute activations in the backward pass (less GPU memory).")
     torch_threads: int | None = setting(None, "CPU threads for torch (1 is often fastest on a busy 2-core machine).")
