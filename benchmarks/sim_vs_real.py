@@ -15,6 +15,14 @@ the scripted agent's searches of them, at top-1.
     python benchmarks/sim_vs_real.py                                  # (a), (b) and the untrained tiny LLM
     python benchmarks/sim_vs_real.py --tuned runs/simtune-cpu/model   # adds (c); saved rows are reused
     python benchmarks/sim_vs_real.py --quick --out-dir .ci-runs/sim-vs-real   # CI: 2 steps, 16 questions
+    python benchmarks/sim_vs_real.py --short --prompt-model smollm2-135m --tuned runs/simtune-smol5/model   # real models
+
+``--short`` is the miniature for simulators a CPU cannot afford 16,000 searches of (a real
+instruct model answers about 2 searches a second on 2 cores): the preset cut to 12 GRPO
+steps of 16 questions x 8 rollouts and demonstrations on the first 512 training questions
+(:data:`SHORT`), every engine retrained on that shortening, bm25 included, and fidelity
+on the first 40 held-out questions. It keeps its own table (``sim_vs_real_short.*``
+and the README section between ``<!-- sim-vs-real-short:start -->`` and ``<!-- sim-vs-real-short:end -->``).
 
 The engines (``--engines`` picks some):
 - ``bm25`` (a): the real engine. It has no noisy mode, so the curriculum changes nothing.
@@ -53,11 +61,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 START, END = "<!-- sim-vs-real:start -->", "<!-- sim-vs-real:end -->"
+SHORT_MARKERS = ("<!-- sim-vs-real-short:start -->", "<!-- sim-vs-real-short:end -->")
 PRESET = "cpu-demo"
 ORDER = ("bm25", "corpus", "tuned", "random-llm", "prompt")
 #: How the quick mode shortens the preset (the CI line of the CPU demo does the same).
 QUICK = {"steps": 2, "questions_per_step": 8, "bc_steps": 20, "eval_questions": 16, "eval_every": 0}
-QUESTIONS = {"full": 200, "quick": 16}  # held-out questions of the bm25 evaluation and of fidelity
+#: How the short mode shortens it, for real-model simulators (about 2,000 searches a run).
+SHORT = {"steps": 12, "questions_per_step": 16, "group_size": 8, "bc_questions": 512, "eval_questions": 50, "eval_every": 0}
+QUESTIONS = {"full": 200, "quick": 16, "short": 200}  # held-out questions of the bm25 evaluation
+FIDELITY_QUESTIONS = {"full": 200, "quick": 16, "short": 40}  # held-out questions of fidelity (and the scripted agent's searches of them)
+#: The prompt-based row's prompt (``--prompt-mode``): the small-model prompt measures better on SmolLM2-135M.
+PROMPT_MODE = "prompt-small"
 #: The transformers simulators' options: one top-1 document fits in 64 new tokens; a tuned
 #: simulator gets 128, as ``zerosearch simtune run --preset cpu-demo`` measures it (it stops at its end token).
 LLM_KWARGS = {"max_new_tokens": 64, "batch_size": 64, "temperature": 0.8}
@@ -67,9 +81,8 @@ TUNED_NOT_RUN = (
     "not run yet: `python benchmarks/sim_vs_real.py --tuned <zerosearch simtune model folder>` trains it and keeps the rows above."
 )
 PROMPT_NOT_RUN = (
-    "not run yet: `--prompt-model smollm2-135m` runs it with a real instruct model (`zerosearch models get smollm2-135m`), "
-    "but at about 0.3 searches/s on 2 cores the preset's 16,000-odd searches would take about 15 hours; a shortened "
-    "run, with the bm25 row retrained on the same shortening, is still to be made."
+    "not run in this table: at about 2 searches/s on 2 cores a real instruct model cannot afford the preset's 16,000-odd "
+    "searches (over 2 hours). The short table below (`--short --prompt-model smollm2-135m`) trains it, and bm25, on a shortening."
 )
 #: The paper's comparison of training engines: average EM over its QA benchmarks (the
 #: reference's EM, which is cover-EM), every policy evaluated against real search.
@@ -125,15 +138,17 @@ def engine_specs(args: argparse.Namespace, out_dir: Path) -> list[EngineSpec]:
         tuned = Path(args.tuned)
         if not (tuned / "config.json").is_file():
             raise SystemExit(f"--tuned expects a model folder (config.json, weights, tokenizer), got {tuned}")
+        name = f"{tuned.parent.name}/{tuned.name}" if tuned.name == "model" else tuned.name  # simtune's model folders are all called model
         named = {"sim": f"model folder {tuned.name}", "folder_sha256": folder_digest(tuned)}  # its contents, wherever it lies
-        specs.append(EngineSpec("tuned", f"(c) tuned simulator `{tuned.name}`", str(tuned), "hf", tuned_kwargs, named))
+        specs.append(EngineSpec("tuned", f"(c) tuned simulator `{name}`", str(tuned), "hf", tuned_kwargs, named))
     random_llm = out_dir / "random-llm-sim"
     if not (random_llm / "config.json").is_file():
         build_tiny_llama(random_llm, seed=0)
     named = {"sim": "random-init tiny Llama (zerosearch_env.testing.build_tiny_llama, seed 0)"}
     specs.append(EngineSpec("random-llm", "random-init tiny Llama (no tuning)", str(random_llm), "hf", llm_kwargs, named))
     if args.prompt_model:
-        specs.append(EngineSpec("prompt", f"(d) prompt-based `{args.prompt_model}`", f"prompt:{args.prompt_model}", "hf", llm_kwargs))
+        prompt_kwargs = {**llm_kwargs, "mode": args.prompt_mode}
+        specs.append(EngineSpec("prompt", f"(d) prompt-based `{args.prompt_model}` ({args.prompt_mode})", f"prompt:{args.prompt_model}", "hf", prompt_kwargs))
     return specs
 
 
@@ -294,7 +309,7 @@ def render(rows: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
     lines += [part for line in slowdown_lines(rows) for part in (line, "")]
     lines += [
         (
-            f"Fidelity of each training engine against bm25 (`zerosearch fidelity`, top-1, the {meta['questions']} questions "
+            f"Fidelity of each training engine against bm25 (`zerosearch fidelity`, top-1, the first {meta.get('fidelity_questions', meta['questions'])} questions "
             "and the scripted agent's searches of them, scripted reader):"
         ),
         "",
@@ -381,14 +396,15 @@ def write_json(path: Path, rows: dict[str, dict[str, Any]], meta: dict[str, Any]
     os.replace(partial, path)
 
 
-def replace_readme_section(markdown: str, readme: Path = ROOT / "README.md") -> bool:
+def replace_readme_section(markdown: str, readme: Path = ROOT / "README.md", markers: tuple[str, str] = (START, END)) -> bool:
     """Put ``markdown`` between the markers (re-read just before writing); False without them."""
+    start, end = markers
     text = readme.read_text()
-    if START not in text or END not in text:
+    if start not in text or end not in text:
         return False
-    head, rest = text.split(START, 1)
+    head, rest = text.split(start, 1)
     partial = readme.with_suffix(".md.partial")
-    partial.write_text(f"{head}{START}\n{markdown}\n{END}{rest.split(END, 1)[1]}")
+    partial.write_text(f"{head}{start}\n{markdown}\n{end}{rest.split(end, 1)[1]}")
     os.replace(partial, readme)
     return True
 
@@ -400,16 +416,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", help=f"comma-separated engines to train ({', '.join(ORDER)}); default: every configured one")
     parser.add_argument("--force", action="store_true", help="retrain the asked engines even if a saved row has the same settings")
     parser.add_argument("--llm-kwargs", help=f"JSON options of every transformers simulator (default {json.dumps(LLM_KWARGS)}; the tuned one {json.dumps(TUNED_KWARGS)})")
-    parser.add_argument("--quick", action="store_true", help=f"a shortened run for CI ({QUICK}, {QUESTIONS['quick']} questions); writes beside its runs only")
-    parser.add_argument("--out-dir", help="run folders (default runs/sim-vs-real, or runs/sim-vs-real-quick with --quick)")
+    parser.add_argument("--prompt-mode", default=PROMPT_MODE, help=f"the prompt-based row's prompt: prompt or prompt-small (default {PROMPT_MODE})")
+    modes = parser.add_mutually_exclusive_group()
+    modes.add_argument("--quick", action="store_true", help=f"a shortened run for CI ({QUICK}, {QUESTIONS['quick']} questions); writes beside its runs only")
+    modes.add_argument("--short", action="store_true", help=f"the preset shortened for real-model simulators ({SHORT}); its own table and README section")
+    parser.add_argument("--out-dir", help="run folders (default runs/sim-vs-real, runs/sim-vs-real-quick with --quick, runs/sim-vs-real-short with --short)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
-    mode = "quick" if args.quick else "full"
-    out_dir = Path(args.out_dir or ROOT / "runs" / ("sim-vs-real-quick" if args.quick else "sim-vs-real"))
+    mode = "quick" if args.quick else "short" if args.short else "full"
+    out_dir = Path(args.out_dir or ROOT / "runs" / {"quick": "sim-vs-real-quick", "short": "sim-vs-real-short", "full": "sim-vs-real"}[mode])
     out_dir.mkdir(parents=True, exist_ok=True)
     results = out_dir if args.quick else RESULTS
-    json_path = results / "sim_vs_real.json"
+    stem = "sim_vs_real_short" if args.short else "sim_vs_real"
+    json_path = results / f"{stem}.json"
     specs = engine_specs(args, out_dir)
     asked = args.engines.split(",") if args.engines else [s.key for s in specs]
     unknown = sorted(set(asked) - {s.key for s in specs})
@@ -418,22 +438,26 @@ def main(argv: list[str] | None = None) -> int:
 
     from zerosearch_agents.config import make_config
 
-    overrides = QUICK if args.quick else {}
+    overrides = {"quick": QUICK, "short": SHORT, "full": {}}[mode]
     cfg = make_config(PRESET, **overrides)
     settings = {"preset": PRESET, "mode": mode, "overrides": overrides, "questions": QUESTIONS[mode], "seed": cfg.seed}
+    if mode == "short":  # (the other modes' rows were saved without it: their identity stays the same)
+        settings["fidelity_questions"] = FIDELITY_QUESTIONS[mode]
+    fidelity_questions = FIDELITY_QUESTIONS[mode]
     progress = not args.no_progress
     rows = load_rows(json_path)
-    queries = scripted_queries(real_env(cfg), settings["questions"], out_dir, progress=progress)
+    queries = scripted_queries(real_env(cfg), fidelity_questions, out_dir, progress=progress)
     for spec in engines_to_train(specs, rows, asked, settings, force=args.force):
         print(f"== {spec.label}: training against {spec.sim}", flush=True)
         started = time.perf_counter()
         row = train_and_evaluate(spec, settings, out_dir, progress=progress)
-        row["fidelity"] = fidelity_scores(spec, queries, settings["questions"], out_dir, progress=progress)
+        row["fidelity"] = fidelity_scores(spec, queries, fidelity_questions, out_dir / spec.key, progress=progress)
         rows[spec.key] = row
         meta = {
             "machine": f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)",
             "seed": cfg.seed,
             "questions": settings["questions"],
+            "fidelity_questions": fidelity_questions,
             "overrides_text": ", ".join(f"{k} {v}" for k, v in overrides.items()) or "as it is",
         }
         write_json(json_path, rows, meta)  # after every engine: a killed call keeps the rows it finished
@@ -446,9 +470,10 @@ def main(argv: list[str] | None = None) -> int:
         print("no rows yet")
         return 1
     markdown = render(rows, meta)
-    (results / "sim_vs_real.md").write_text(markdown + "\n")
-    if not args.quick and not replace_readme_section(markdown):
-        print(f"README.md has no {START} ... {END} section; the table is in {results / 'sim_vs_real.md'}")
+    (results / f"{stem}.md").write_text(markdown + "\n")
+    markers = SHORT_MARKERS if args.short else (START, END)
+    if not args.quick and not replace_readme_section(markdown, markers=markers):
+        print(f"README.md has no {markers[0]} ... {markers[1]} section; the table is in {results / f'{stem}.md'}")
     print(markdown)
     return 0
 

@@ -95,3 +95,16 @@ def test_the_readme_section_is_replaced_between_its_markers_only(svr, tmp_path):
     assert readme.read_text() == f"before\n{svr.START}\nnew table\n{svr.END}\nafter\n"
     readme.write_text("no markers\n")
     assert not svr.replace_readme_section("new table", readme) and readme.read_text() == "no markers\n"
+
+
+def test_the_short_table_has_its_own_section_and_its_own_shortening(svr, tmp_path):
+    readme = tmp_path / "README.md"
+    start, end = svr.SHORT_MARKERS
+    readme.write_text(f"{svr.START}\nfull table\n{svr.END}\n{start}\nold\n{end}\n")
+    assert svr.replace_readme_section("short table", readme, markers=svr.SHORT_MARKERS)
+    assert readme.read_text() == f"{svr.START}\nfull table\n{svr.END}\n{start}\nshort table\n{end}\n"  # the full table untouched
+    from zerosearch_agents.config import make_config
+
+    cfg = make_config("cpu-demo", **svr.SHORT)  # a valid shortening of the preset
+    assert cfg.bc_questions == 512 and cfg.steps * cfg.questions_per_step * cfg.group_size < 2500  # episodes of GRPO
+    assert svr.FIDELITY_QUESTIONS["short"] < svr.QUESTIONS["short"]  # fidelity costs the simulator; the bm25 evaluation does not

@@ -107,6 +107,7 @@ class TrainConfig:
     bc_steps: int = setting(0, "Optimizer steps of behaviour cloning.")
     bc_lr: float = setting(1e-3, "Learning rate of behaviour cloning.")
     bc_batch_size: int = setting(16, "Trajectories per behaviour-cloning step.")
+    bc_questions: int | None = setting(None, "Play the scripted demonstrations on the first N training questions only (None: every one); with an LLM simulator each costs its searches.")
     bc_no_search_share: float = setting(0.0, "Share of scripted demonstrations that answer without searching (a warm start that has not learned when to search).")
     bc_keep_think: bool = setting(True, "Keep the <think> text of scripted demonstrations.")
     bc_swap_names: bool = setting(False, "Swap the synthetic world's invented names at random in each cloning batch (consistently within an episode), so the policy learns to copy names rather than memorise them.")
@@ -181,6 +182,8 @@ class TrainConfig:
             fail(f"vllm_gpu_memory_utilization expects a share in (0, 1), got {self.vllm_gpu_memory_utilization!r}")
         if self.critic not in ("head", "model"):
             fail(f"critic expects head or model, got {self.critic!r}")
+        if self.bc_questions is not None and (isinstance(self.bc_questions, bool) or self.bc_questions < 1):
+            fail(f"bc_questions expects a number of training questions >= 1 (None: every one), got {self.bc_questions!r}")
         if self.bc_steps and self.bc_source is None:
             fail("bc_steps > 0 needs bc_source ('scripted' or a trajectories jsonl)")
         if self.bc_swap_names and not is_synthetic(self.env.dataset):

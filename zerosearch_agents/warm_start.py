@@ -51,9 +51,11 @@ def scripted_demonstrations(
     keep_think: bool = True,
     seed: int = 0,
     batch_size: int = 64,
+    questions: int | None = None,
     on_played: Callable[[Any], None] | None = None,
 ) -> list[Demonstration]:
-    """Play the scripted agent once on every row of the environment's dataset.
+    """Play the scripted agent once on every row of the environment's dataset (the first
+    ``questions`` rows when given).
 
     Row ``i`` is played with reset seed ``seed + i``. ``no_search_share`` of the episodes
     (chosen with ``seed``) come from the agent told to answer at once (a typed guess),
@@ -67,7 +69,7 @@ def scripted_demonstrations(
     envs = ZeroSearchVectorEnv(num_envs=batch_size, **env_kwargs)
     skip_search = np.random.default_rng(seed).random(len(envs.rows)) < no_search_share
     agent = _Demonstrator(skip_search, seed)
-    played = range(len(envs.rows))
+    played = range(len(envs.rows) if questions is None else min(questions, len(envs.rows)))
     starts = [EpisodeStart(index, index=index, seed=seed + index) for index in played]
     demos = {}
     for episode in play_episodes(envs, agent, starts):
@@ -236,6 +238,7 @@ def warm_start(
             no_search_share=cfg.bc_no_search_share,
             keep_think=cfg.bc_keep_think,
             seed=cfg.seed,
+            questions=cfg.bc_questions,
             on_played=on_played,
         )
     else:

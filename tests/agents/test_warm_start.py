@@ -46,3 +46,19 @@ def test_a_demonstration_longer_than_the_episode_limit_is_cut_and_still_clones()
     assert episode.turn_spans and all(0 <= start < end <= 60 for start, end in episode.turn_spans)
     assert len(episode.turn_spans) == 1  # the answer turn lay past the limit
     RolloutBatch([episode]).tensors(pad_id=0)  # the reward's position exists
+
+
+def test_demonstrations_on_the_first_questions_only_are_those_of_the_whole_set():
+    from zerosearch_agents.config import make_config
+    from zerosearch_agents.warm_start import scripted_demonstrations
+
+    cfg = make_config("cpu-demo")
+    kwargs = dict(no_search_share=0.5, seed=3)
+    rows = [{"question": f"Who founded Mill {i}?", "golden_answers": [f"Founder {i}"]} for i in range(12)]
+    documents = [{"id": str(i), "contents": f'"Mill {i}" Mill {i} was founded by Founder {i}.'} for i in range(12)]
+    env = cfg.env.env_kwargs(difficulty=0.0, dataset=rows, corpus=documents)
+    every = scripted_demonstrations(env, **kwargs)
+    first = scripted_demonstrations(env, questions=5, **kwargs)
+    assert len(every) == 12 and first == every[:5]  # the same seeds and the same no-search draws
+    with pytest.raises(Exception, match="bc_questions expects a number of training questions >= 1"):
+        make_config("cpu-demo", bc_questions=0)

@@ -40,7 +40,7 @@ def write_card(out: Path, cfg: SimTuneConfig, result: SimTuneResult, examples: l
             + (f", top {cfg.train_top_layers} layers only" if cfg.train_top_layers else "")
             + (", useful/noisy twins paired in every batch" if cfg.pair_twins else ""),
             "steps": result.steps, "train_loss": result.train_loss, "eval_loss": result.eval_loss,
-            "wall_minutes": round(result.wall_s / 60, 2), "parameters": result.parameters,
+            "wall_minutes": round(result.wall_s / 60, 2), "train_minutes": round(result.train_s / 60, 2), "parameters": result.parameters,
             "dropped_too_long": result.dropped_too_long, "settings": asdict(cfg),
         },  # fmt: skip
         "fidelity": fidelity,

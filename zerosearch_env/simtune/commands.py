@@ -32,6 +32,7 @@ def add_simtune_parser(commands: Any) -> argparse.ArgumentParser:
     add_label(steps)
     add_train(steps)
     add_run(steps)
+    add_curve(steps)
     return simtune
 
 
@@ -201,4 +202,40 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"\ntuned simulator: {result.model_dir} ({result.wall_s / 60:.1f} min in all)")
     for name, value in result.figures.items():
         print(f"  {name}: {value}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- curve
+
+
+def add_curve(steps: Any) -> None:
+    curve = steps.add_parser(
+        "curve",
+        help="fidelity of a tuned simulator's snapshots over its training time (simtune train --snapshot-minutes)",
+        description="Score every snapshot a training run saved (simtune train --snapshot-minutes 5 10 20) and the final "
+        "folder against bm25 on the held-out world, then write curve.json, curve.md and curve.png: answer presence, noisy "
+        "leak and separation against training minutes. Each point resumes from its own folder.",
+    )
+    curve.add_argument("model", help="the simulator folder simtune train wrote (its snapshots are in MODEL/snapshots/)")
+    curve.add_argument("--out", required=True, help="folder of the points and the curve")
+    curve.add_argument("--queries", nargs="+", default=[], metavar="TRAJECTORIES", help="trajectories files whose searches are queried too (zerosearch eval's trajectories.jsonl)")
+    curve.add_argument("--limit", type=int, default=40, help="first N held-out questions (default 40)")
+    curve.add_argument("--topk", type=int, default=1, help="documents per search (default 1)")
+    curve.add_argument("--sim-kwargs", type=_json_object, default={}, help="transformers backend options, a JSON object (e.g. max_new_tokens, temperature, batch_size)")
+    curve.add_argument("--no-progress", action="store_true", help="no progress bars")
+    curve.set_defaults(func=cmd_curve)
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    from ..config_flags import parse_value
+
+    return parse_value(text, dict[str, Any])
+
+
+def cmd_curve(args: argparse.Namespace) -> int:
+    from .curve import CURVE_MD, CURVE_PNG, measure_curve, render_curve
+
+    points = measure_curve(args.model, args.out, queries=args.queries, limit=args.limit, topk=args.topk, sim_kwargs=args.sim_kwargs, progress=not args.no_progress)
+    print(render_curve(points))
+    print(f"wrote {args.out}/{CURVE_MD} and {CURVE_PNG}")
     return 0

@@ -21,6 +21,7 @@ import json
 import math
 import os
 import random
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -35,6 +36,8 @@ from .examples import SimExample, answer_first, balance, read_examples
 T = TypeVar("T")
 TRAIN_LOG = "train_log.jsonl"
 TRAIN_CONFIG = "simtune_config.json"
+SNAPSHOTS = "snapshots"
+SNAPSHOT_INFO = "snapshot.json"
 
 
 @dataclass
@@ -69,6 +72,7 @@ class SimTuneConfig:
     pair_twins: bool = setting(False, "Put each useful search and its noisy twin (same query and question) in one batch, so every step contrasts the two modes; batch_size then counts examples in pairs.")
     answer_first: bool = setting(False, "Move the answer-bearing sentences of each useful document up to just after its title, so the modes differ at one position right after the title (noisy documents are left as they are).")
     train_top_layers: int = setting(0, "Train only the top N decoder layers (full or LoRA) and freeze the rest: the backward pass stops there (0: every layer).")
+    snapshot_minutes: list[float] = setting([], "Save a copy of the simulator once training has run this many minutes, into OUT/snapshots/ (measure them with zerosearch simtune curve OUT).")
     gradient_checkpointing: bool = setting(False, "Recompute activations in the backward pass (less GPU memory).")
     torch_threads: int | None = setting(None, "CPU threads for torch (1 is often fastest on a busy 2-core machine).")
 
@@ -85,6 +89,9 @@ class SimTuneConfig:
             raise ConfigError(f"train_top_layers expects 0 (every layer) or a positive number of layers, got {self.train_top_layers!r}")
         if self.pair_twins and self.batch_size % 2:
             raise ConfigError(f"pair_twins puts a useful example and its noisy twin in one batch: batch_size must be even, got {self.batch_size}")
+        self.snapshot_minutes = sorted(float(m) for m in self.snapshot_minutes)
+        if any(m <= 0 for m in self.snapshot_minutes):
+            raise ConfigError(f"snapshot_minutes expects minutes of training > 0, got {self.snapshot_minutes!r}")
         if self.max_steps < 0 or self.epochs <= 0:
             raise ConfigError(f"expects max_steps >= 0 and epochs > 0, got {self.max_steps!r} and {self.epochs!r}")
 
@@ -103,6 +110,7 @@ class SimTuneResult:
     wall_s: float
     parameters: int
     history: list[dict[str, float]] = field(default_factory=list)
+    train_s: float = 0.0  # in the training loop alone (wall_s also counts loading and saving)
 
 
 # ----------------------------------------------------------------------------- tokens
@@ -400,8 +408,16 @@ def train_simulator(cfg: SimTuneConfig, *, progress: bool = True, fidelity: dict
     per_step = per_device * cfg.grad_accum * max(1, int(os.environ.get("WORLD_SIZE", "1")))
     steps = cfg.max_steps or max(1, math.ceil(len(kept) * cfg.epochs / per_step))
 
+    snapshots_due = list(enumerate(cfg.snapshot_minutes))
+    if snapshots_due:
+        shutil.rmtree(out / SNAPSHOTS, ignore_errors=True)  # a retrained folder's snapshots are of this run only
+    trained_from: list[float] = []
+
     class _Log(TrainerCallback):
-        """Keeps the loss curve in ``train_log.jsonl``, and stops at the time budget."""
+        """Keeps the loss curve in ``train_log.jsonl``, saves the snapshots, and stops at the time budget."""
+
+        def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
+            trained_from.append(time.perf_counter())
 
         def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
             if logs and state.is_world_process_zero:
@@ -410,7 +426,12 @@ def train_simulator(cfg: SimTuneConfig, *, progress: bool = True, fidelity: dict
                 with (out / TRAIN_LOG).open("a", encoding="utf-8") as f:
                     f.write(json.dumps(record) + "\n")
 
-        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+        def on_step_end(self, args, state, control, model=None, **kwargs):  # noqa: ANN001
+            minutes = (time.perf_counter() - trained_from[0]) / 60
+            while snapshots_due and minutes >= snapshots_due[0][1]:
+                index, due = snapshots_due.pop(0)
+                if state.is_world_process_zero:
+                    save_snapshot(model, tokenizer, out / SNAPSHOTS / f"{index:02d}-min-{due:g}", {"due_minutes": due, "minutes": round(minutes, 2), "step": state.global_step})
             if cfg.max_minutes is not None and time.perf_counter() - started > cfg.max_minutes * 60:
                 control.should_training_stop = True
             return control
@@ -433,6 +454,7 @@ def train_simulator(cfg: SimTuneConfig, *, progress: bool = True, fidelity: dict
 
         trainer.remove_callback(PrinterCallback)
     output = trainer.train()
+    train_s = time.perf_counter() - trained_from[0]
     eval_loss = trainer.evaluate()["eval_loss"] if eval_rows else None
     trained = trainer.model
     if cfg.lora:
@@ -441,12 +463,28 @@ def train_simulator(cfg: SimTuneConfig, *, progress: bool = True, fidelity: dict
         out_dir=out, examples=len(examples), balance=balance(examples), dropped_too_long=dropped, steps=trainer.state.global_step,
         train_loss=float(output.training_loss), eval_loss=None if eval_loss is None else float(eval_loss),
         wall_s=time.perf_counter() - started, parameters=sum(p.numel() for p in trained.parameters()), history=history,
+        train_s=train_s,
     )  # fmt: skip
     if trainer.is_world_process_zero():
         save_simulator(trained, tokenizer, out)
         (out / TRAIN_CONFIG).write_text(json.dumps(asdict(cfg), indent=2) + "\n")
         write_card(out, cfg, result, examples, fidelity=fidelity)
     return result
+
+
+def save_snapshot(model: Any, tokenizer: Any, folder: Path, info: dict[str, Any]) -> Path:
+    """A loadable copy of the model in training (LoRA merged into a copy, the training
+    model untouched) in ``folder``, with ``snapshot.json`` saying when it was taken."""
+    import copy
+
+    use_cache = model.config.use_cache
+    saved = copy.deepcopy(model).merge_and_unload() if hasattr(model, "merge_and_unload") else model
+    generation_config = copy.deepcopy(saved.generation_config) if saved is model else None
+    save_simulator(saved, tokenizer, folder)
+    if saved is model:  # what saving set for generation is put back
+        model.config.use_cache, model.generation_config = use_cache, generation_config
+    (folder / SNAPSHOT_INFO).write_text(json.dumps(info) + "\n")
+    return folder
 
 
 def save_simulator(model: Any, tokenizer: Any, out: Path) -> None:
