@@ -151,21 +151,30 @@ def forward_logprobs(
     Returns ``logprobs`` (B, T) with position t holding log p(token_t | tokens_<t) (0 at
     t = 0), optionally ``entropy`` (B, T) and the last ``hidden`` states (B, T, H).
     Logits are divided by the sampling temperature, so the log-probs match the
-    distribution rollouts were sampled from.
+    distribution rollouts were sampled from. The LM head runs ``chunk_size`` tokens at a
+    time (:mod:`.head_logprobs`): no ``[B, T, vocabulary]`` tensor is made, forward or
+    backward, unless the model's head is not a plain linear layer (or ``chunk_size`` is None).
     """
-    out = model(
-        input_ids=input_ids,
-        attention_mask=attention_mask,
-        position_ids=position_ids_for(attention_mask),
-        output_hidden_states=with_hidden,
-    )
-    logits = out.logits[:, :-1].float() / max(temperature, 1e-6)  # (B, T-1, V): predicts tokens 1..T-1
-    targets = input_ids[:, 1:]
-    logprobs = token_logprobs(logits, targets, chunk_size=chunk_size)  # (B, T-1)
+    from .head_logprobs import logprob_head, plain_head
+
+    swap = plain_head() if chunk_size is None else logprob_head(model, input_ids, temperature=temperature, chunk_size=chunk_size, with_entropy=with_entropy)
+    with swap as chunked:
+        out = model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids_for(attention_mask),
+            output_hidden_states=with_hidden,
+        )
+    if chunked:
+        logprobs, entropy = out.logits[:, :-1, 0], out.logits[:, :-1, 1]  # (B, T-1): predicts tokens 1..T-1
+    else:  # the whole logits tensor: a head the chunked path cannot replace
+        logits = out.logits[:, :-1].float() / max(temperature, 1e-6)  # (B, T-1, V)
+        logprobs = token_logprobs(logits, input_ids[:, 1:], chunk_size=chunk_size)
+        entropy = entropy_from_logits(logits) if with_entropy else None
     pad = logprobs.new_zeros(logprobs.shape[0], 1)
     result = {"logprobs": torch.cat([pad, logprobs], dim=1)}
     if with_entropy:
-        result["entropy"] = torch.cat([pad, entropy_from_logits(logits)], dim=1)
+        result["entropy"] = torch.cat([pad, entropy], dim=1)
     if with_hidden:
         result["hidden"] = out.hidden_states[-1]
     return result

@@ -1,0 +1,120 @@
+"""Log-probs and entropy from the hidden states, chunk by chunk: the same numbers and
+gradients as the whole logits tensor, without ever making it."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
+
+from zerosearch_agents.head_logprobs import HeadLogprobs, head_of  # noqa: E402
+from zerosearch_agents.policy import forward_logprobs  # noqa: E402
+
+
+def tiny_llama(vocab_size: int = 300, *, tied: bool = False, seed: int = 0):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, tie_word_embeddings=tied, pad_token_id=0,
+    )  # fmt: skip
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(config)
+
+
+def batch(vocab_size: int, rows: int = 3, length: int = 17):
+    generator = torch.Generator().manual_seed(1)
+    ids = torch.randint(1, vocab_size, (rows, length), generator=generator)
+    attention = torch.ones_like(ids)
+    attention[0, :5] = 0  # left padding
+    attention[1, -3:] = 0  # right padding
+    return ids, attention
+
+
+def loss_and_grads(model, ids, attention, *, chunk_size, temperature=1.0):
+    model.zero_grad()
+    out = forward_logprobs(model, ids, attention, temperature=temperature, with_entropy=True, chunk_size=chunk_size)
+    (out["logprobs"].sum() - 0.01 * out["entropy"].sum()).backward()
+    return out, {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("tied", [False, True])
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_chunked_logprobs_entropy_and_gradients_equal_the_whole_logits(tied, temperature):
+    model = tiny_llama(tied=tied)
+    ids, attention = batch(300)
+    chunked, chunked_grads = loss_and_grads(model, ids, attention, chunk_size=5, temperature=temperature)  # 5 does not divide 3 x 17
+    whole, whole_grads = loss_and_grads(model, ids, attention, chunk_size=None, temperature=temperature)
+    assert torch.allclose(chunked["logprobs"], whole["logprobs"], atol=1e-5)
+    assert torch.allclose(chunked["entropy"], whole["entropy"], atol=1e-5)
+    assert set(chunked_grads) == set(whole_grads)
+    for name, grad in whole_grads.items():
+        assert (chunked_grads[name] - grad).norm() <= 1e-4 * grad.norm() + 1e-9, name
+
+
+def test_the_custom_backward_matches_finite_differences():
+    generator = torch.Generator().manual_seed(0)
+    hidden = torch.randn(2, 3, 5, dtype=torch.float64, generator=generator, requires_grad=True)
+    weight = torch.randn(7, 5, dtype=torch.float64, generator=generator, requires_grad=True)
+    bias = torch.randn(7, dtype=torch.float64, generator=generator, requires_grad=True)
+    targets = torch.randint(0, 7, (2, 3), generator=generator)
+    assert torch.autograd.gradcheck(lambda h, w, b: HeadLogprobs.apply(h, w, b, targets, 1 / 0.7, 4, True), (hidden, weight, bias))
+    assert torch.autograd.gradcheck(lambda h, w, b: HeadLogprobs.apply(h, w, b, targets, 1.0, 2, False)[0], (hidden, weight, bias))
+
+
+class LargestTensor(TorchDispatchMode):
+    """The most elements of any tensor an operation made, forward and backward."""
+
+    def __init__(self):
+        super().__init__()
+        self.largest = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for tensor in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(tensor, torch.Tensor):
+                self.largest = max(self.largest, tensor.numel())
+        return out
+
+
+def test_no_tensor_of_batch_by_tokens_by_vocabulary_is_ever_made():
+    vocab = 5000  # larger than anything else in the model: the logits would be the largest tensor
+    model = tiny_llama(vocab)
+    ids, attention = batch(vocab, rows=4, length=32)
+    whole = ids.shape[0] * (ids.shape[1] - 1) * vocab
+    with LargestTensor() as seen:
+        loss_and_grads(model, ids, attention, chunk_size=16)
+    assert seen.largest <= 32 * vocab < whole  # the embedding matrix (vocabulary x 32) and its gradient; a chunk of logits is 16 x vocabulary
+    with LargestTensor() as seen:
+        loss_and_grads(model, ids, attention, chunk_size=None)
+    assert seen.largest >= whole  # the plain path does make it: the check can fail
+
+
+def test_lora_models_go_through_the_chunked_head_with_the_adapters_on():
+    peft = pytest.importorskip("peft")
+    base = tiny_llama()
+    model = peft.get_peft_model(base, peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    assert head_of(model) is base.lm_head
+    ids, attention = batch(300)
+    chunked, grads = loss_and_grads(model, ids, attention, chunk_size=7)
+    whole, whole_grads = loss_and_grads(model, ids, attention, chunk_size=None)
+    assert torch.allclose(chunked["logprobs"], whole["logprobs"], atol=1e-5)
+    assert grads and set(grads) == set(whole_grads) and all("lora" in name for name in grads)  # only the adapters train
+    with model.disable_adapter():
+        plain = forward_logprobs(model, ids, attention, chunk_size=7)["logprobs"]
+    assert not torch.allclose(plain, chunked["logprobs"])  # the adapters changed the numbers
+
+
+def test_a_head_that_is_not_a_plain_linear_layer_keeps_the_whole_logits():
+    model = tiny_llama()
+    model.config.final_logit_softcapping = 30.0  # logits transformed after the head (Gemma)
+    assert head_of(model) is None
+    model.config.final_logit_softcapping = None
+    assert head_of(model) is model.lm_head
+    ids, attention = batch(300)
+    out = forward_logprobs(model, ids, attention, chunk_size=4)
+    assert not hasattr(model.lm_head, "__dict__") or "forward" not in model.lm_head.__dict__  # the swap is undone
+    assert model(input_ids=ids).logits.shape[-1] == 300 and out["logprobs"].shape == ids.shape

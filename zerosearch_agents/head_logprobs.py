@@ -1,0 +1,149 @@
+"""Token log-probs and entropy straight from the last hidden states, a chunk of tokens at a time.
+
+The update needs two numbers per token: the log-prob of the token that was played and
+the entropy of the distribution it was drawn from. The plain way gets them from the
+logits, a ``[batch, tokens, vocabulary]`` tensor: 4 x 4096 x 151,936 floats is 9.3 GiB
+in fp32 for a Qwen micro-batch, and autograd keeps it (and a gradient of the same size)
+until the backward pass. :class:`HeadLogprobs` applies the LM head to a chunk of tokens,
+keeps the two numbers and drops the chunk; the backward pass recomputes each chunk's
+logits from the saved hidden states and head weight. No whole-batch logits tensor
+exists, forward or backward; the largest temporary is ``chunk_size x vocabulary``.
+
+:func:`logprob_head` swaps the model's LM head for this computation for one forward
+call, so the model is still called through whatever wraps it (DDP, FSDP, PEFT): the
+call returns a ``[batch, tokens, 2]`` tensor (log-prob, entropy) where it would return
+logits. Models whose head is not a plain linear layer, or that transform the logits
+after it (Gemma's soft-capping), keep the plain path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+
+def _scaled_logits(hidden: Tensor, weight: Tensor, bias: Tensor | None, scale: float) -> Tensor:
+    """The chunk's logits in the model's dtype (as the LM head computes them), then in fp32 (or wider) and scaled."""
+    logits = nn.functional.linear(hidden, weight, bias)
+    return logits.to(torch.promote_types(logits.dtype, torch.float32)) * scale
+
+
+class HeadLogprobs(torch.autograd.Function):
+    """``(hidden (B, T, H), weight (V, H), bias, targets (B, T))`` -> ``(logprobs, entropy)``, each (B, T).
+
+    Position ``t`` holds ``log softmax(scale * head(hidden_t))[targets_t]`` and the
+    entropy of that distribution (zeros, without a gradient, when ``with_entropy`` is
+    False). The backward pass recomputes every chunk: for ``z = scale * logits`` and
+    ``p = softmax(z)``, ``d logp / dz = onehot(target) - p`` and ``d entropy / dz = -p (z - E_p[z])``.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, hidden: Tensor, weight: Tensor, bias: Tensor | None, targets: Tensor, scale: float, chunk_size: int, with_entropy: bool) -> tuple[Tensor, Tensor]:
+        flat, ids = hidden.reshape(-1, hidden.shape[-1]), targets.reshape(-1)
+        wide = torch.promote_types(flat.dtype, torch.float32)
+        logprobs = flat.new_empty(flat.shape[0], dtype=wide)
+        entropy = flat.new_zeros(flat.shape[0], dtype=wide)
+        for start in range(0, flat.shape[0], chunk_size):
+            rows = slice(start, start + chunk_size)
+            z = _scaled_logits(flat[rows], weight, bias, scale)  # (C, V)
+            lse = z.logsumexp(-1)
+            logprobs[rows] = z.gather(-1, ids[rows, None]).squeeze(-1) - lse
+            if with_entropy:
+                entropy[rows] = lse - (torch.softmax(z, -1) * z).sum(-1)
+        ctx.save_for_backward(hidden, weight, bias, targets)
+        ctx.scale, ctx.chunk_size, ctx.with_entropy = scale, chunk_size, with_entropy
+        if not with_entropy:
+            ctx.mark_non_differentiable(entropy)
+        return logprobs.view(targets.shape), entropy.view(targets.shape)
+
+    @staticmethod
+    def backward(ctx: Any, grad_logprobs: Tensor | None, grad_entropy: Tensor | None) -> tuple[Tensor | None, ...]:
+        hidden, weight, bias, targets = ctx.saved_tensors
+        flat, ids = hidden.reshape(-1, hidden.shape[-1]), targets.reshape(-1)
+        wide = torch.promote_types(flat.dtype, torch.float32)
+        g_lp = None if grad_logprobs is None else grad_logprobs.reshape(-1).to(wide)
+        g_ent = None if grad_entropy is None or not ctx.with_entropy else grad_entropy.reshape(-1).to(wide)
+        want_hidden, want_weight, want_bias = ctx.needs_input_grad[:3]
+        grad_hidden = torch.zeros_like(flat) if want_hidden else None
+        grad_weight = torch.zeros(weight.shape, dtype=wide, device=weight.device) if want_weight else None
+        grad_bias = torch.zeros(bias.shape, dtype=wide, device=bias.device) if want_bias and bias is not None else None
+        for start in range(0, flat.shape[0], ctx.chunk_size):
+            rows = slice(start, start + ctx.chunk_size)
+            z = _scaled_logits(flat[rows], weight, bias, ctx.scale)
+            p = torch.softmax(z, -1)
+            dz = torch.zeros_like(z)
+            if g_lp is not None:
+                dz -= p * g_lp[rows, None]
+                dz.scatter_add_(-1, ids[rows, None], g_lp[rows, None])
+            if g_ent is not None:
+                dz -= g_ent[rows, None] * p * (z - (p * z).sum(-1, keepdim=True))
+            dlogits = dz * ctx.scale  # through the scaling, back to the head's logits
+            del z, p, dz
+            low = dlogits.to(weight.dtype)
+            if grad_hidden is not None:
+                grad_hidden[rows] = low @ weight
+            if grad_weight is not None:
+                grad_weight += (low.T @ flat[rows]).to(wide)  # accumulated in fp32 over the chunks
+            if grad_bias is not None:
+                grad_bias += dlogits.sum(0)
+        return (
+            None if grad_hidden is None else grad_hidden.view_as(hidden),
+            None if grad_weight is None else grad_weight.to(weight.dtype),
+            None if grad_bias is None else grad_bias.to(bias.dtype),
+            None, None, None, None,
+        )  # fmt: skip
+
+
+def causal_lm(model: nn.Module) -> nn.Module:
+    """The Hugging Face causal LM inside whatever wraps it (DDP or FSDP's ``module``, a PEFT model)."""
+    while hasattr(model, "module") and isinstance(model.module, nn.Module):
+        model = model.module
+    if hasattr(model, "get_base_model"):
+        model = model.get_base_model()
+    return model
+
+
+def head_of(model: nn.Module) -> nn.Linear | None:
+    """The LM head when the chunked path can replace it: a plain linear layer whose logits
+    the model returns as they are (no soft-capping); None otherwise."""
+    lm = causal_lm(model)
+    head = lm.get_output_embeddings() if hasattr(lm, "get_output_embeddings") else None
+    config = getattr(lm, "config", None)
+    if type(head) is not nn.Linear or getattr(config, "final_logit_softcapping", None):
+        return None
+    return head
+
+
+@contextmanager
+def logprob_head(model: nn.Module, input_ids: Tensor, *, temperature: float, chunk_size: int, with_entropy: bool) -> Iterator[bool]:
+    """For one forward call of ``model`` on ``input_ids``, its LM head returns
+    ``[B, T, 2]``: at position t the log-prob of token t+1 (any id at the last position)
+    and the entropy, at ``temperature``. Yields False, changing nothing, when the model's
+    head cannot be replaced (:func:`head_of`)."""
+    head = head_of(model)
+    if head is None:
+        yield False
+        return
+    targets = torch.cat([input_ids[:, 1:], input_ids[:, :1]], dim=1)  # the last position's target is dropped by the caller
+    scale = 1.0 / max(temperature, 1e-6)
+
+    def forward(hidden: Tensor) -> Tensor:
+        if hidden.shape[:2] != targets.shape:
+            raise RuntimeError(f"the LM head saw hidden states {tuple(hidden.shape)} for input ids {tuple(targets.shape)}")
+        return torch.stack(HeadLogprobs.apply(hidden, head.weight, head.bias, targets, scale, chunk_size, with_entropy), dim=-1)
+
+    head.forward = forward  # an instance attribute: nn.Module.__call__ finds it before the class's forward
+    try:
+        yield True
+    finally:
+        del head.forward
+
+
+@contextmanager
+def plain_head() -> Iterator[bool]:
+    """The model's own head (the whole logits tensor): what :func:`logprob_head` yields when it cannot swap."""
+    yield False
