@@ -45,13 +45,10 @@ def assemble_learner(cfg: TrainConfig, model: Any, accelerator: Any):
         ref_dtype = torch.bfloat16 if accelerator.mixed_precision == "bf16" else torch.float32
         ref_model = copy.deepcopy(model).to(ref_dtype).eval().requires_grad_(False)
     if cfg.lora_r:
-        from zerosearch_env.import_utils import require
-
-        require("peft", "LoRA (lora_r > 0)")
-        from peft import LoraConfig, get_peft_model
+        from zerosearch_env.lora import add_lora
 
         targets = cfg.lora_target_modules if cfg.lora_target_modules == "all-linear" else cfg.lora_target_modules.split(",")
-        model = get_peft_model(model, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, target_modules=targets))
+        model = add_lora(model, r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, target_modules=targets)
     value_head = critic = None
     if cfg.algo == "ppo":
         if cfg.critic == "head":

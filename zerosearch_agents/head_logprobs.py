@@ -7,7 +7,8 @@ in fp32 for a Qwen micro-batch, and autograd keeps it (and a gradient of the sam
 until the backward pass. :class:`HeadLogprobs` applies the LM head to a chunk of tokens,
 keeps the two numbers and drops the chunk; the backward pass recomputes each chunk's
 logits from the saved hidden states and head weight. No whole-batch logits tensor
-exists, forward or backward; the largest temporary is ``chunk_size x vocabulary``.
+exists, forward or backward; the largest temporaries are a chunk's, ``chunk x vocabulary``
+(:func:`chunk_tokens`: about 1 GiB in all).
 
 :func:`logprob_head` swaps the model's LM head for this computation for one forward
 call, so the model is still called through whatever wraps it (DDP, FSDP, PEFT): the
@@ -25,15 +26,33 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .memory_plan import chunk_tokens
+
+
+def compute_dtype(hidden: Tensor, weight: Tensor) -> torch.dtype:
+    """The dtype the LM head's matmul runs in: autocast's when it is on (bf16 on a GPU), else the inputs' own."""
+    device = hidden.device.type
+    try:
+        if torch.is_autocast_enabled(device):
+            return torch.get_autocast_dtype(device)
+    except TypeError:  # torch < 2.4: the CUDA-only spelling
+        if device == "cuda" and torch.is_autocast_enabled():
+            return torch.get_autocast_gpu_dtype()
+    return torch.promote_types(hidden.dtype, weight.dtype)
+
 
 def _scaled_logits(hidden: Tensor, weight: Tensor, bias: Tensor | None, scale: float) -> Tensor:
-    """The chunk's logits in the model's dtype (as the LM head computes them), then in fp32 (or wider) and scaled."""
-    logits = nn.functional.linear(hidden, weight, bias)
+    """The chunk's logits in the compute dtype (``weight`` already cast to it, as the LM
+    head computes them), then in fp32 (or wider) and scaled."""
+    logits = nn.functional.linear(hidden.to(weight.dtype), weight, None if bias is None else bias.to(weight.dtype))
     return logits.to(torch.promote_types(logits.dtype, torch.float32)) * scale
 
 
 class HeadLogprobs(torch.autograd.Function):
     """``(hidden (B, T, H), weight (V, H), bias, targets (B, T))`` -> ``(logprobs, entropy)``, each (B, T).
+
+    The head's matmul runs in the dtype autocast would give it (:func:`compute_dtype`),
+    forward and in the recomputation alike, and everything after it in fp32.
 
     Position ``t`` holds ``log softmax(scale * head(hidden_t))[targets_t]`` and the
     entropy of that distribution (zeros, without a gradient, when ``with_entropy`` is
@@ -42,14 +61,18 @@ class HeadLogprobs(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, hidden: Tensor, weight: Tensor, bias: Tensor | None, targets: Tensor, scale: float, chunk_size: int, with_entropy: bool) -> tuple[Tensor, Tensor]:
+    def forward(ctx: Any, hidden: Tensor, weight: Tensor, bias: Tensor | None, targets: Tensor, scale: float, chunk_size: int | None, with_entropy: bool) -> tuple[Tensor, Tensor]:
         flat, ids = hidden.reshape(-1, hidden.shape[-1]), targets.reshape(-1)
-        wide = torch.promote_types(flat.dtype, torch.float32)
+        ctx.compute_dtype = compute_dtype(hidden, weight)
+        chunk_size = chunk_size or chunk_tokens(weight.shape[0], torch.finfo(ctx.compute_dtype).bits // 8)
+        cast = weight.to(ctx.compute_dtype)  # once per call (autocast would cast it once too)
+        wide = torch.promote_types(ctx.compute_dtype, torch.float32)
         logprobs = flat.new_empty(flat.shape[0], dtype=wide)
         entropy = flat.new_zeros(flat.shape[0], dtype=wide)
         for start in range(0, flat.shape[0], chunk_size):
             rows = slice(start, start + chunk_size)
-            z = _scaled_logits(flat[rows], weight, bias, scale)  # (C, V)
+            with torch.autocast(hidden.device.type, enabled=False):
+                z = _scaled_logits(flat[rows], cast, bias, scale)  # (C, V)
             lse = z.logsumexp(-1)
             logprobs[rows] = z.gather(-1, ids[rows, None]).squeeze(-1) - lse
             if with_entropy:
@@ -64,16 +87,18 @@ class HeadLogprobs(torch.autograd.Function):
     def backward(ctx: Any, grad_logprobs: Tensor | None, grad_entropy: Tensor | None) -> tuple[Tensor | None, ...]:
         hidden, weight, bias, targets = ctx.saved_tensors
         flat, ids = hidden.reshape(-1, hidden.shape[-1]), targets.reshape(-1)
-        wide = torch.promote_types(flat.dtype, torch.float32)
+        cast = weight.to(ctx.compute_dtype)  # the forward's matmul, recomputed in its dtype
+        wide = torch.promote_types(ctx.compute_dtype, torch.float32)
         g_lp = None if grad_logprobs is None else grad_logprobs.reshape(-1).to(wide)
         g_ent = None if grad_entropy is None or not ctx.with_entropy else grad_entropy.reshape(-1).to(wide)
         want_hidden, want_weight, want_bias = ctx.needs_input_grad[:3]
         grad_hidden = torch.zeros_like(flat) if want_hidden else None
-        grad_weight = torch.zeros(weight.shape, dtype=wide, device=weight.device) if want_weight else None
-        grad_bias = torch.zeros(bias.shape, dtype=wide, device=bias.device) if want_bias and bias is not None else None
+        grad_weight = torch.zeros(weight.shape, dtype=torch.promote_types(wide, weight.dtype), device=weight.device) if want_weight else None
+        grad_bias = torch.zeros(bias.shape, dtype=torch.promote_types(wide, bias.dtype), device=bias.device) if want_bias and bias is not None else None
         for start in range(0, flat.shape[0], ctx.chunk_size):
             rows = slice(start, start + ctx.chunk_size)
-            z = _scaled_logits(flat[rows], weight, bias, ctx.scale)
+            with torch.autocast(hidden.device.type, enabled=False):
+                z = _scaled_logits(flat[rows], cast, bias, ctx.scale)
             p = torch.softmax(z, -1)
             dz = torch.zeros_like(z)
             if g_lp is not None:
@@ -83,11 +108,11 @@ class HeadLogprobs(torch.autograd.Function):
                 dz -= g_ent[rows, None] * p * (z - (p * z).sum(-1, keepdim=True))
             dlogits = dz * ctx.scale  # through the scaling, back to the head's logits
             del z, p, dz
-            low = dlogits.to(weight.dtype)
+            low = dlogits.to(cast.dtype)
             if grad_hidden is not None:
-                grad_hidden[rows] = low @ weight
+                grad_hidden[rows] = (low @ cast).to(grad_hidden.dtype)
             if grad_weight is not None:
-                grad_weight += (low.T @ flat[rows]).to(wide)  # accumulated in fp32 over the chunks
+                grad_weight += (low.T @ flat[rows].to(cast.dtype)).to(wide)  # accumulated in fp32 (or wider) over the chunks
             if grad_bias is not None:
                 grad_bias += dlogits.sum(0)
         return (
@@ -119,10 +144,10 @@ def head_of(model: nn.Module) -> nn.Linear | None:
 
 
 @contextmanager
-def logprob_head(model: nn.Module, input_ids: Tensor, *, temperature: float, chunk_size: int, with_entropy: bool) -> Iterator[bool]:
+def logprob_head(model: nn.Module, input_ids: Tensor, *, temperature: float, chunk_size: int | None, with_entropy: bool) -> Iterator[bool]:
     """For one forward call of ``model`` on ``input_ids``, its LM head returns
     ``[B, T, 2]``: at position t the log-prob of token t+1 (any id at the last position)
-    and the entropy, at ``temperature``. Yields False, changing nothing, when the model's
+    and the entropy, at ``temperature``, ``chunk_size`` tokens at a time (None: :func:`chunk_tokens`). Yields False, changing nothing, when the model's
     head cannot be replaced (:func:`head_of`)."""
     head = head_of(model)
     if head is None:

@@ -32,6 +32,20 @@ ALL, AWAKE, LEARNING = PHASES, ("engines start", "rollout"), ("update",)
 LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 SIM_PROMPT_TOKENS = 200  # a simulator prompt: the template and the query
 
+#: What one chunk's temporaries may take (logits in the compute dtype, their fp32 copy,
+#: the softmax and its gradient in the backward pass): the chunk's length follows the vocabulary.
+CHUNK_BYTES = 1 << 30
+
+
+def chunk_tokens(vocab_size: int, compute_bytes: int = 4) -> int:
+    """Tokens per chunk so that a chunk's temporaries stay within :data:`CHUNK_BYTES`
+    (at least 16): 441 for Qwen's 151,936 in bf16, 1,092 for SmolLM2's 49,152 in fp32.
+
+    >>> chunk_tokens(151_936, compute_bytes=2), chunk_tokens(49_152), chunk_tokens(300)
+    (441, 1092, 178956)
+    """
+    return max(16, CHUNK_BYTES // (vocab_size * (2 * compute_bytes + 12)))
+
 
 @dataclass(frozen=True)
 class ModelShape:
@@ -288,8 +302,9 @@ def _add_learner(cfg: TrainConfig, s: ModelShape, gpus: int, add: Any) -> None:
         casts = (lora or s.linear_parameters) + frozen + (s.linear_parameters if critic_model else 0)
         add("weight casts (autocast)", casts * 2 / shard, "bf16 casts of the matmul weights: cached until the forward ends" + split, ("update",))
     tokens = cfg.micro_batch_size * cfg.max_total_tokens
-    shape = f"{cfg.micro_batch_size} x {cfg.max_total_tokens} x {s.vocab_size:,}"
-    add("logits", tokens * s.vocab_size * (compute + 8), f"{shape}: compute dtype + fp32 copy + fp32 gradient", ("update",))
+    chunk = min(tokens, chunk_tokens(s.vocab_size, compute))
+    what = f"one chunk of {chunk:,} of the {tokens:,} tokens x {s.vocab_size:,}: compute dtype x 2 + fp32 logits, softmax and gradient"
+    add("logits", chunk * s.vocab_size * (2 * compute + 12), what, ("update",))
     layer = compute * (6 * s.hidden_size + 2 * s.kv_dim + 4 * s.intermediate_size)  # bytes per token in one layer
     if cfg.gradient_checkpointing:
         acts, how = tokens * (s.num_layers * s.hidden_size * compute + layer), "checkpointing: a hidden state per layer + one layer's"

@@ -144,7 +144,8 @@ def forward_logprobs(
     temperature: float = 1.0,
     with_entropy: bool = False,
     with_hidden: bool = False,
-    chunk_size: int | None = 1024,
+    chunk_size: int | None = None,
+    whole_logits: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Teacher-forced log-prob of every token given the ones before it.
 
@@ -152,12 +153,13 @@ def forward_logprobs(
     t = 0), optionally ``entropy`` (B, T) and the last ``hidden`` states (B, T, H).
     Logits are divided by the sampling temperature, so the log-probs match the
     distribution rollouts were sampled from. The LM head runs ``chunk_size`` tokens at a
-    time (:mod:`.head_logprobs`): no ``[B, T, vocabulary]`` tensor is made, forward or
-    backward, unless the model's head is not a plain linear layer (or ``chunk_size`` is None).
+    time (None: as many as fit in about 1 GiB, :func:`.head_logprobs.chunk_tokens`): no
+    ``[B, T, vocabulary]`` tensor is made, forward or backward, unless the model's head is
+    not a plain linear layer or ``whole_logits`` asks for the plain computation.
     """
     from .head_logprobs import logprob_head, plain_head
 
-    swap = plain_head() if chunk_size is None else logprob_head(model, input_ids, temperature=temperature, chunk_size=chunk_size, with_entropy=with_entropy)
+    swap = plain_head() if whole_logits else logprob_head(model, input_ids, temperature=temperature, chunk_size=chunk_size, with_entropy=with_entropy)
     with swap as chunked:
         out = model(
             input_ids=input_ids,
@@ -169,7 +171,7 @@ def forward_logprobs(
         logprobs, entropy = out.logits[:, :-1, 0], out.logits[:, :-1, 1]  # (B, T-1): predicts tokens 1..T-1
     else:  # the whole logits tensor: a head the chunked path cannot replace
         logits = out.logits[:, :-1].float() / max(temperature, 1e-6)  # (B, T-1, V)
-        logprobs = token_logprobs(logits, input_ids[:, 1:], chunk_size=chunk_size)
+        logprobs = token_logprobs(logits, input_ids[:, 1:], chunk_size=1024)
         entropy = entropy_from_logits(logits) if with_entropy else None
     pad = logprobs.new_zeros(logprobs.shape[0], 1)
     result = {"logprobs": torch.cat([pad, logprobs], dim=1)}

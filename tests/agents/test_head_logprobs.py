@@ -35,8 +35,9 @@ def batch(vocab_size: int, rows: int = 3, length: int = 17):
 
 
 def loss_and_grads(model, ids, attention, *, chunk_size, temperature=1.0):
+    """``chunk_size`` None: the whole logits tensor (the plain computation)."""
     model.zero_grad()
-    out = forward_logprobs(model, ids, attention, temperature=temperature, with_entropy=True, chunk_size=chunk_size)
+    out = forward_logprobs(model, ids, attention, temperature=temperature, with_entropy=True, chunk_size=chunk_size, whole_logits=chunk_size is None)
     (out["logprobs"].sum() - 0.01 * out["entropy"].sum()).backward()
     return out, {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
 
@@ -94,9 +95,11 @@ def test_no_tensor_of_batch_by_tokens_by_vocabulary_is_ever_made():
 
 
 def test_lora_models_go_through_the_chunked_head_with_the_adapters_on():
-    peft = pytest.importorskip("peft")
+    pytest.importorskip("peft")
+    from zerosearch_env.lora import add_lora
+
     base = tiny_llama()
-    model = peft.get_peft_model(base, peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    model = add_lora(base, r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
     assert head_of(model) is base.lm_head
     ids, attention = batch(300)
     chunked, grads = loss_and_grads(model, ids, attention, chunk_size=7)
@@ -118,3 +121,28 @@ def test_a_head_that_is_not_a_plain_linear_layer_keeps_the_whole_logits():
     out = forward_logprobs(model, ids, attention, chunk_size=4)
     assert not hasattr(model.lm_head, "__dict__") or "forward" not in model.lm_head.__dict__  # the swap is undone
     assert model(input_ids=ids).logits.shape[-1] == 300 and out["logprobs"].shape == ids.shape
+
+
+def test_under_autocast_the_head_runs_in_bf16_forward_and_backward_as_the_plain_head_does():
+    model = tiny_llama()
+    ids, attention = batch(300)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        chunked, grads = loss_and_grads(model, ids, attention, chunk_size=5)
+        whole, whole_grads = loss_and_grads(model, ids, attention, chunk_size=None)
+    assert chunked["logprobs"].dtype == torch.float32
+    assert torch.allclose(chunked["logprobs"], whole["logprobs"], atol=2e-2)  # bf16 logits: the two sum in other orders
+    assert all(grads[name].dtype == torch.float32 for name in grads)  # the fp32 weights get fp32 gradients
+    for name, grad in whole_grads.items():
+        assert (grads[name] - grad).norm() <= 5e-2 * grad.norm() + 1e-6, name
+
+
+def test_the_default_chunk_holds_every_token_of_a_small_vocabulary_and_a_gib_of_a_large_one():
+    from zerosearch_agents.memory_plan import CHUNK_BYTES, chunk_tokens
+
+    assert chunk_tokens(300) > 8 * 512  # the tiny policy: one chunk, as fast as the plain head
+    tokens = chunk_tokens(151_936, compute_bytes=2)
+    assert tokens * 151_936 * (2 * 2 + 12) <= CHUNK_BYTES < (tokens + 1) * 151_936 * (2 * 2 + 12)
+    model = tiny_llama()
+    ids, attention = batch(300)
+    default = forward_logprobs(model, ids, attention, with_entropy=True)
+    assert torch.allclose(default["logprobs"], forward_logprobs(model, ids, attention, whole_logits=True)["logprobs"], atol=1e-5)

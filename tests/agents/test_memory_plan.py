@@ -68,8 +68,10 @@ def test_weights_gradients_and_adamw_states_are_those_of_a_real_optimizer_step(t
 
 
 def test_with_lora_only_the_adapters_train_and_the_frozen_base_stays_in_fp32(tiny_llama):
-    peft = pytest.importorskip("peft")
-    model = peft.get_peft_model(load(tiny_llama), peft.LoraConfig(r=4, target_modules="all-linear"))
+    pytest.importorskip("peft")
+    from zerosearch_env.lora import add_lora
+
+    model = add_lora(load(tiny_llama), r=4, target_modules="all-linear")
     trainable = [p for p in model.parameters() if p.requires_grad]
     plan = plan_memory(make_config(policy=str(tiny_llama), lora_r=4, kl_coef=0.0))
     assert model_shape(tiny_llama).lora_parameters(4) == sum(p.numel() for p in trainable)
@@ -153,14 +155,14 @@ def test_full_fine_tuning_of_7b_on_one_gpu_does_not_fit_and_lora_or_fsdp_is_the_
     lora = plan_memory(make_config("grpo_qwen7b", lora_r=64), gpus=1, gpu_memory_gib=80)
     assert nbytes(lora, "AdamW states") == 161_480_704 * 8  # peft's count for r=64 on all linears of Qwen2.5-7B
     assert lora.item("reference").gib == 0  # the policy with its adapter off
-    assert full.peak_gib - lora.peak_gib > 80
+    assert full.peak_gib - lora.peak_gib > 60  # AdamW states and gradients of 7.6B parameters
     assert lora.fits  # the 1-GPU layout of the README
 
     fsdp = plan_memory(make_config("grpo_qwen7b", sharding="fsdp"), gpus=8, gpu_memory_gib=80)
     for name in ("weights", "gradients", "AdamW states"):
         assert fsdp.item(name).gib == pytest.approx(full.item(name).gib / 8)
     assert fsdp.item("reference").gib == full.item("reference").gib  # never sharded
-    assert full.peak_gib - fsdp.peak_gib > 80
+    assert full.peak_gib - fsdp.peak_gib > 60  # seven eighths of the weights, gradients and AdamW states
     assert fsdp.fits  # the preset's own layout
 
 
@@ -228,7 +230,7 @@ def test_checkpointing_keeps_one_hidden_state_per_layer():
     off = plan_memory(make_config("grpo_qwen3b", gradient_checkpointing=False))
     assert nbytes(on, "activations") == tokens * (36 * 2048 * 2 + layer)
     assert nbytes(off, "activations") == tokens * 36 * layer
-    assert nbytes(on, "logits") == tokens * 151_936 * 10  # bf16 + fp32 copy + fp32 gradient
+    assert nbytes(on, "logits") == 441 * 151_936 * (2 * 2 + 12) < 2 * 2**30  # one chunk of the head: never the whole [4, 4096, 151,936]
 
 
 def test_largest_lists_the_biggest_items_first():

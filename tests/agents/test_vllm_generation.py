@@ -67,10 +67,12 @@ def test_synced_weights_give_the_transformers_generators_greedy_turns(fake_vllm,
 
 
 def test_a_lora_policy_is_loaded_merged_under_the_base_models_names(fake_vllm, tiny_policy):
-    peft = pytest.importorskip("peft")
+    pytest.importorskip("peft")
+    from zerosearch_env.lora import add_lora
+
     model, tokenizer = load_policy(tiny_policy, dtype=torch.float32)
     base_names = set(model.state_dict())
-    policy = peft.get_peft_model(model, peft.LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
+    policy = add_lora(model, r=4, target_modules="all-linear", init_lora_weights=False)
     ids = torch.tensor(contexts(tokenizer)[:1])
     before = policy(input_ids=ids).logits
     vllm = VLLMGenerator(str(tiny_policy), tokenizer)

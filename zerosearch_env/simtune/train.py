@@ -303,14 +303,13 @@ def load_model(cfg: SimTuneConfig, tokenizer: Any) -> Any:
         model.gradient_checkpointing_enable()
         model.config.use_cache = False
     if cfg.lora:
-        from peft import LoraConfig, get_peft_model
+        from ..lora import add_lora
 
         targets: str | list[str] = "all-linear"
         if frozen_below is not None:  # the linear layers of the trained layers, by their full names
             top = {f"model.layers.{i}." for i in range(frozen_below, model.config.num_hidden_layers)}
             targets = [name for name, module in model.named_modules() if isinstance(module, torch.nn.Linear) and name.startswith(tuple(top))]
-        lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, target_modules=targets, task_type="CAUSAL_LM")
-        model = get_peft_model(model, lora)
+        model = add_lora(model, r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, target_modules=targets, task_type="CAUSAL_LM")
     return model
 
 
