@@ -81,6 +81,7 @@ class TrainConfig:
     max_grad_norm: float = setting(1.0, "Gradient clipping norm, applied to the policy and to the critic separately (0: off).")
     mixed_precision: str = setting("auto", "no, bf16, fp16, or auto (bf16 on a GPU that supports it, else no).")
     gradient_checkpointing: bool = setting(False, "Trade compute for memory in the policy's forward pass.")
+    chunked_head: bool = setting(True, "Log-probs and entropy from the last hidden states, a chunk of tokens at a time, the backward recomputing each chunk: no [batch, tokens, vocabulary] logits (False: the whole logits tensor).")
     lora_r: int = setting(0, "LoRA rank through peft (0: full fine-tuning). The KL reference is then the policy with its adapter off, or, after a warm start, a frozen copy of the warm start (merged).")
     lora_alpha: int = setting(32, "LoRA alpha.")
     lora_dropout: float = setting(0.0, "LoRA dropout.")

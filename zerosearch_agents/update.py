@@ -127,7 +127,7 @@ def score_batch(learner: Learner, batch: dict[str, torch.Tensor]) -> None:
         ids, attention = part.of(batch["input_ids"]), part.of(attention_mask)
         columns = (part.rows[:, None], torch.arange(part.width, device=ids.device)[None, :])
         with learner.autocast():
-            out = forward_logprobs(learner.model, ids, attention, temperature=cfg.temperature, with_hidden=learner.value_head is not None)
+            out = forward_logprobs(learner.model, ids, attention, temperature=cfg.temperature, with_hidden=learner.value_head is not None, whole_logits=not cfg.chunked_head)
             old[columns] = out["logprobs"].float()
             if values is not None:
                 values[columns] = learner.state_values(out.get("hidden"), ids, attention).float()
@@ -136,10 +136,10 @@ def score_batch(learner: Learner, batch: dict[str, torch.Tensor]) -> None:
                 # disable_adapter), and the forward still goes through the wrapper
                 bare = learner.accelerator.unwrap_model(learner.model) if learner.accelerator is not None else learner.model
                 with bare.disable_adapter():
-                    ref[columns] = forward_logprobs(learner.model, ids, attention, temperature=cfg.temperature)["logprobs"].float()
+                    ref[columns] = forward_logprobs(learner.model, ids, attention, temperature=cfg.temperature, whole_logits=not cfg.chunked_head)["logprobs"].float()
             elif learner.ref_model is not None:
                 ref_device = next(learner.ref_model.parameters()).device
-                ref_out = forward_logprobs(learner.ref_model, ids.to(ref_device), attention.to(ref_device), temperature=cfg.temperature)
+                ref_out = forward_logprobs(learner.ref_model, ids.to(ref_device), attention.to(ref_device), temperature=cfg.temperature, whole_logits=not cfg.chunked_head)
                 ref[columns] = ref_out["logprobs"].float().to(ids.device)
     batch["old_logprobs"] = old
     if ref is not None:
@@ -235,8 +235,9 @@ def _micro_loss(learner: Learner, batch: dict[str, torch.Tensor], part: _Part) -
     ids, attention, mask = part.of(batch["input_ids"]), part.of(batch["attention_mask"]), part.of(batch["loss_mask"])
     with learner.autocast():
         out = forward_logprobs(
-            learner.model, ids, attention, temperature=cfg.temperature, with_entropy=True, with_hidden=learner.value_head is not None
-        )
+            learner.model, ids, attention, temperature=cfg.temperature, with_entropy=True, with_hidden=learner.value_head is not None,
+            whole_logits=not cfg.chunked_head,
+        )  # fmt: skip
     logprobs = out["logprobs"].float()
     loss, stats = clipped_policy_loss(
         logprobs, part.of(batch["old_logprobs"]), part.of(batch["advantages"]), mask, clip_eps=cfg.clip_eps, clip_eps_high=cfg.clip_eps_high, agg=cfg.loss_agg
