@@ -389,6 +389,7 @@ def run_learner(check: Check) -> dict[str, Any]:
         trainable = sum(p.numel() for p in learner.policy_parameters())
         peak = torch.cuda.max_memory_allocated(check.device) / GIB if check.cuda else None
         reserved = torch.cuda.max_memory_reserved(check.device) / GIB if check.cuda else None
+        sampling = sample_a_turn(learner, check.tokenizer)
     finally:
         accelerator.free_memory()
     estimate = max(plan.phases[phase] for phase in LEARNING)  # the phases of an update, as the plan names them
@@ -409,7 +410,22 @@ def run_learner(check: Check) -> dict[str, Any]:
                  "phases": {phase: plan.phases[phase] for phase in LEARNING},
                  "items": {i.name: i.gib for i in plan.items if set(i.phases) & set(LEARNING) and i.gib > 0}},
         "measured_over_estimate": own_peak / estimate if own_peak is not None else None,
+        "sampling": sampling,
     }  # fmt: skip
+
+
+def sample_a_turn(learner: Any, tokenizer: Any) -> dict[str, Any]:
+    """A sampled turn of the rollout generator on the learner's model, with the seeded
+    ``torch.Generator`` a rollout makes: PyTorch refuses to sample a CUDA tensor with a
+    CPU generator, so this is where a misplaced one would fail."""
+    import torch
+
+    from zerosearch_agents.generation import HFGenerator, Sampling
+
+    generator = HFGenerator(learner.accelerator.unwrap_model(learner.model), tokenizer)
+    seeded = torch.Generator(device=generator.device).manual_seed(SEED)  # as rollout.collect_rollouts makes it
+    turns = generator.generate([[5, 6, 7], [8, 9]], [8, 8], Sampling(temperature=1.0), seeded)
+    return {"model_device": str(generator.device), "generator_device": str(seeded.device), "tokens": [len(t.token_ids) for t in turns]}
 
 
 VLLM_RUNS = {
@@ -509,6 +525,8 @@ def rows_learner(r: dict[str, Any]) -> list[Row]:
         ("measured / estimated", ratio, "learner peak over the plan's estimate"),
         ("fp32 master weights", str(r["fp32_master_weights"]).lower(),
          f"every trainable parameter float32 after accelerator.prepare and after the updates; weights changed: {str(r['weights_changed']).lower()}"),
+        ("sampled rollout turn", f"generator on {r['sampling']['generator_device']}, model on {r['sampling']['model_device']}",
+         f"HFGenerator at temperature 1 with the rollout's seeded torch.Generator: {r['sampling']['tokens']} tokens sampled"),
     ]  # fmt: skip
 
 

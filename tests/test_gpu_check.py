@@ -71,6 +71,8 @@ def test_learner_update_and_memory(dry_run):
     assert learner["fp32_master_weights"] is True and learner["weights_changed"] is True
     assert learner["plan"]["estimate_gib"] > 0 and {"weights", "gradients", "AdamW states", "logits"} <= set(learner["plan"]["items"])
     assert learner["peak_rss_gib"] > 0
+    sampling = learner["sampling"]  # on a GPU: a CPU generator for CUDA logits would have failed the section
+    assert sampling["generator_device"] == sampling["model_device"] and sampling["tokens"] == [8, 8]
     if cuda_device_count() == 0:
         assert learner["peak_allocated_gib"] is None and learner["measured_over_estimate"] is None
         assert learner["cuda_note"].startswith("null: no CUDA device")
@@ -90,7 +92,7 @@ def test_markdown_is_a_table_with_every_measurement(dry_run):
     rows = {line.split(" | ")[0].lstrip("| "): line for line in markdown.splitlines() if line.startswith("| ")}
     for label in ("machine", "policy model", "simulator model", "simulator tokens/s, batch 1", "simulator tokens/s, batch 8",
                   "vector env overhead", "learner update tokens/s", "learner peak memory", "memory plan estimate",
-                  "measured / estimated", "fp32 master weights"):  # fmt: skip
+                  "measured / estimated", "fp32 master weights", "sampled rollout turn"):  # fmt: skip
         assert label in rows, label
     assert rows["fp32 master weights"].startswith("| fp32 master weights | true |")
     assert " tokens/s (" in rows["simulator tokens/s, batch 8"] and " MiB" in rows["memory plan estimate"]
