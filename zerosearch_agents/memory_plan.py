@@ -9,7 +9,7 @@ states live on from the first step), ``update`` (forward and backward of a micro
 sleeping engines have let go; the fused AdamW step on a GPU adds no temporary). A phase
 fits under 95% of the GPU: the rest is for the CUDA context and allocator fragmentation.
 The plan is per GPU: each of ``gpus`` processes holds its own engines and simulator, and
-``sharding="fsdp"`` divides weights, gradients and AdamW states (not the reference).
+``sharding="fsdp"`` divides weights, gradients, AdamW states and the frozen reference.
 Logits and activations are estimates; the rest is exact for Llama/Qwen2-style decoders.
 """
 
@@ -290,7 +290,7 @@ def _add_learner(cfg: TrainConfig, s: ModelShape, gpus: int, add: Any) -> None:
         add("reference", 0, f"a frozen copy on {cfg.ref_device}, not this GPU")
     else:
         bf16 = cfg.mixed_precision in ("bf16", "auto")
-        add("reference", n * (2 if bf16 else 4), f"a frozen copy in {'bf16' if bf16 else 'fp32'}; never sharded")
+        add("reference", n * (2 if bf16 else 4) / shard, f"a frozen copy in {'bf16' if bf16 else 'fp32'}" + split)
     adam = f"exp_avg + exp_avg_sq in fp32 of {trainable:,} trainable params, from the first step on"
     add("AdamW states", trainable * 8 / shard, adam + split, ("rollout", *LEARNING))
     add("gradients", trainable * 4 / shard, "fp32, one per trainable param" + split, LEARNING)

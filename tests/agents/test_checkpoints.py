@@ -288,3 +288,67 @@ def test_two_data_parallel_processes_resume_exactly(tmp_path):
     _torchrun(tmp_path / "resumed", "--steps", "2", "--resume", "true")
     straight, resumed = _weights(tmp_path / "straight" / "final"), _weights(tmp_path / "resumed" / "final")
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+
+SHARDED_REFERENCE = textwrap.dedent(
+    """
+    import copy, sys
+    from pathlib import Path
+    import torch
+    from accelerate import Accelerator
+    from torch.distributed.fsdp import fully_shard
+    from zerosearch_agents.build import shard_reference
+    from zerosearch_agents.checkpoints import load_checkpoint, save_checkpoint
+    from zerosearch_agents.config import make_config
+    from zerosearch_agents.policy import forward_logprobs, load_policy
+    from zerosearch_agents.update import Learner
+
+    policy, out = sys.argv[1], Path(sys.argv[2])
+    accelerator = Accelerator(cpu=True)
+    model, _ = load_policy(policy, dtype=torch.float32)
+    whole = copy.deepcopy(model).requires_grad_(False)
+    ids = torch.arange(2, 12).reshape(2, 5)
+    expected = forward_logprobs(whole, ids, torch.ones_like(ids))["logprobs"]
+
+    reference = shard_reference(copy.deepcopy(whole))
+    local = sum(p.to_local().numel() for p in reference.parameters())
+    assert 0.4 < local / sum(p.numel() for p in whole.parameters()) < 0.6, local  # half of it on each of the 2 processes
+    assert torch.allclose(forward_logprobs(reference, ids, torch.ones_like(ids))["logprobs"], expected, atol=1e-6)
+
+    for layer in model.model.layers:  # the policy, sharded as FSDP2 shards it
+        fully_shard(layer)
+    fully_shard(model)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.01)
+    reference.load_state_dict(model.state_dict())  # the warm start's weights reach the reference shard by shard
+    trained = forward_logprobs(model, ids, torch.ones_like(ids))["logprobs"]
+    assert torch.allclose(forward_logprobs(reference, ids, torch.ones_like(ids))["logprobs"], trained, atol=1e-6)
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    learner = Learner(make_config(kl_coef=0.01), model, optimizer, ref_model=reference, accelerator=accelerator)
+    save_checkpoint(learner, out, 1, {"step": 1})
+    fresh = shard_reference(copy.deepcopy(whole))
+    load_checkpoint(Learner(make_config(kl_coef=0.01), model, optimizer, ref_model=fresh, accelerator=accelerator), out / "checkpoints" / "step_000001")
+    assert torch.allclose(forward_logprobs(fresh, ids, torch.ones_like(ids))["logprobs"], trained, atol=1e-6)
+    print("sharded reference ok on rank", accelerator.process_index, flush=True)
+    import os
+    os._exit(0)
+    """
+)
+
+
+def test_the_frozen_reference_is_sharded_loads_the_warm_start_and_resumes(tmp_path):
+    """Under sharding: fsdp the KL reference is sharded over the processes (FSDP2, one
+    group per layer): half of it on each of two CPU processes, the same log-probs as the
+    whole model, the policy's sharded weights load into it, and a checkpoint restores it."""
+    from zerosearch_agents.policy import build_tiny_policy
+
+    policy = build_tiny_policy(tmp_path / "policy", hidden_size=16, layers=2)
+    script = tmp_path / "sharded_reference.py"
+    script.write_text(SHARDED_REFERENCE)
+    done = two_processes(str(script), str(policy), str(tmp_path / "run"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("sharded reference ok") == 2
+    folder = tmp_path / "run" / "checkpoints" / "step_000001"
+    assert {"reference.rank0.safetensors", "reference.rank1.safetensors"} <= {p.name for p in folder.iterdir()}
