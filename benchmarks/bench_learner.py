@@ -73,5 +73,5 @@ def test_update_overhead_ratio():
     print(f"\nupdate step {B * T / _means['update']:,.0f} tokens/s, bare forward+backward {B * T / _means['bare']:,.0f} tokens/s "
           f"(the update takes {ratio:.2f}x the time)")
     # The same forward (plus entropy), masked losses and an AdamW step around the same
-    # backward: it should stay within 2x of the bare pass.
-    assert ratio < 2.0
+    # backward: at most a quarter more than the bare pass.
+    assert ratio <= 1.25

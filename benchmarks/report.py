@@ -141,7 +141,18 @@ def _targets(benches: dict[str, dict], steps: dict[tuple[str, str, int], float])
 
     update, bare = _mean(benches, "test_update_step"), _mean(benches, "test_bare_forward_backward")
     if update and bare:
-        targets.append(Target("learner update step / bare forward+backward on the same tokens (time)", "< 2x", f"{update / bare:.2f}x", update / bare < 2.0))
+        targets.append(Target("learner update step / bare forward+backward on the same tokens (time)", "<= 1.25x", f"{update / bare:.2f}x", update / bare <= 1.25))
+
+    memory = benches.get("test_smollm2_update_peak_memory")
+    if memory and "ratio" in memory.get("extra_info", {}):
+        extra = memory["extra_info"]
+        what = f"{extra['chunked_update_peak_gib']:.2f} / {extra['whole_update_peak_gib']:.2f} GiB = {extra['ratio']:.0%}"
+        targets.append(Target("SmolLM2 8 x 512 update step, peak memory above the resident: chunked head / whole logits", "<= 40%", what, extra["ratio"] <= 0.40))
+    for model, limit in (("smollm2", 1.10), ("tiny", 1.05)):
+        chunked, whole = _mean(benches, f"test_{model}_update_step[chunked]"), _mean(benches, f"test_{model}_update_step[whole]")
+        if chunked and whole:
+            label = "SmolLM2 8 x 512" if model == "smollm2" else "tiny policy 32 x 256"
+            targets.append(Target(f"{label} update step time: chunked head / whole logits", f"<= {limit:.2f}x", f"{chunked / whole:.2f}x", chunked / whole <= limit))
 
     targets.append(
         Target(
