@@ -452,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         row = train_and_evaluate(spec, settings, out_dir, progress=progress)
         row["fidelity"] = fidelity_scores(spec, queries, fidelity_questions, out_dir / spec.key, progress=progress)
-        rows[spec.key] = row
+        rows = {**load_rows(json_path), spec.key: row}  # re-read: another call may have saved rows meanwhile
         meta = {
             "machine": f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)",
             "seed": cfg.seed,
@@ -469,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     if meta is None:
         print("no rows yet")
         return 1
+    rows = load_rows(json_path)  # every saved row, this call's and any other's
     markdown = render(rows, meta)
     (results / f"{stem}.md").write_text(markdown + "\n")
     markers = SHORT_MARKERS if args.short else (START, END)
