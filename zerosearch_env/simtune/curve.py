@@ -98,7 +98,9 @@ def measure_curve(
     settings = {"model": str(model_dir), "queries": config.queries, "limit": limit, "topk": topk, "sim_kwargs": config.sim_kwargs}
     (out / CURVE_JSON).write_text(json.dumps({"settings": settings, "points": [asdict(p) for p in points]}, indent=2) + "\n")
     (out / CURVE_MD).write_text(render_curve(points) + "\n")
-    plot_curve(points, out / CURVE_PNG, title=f"{Path(model_dir).name}: fidelity against bm25 over training")
+    folder = Path(model_dir).resolve()
+    name = f"{folder.parent.name}/{folder.name}" if folder.name == "model" else folder.name  # simtune's folders are all called model
+    plot_curve(points, out / CURVE_PNG, title=f"{name}: fidelity against bm25 over training")
     return points
 
 
