@@ -84,6 +84,10 @@ PROMPT_NOT_RUN = (
     "not run in this table: at about 2 searches/s on 2 cores a real instruct model cannot afford the preset's 16,000-odd "
     "searches (over 2 hours). The short table below (`--short --prompt-model smollm2-135m`) trains it, and bm25, on a shortening."
 )
+SHORT_PROMPT_NOT_RUN = (
+    "not run yet: `python benchmarks/sim_vs_real.py --short --prompt-model smollm2-135m --engines prompt` trains it "
+    "(about 2,700 searches of the real model: half an hour alone on 2 cores)."
+)
 #: The paper's comparison of training engines: average EM over its QA benchmarks (the
 #: reference's EM, which is cover-EM), every policy evaluated against real search.
 PAPER = (
@@ -304,7 +308,7 @@ def render(rows: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
         notes.append(f"(c) {TUNED_NOT_RUN}")
     if "prompt" not in rows:
         lines.append("| (d) untuned LLM, prompt-based | not run (see below) | | | | | | | | | |")
-        notes.append(f"(d) {PROMPT_NOT_RUN}")
+        notes.append(f"(d) {SHORT_PROMPT_NOT_RUN if meta.get('mode') == 'short' else PROMPT_NOT_RUN}")
     lines += ["", *(f"- {note}" for note in notes), ""]
     lines += [part for line in slowdown_lines(rows) for part in (line, "")]
     lines += [
@@ -454,6 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         row["fidelity"] = fidelity_scores(spec, queries, fidelity_questions, out_dir / spec.key, progress=progress)
         rows = {**load_rows(json_path), spec.key: row}  # re-read: another call may have saved rows meanwhile
         meta = {
+            "mode": mode,
             "machine": f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)",
             "seed": cfg.seed,
             "questions": settings["questions"],
@@ -469,6 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     if meta is None:
         print("no rows yet")
         return 1
+    meta["mode"] = mode
     rows = load_rows(json_path)  # every saved row, this call's and any other's
     markdown = render(rows, meta)
     (results / f"{stem}.md").write_text(markdown + "\n")
