@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .memory_plan import chunk_tokens
+from .head_chunks import chunk_tokens
 
 
 def compute_dtype(hidden: Tensor, weight: Tensor) -> torch.dtype:

@@ -24,6 +24,7 @@ from typing import Any
 from zerosearch_env.errors import ConfigError
 
 from .config import TrainConfig
+from .head_chunks import chunk_tokens
 
 GIB = 2**30
 HEADROOM = 0.95  # the share of a GPU a plan may fill; the rest: CUDA context, fragmentation
@@ -32,19 +33,6 @@ ALL, AWAKE, LEARNING = PHASES, ("engines start", "rollout"), ("update",)
 LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 SIM_PROMPT_TOKENS = 200  # a simulator prompt: the template and the query
 
-#: What one chunk's temporaries may take (logits in the compute dtype, their fp32 copy,
-#: the softmax and its gradient in the backward pass): the chunk's length follows the vocabulary.
-CHUNK_BYTES = 1 << 30
-
-
-def chunk_tokens(vocab_size: int, compute_bytes: int = 4) -> int:
-    """Tokens per chunk so that a chunk's temporaries stay within :data:`CHUNK_BYTES`
-    (at least 16): 441 for Qwen's 151,936 in bf16, 1,092 for SmolLM2's 49,152 in fp32.
-
-    >>> chunk_tokens(151_936, compute_bytes=2), chunk_tokens(49_152), chunk_tokens(300)
-    (441, 1092, 178956)
-    """
-    return max(16, CHUNK_BYTES // (vocab_size * (2 * compute_bytes + 12)))
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,7 @@ def test_under_autocast_the_head_runs_in_bf16_forward_and_backward_as_the_plain_
 
 
 def test_the_default_chunk_holds_every_token_of_a_small_vocabulary_and_a_gib_of_a_large_one():
-    from zerosearch_agents.memory_plan import CHUNK_BYTES, chunk_tokens
+    from zerosearch_agents.head_chunks import CHUNK_BYTES, chunk_tokens
 
     assert chunk_tokens(300) > 8 * 512  # the tiny policy: one chunk, as fast as the plain head
     tokens = chunk_tokens(151_936, compute_bytes=2)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .train import SNAPSHOT_INFO, SNAPSHOTS
+from .snapshots import SNAPSHOT_INFO, SNAPSHOTS
 
 CURVE_JSON = "curve.json"
 CURVE_MD = "curve.md"

@@ -32,12 +32,11 @@ from ..config_flags import setting
 from ..errors import ConfigError
 from ..simulators.prompts import chat_messages
 from .examples import SimExample, answer_first, balance, read_examples
+from .snapshots import SNAPSHOTS, save_snapshot
 
 T = TypeVar("T")
 TRAIN_LOG = "train_log.jsonl"
 TRAIN_CONFIG = "simtune_config.json"
-SNAPSHOTS = "snapshots"
-SNAPSHOT_INFO = "snapshot.json"
 
 
 @dataclass
@@ -430,7 +429,8 @@ def train_simulator(cfg: SimTuneConfig, *, progress: bool = True, fidelity: dict
             while snapshots_due and minutes >= snapshots_due[0][1]:
                 index, due = snapshots_due.pop(0)
                 if state.is_world_process_zero:
-                    save_snapshot(model, tokenizer, out / SNAPSHOTS / f"{index:02d}-min-{due:g}", {"due_minutes": due, "minutes": round(minutes, 2), "step": state.global_step})
+                    info = {"due_minutes": due, "minutes": round(minutes, 2), "step": state.global_step}
+                    save_snapshot(model, tokenizer, out / SNAPSHOTS / f"{index:02d}-min-{due:g}", info, save=save_simulator)
             if cfg.max_minutes is not None and time.perf_counter() - started > cfg.max_minutes * 60:
                 control.should_training_stop = True
             return control
@@ -469,21 +469,6 @@ def train_simulator(cfg: SimTuneConfig, *, progress: bool = True, fidelity: dict
         (out / TRAIN_CONFIG).write_text(json.dumps(asdict(cfg), indent=2) + "\n")
         write_card(out, cfg, result, examples, fidelity=fidelity)
     return result
-
-
-def save_snapshot(model: Any, tokenizer: Any, folder: Path, info: dict[str, Any]) -> Path:
-    """A loadable copy of the model in training (LoRA merged into a copy, the training
-    model untouched) in ``folder``, with ``snapshot.json`` saying when it was taken."""
-    import copy
-
-    use_cache = model.config.use_cache
-    saved = copy.deepcopy(model).merge_and_unload() if hasattr(model, "merge_and_unload") else model
-    generation_config = copy.deepcopy(saved.generation_config) if saved is model else None
-    save_simulator(saved, tokenizer, folder)
-    if saved is model:  # what saving set for generation is put back
-        model.config.use_cache, model.generation_config = use_cache, generation_config
-    (folder / SNAPSHOT_INFO).write_text(json.dumps(info) + "\n")
-    return folder
 
 
 def save_simulator(model: Any, tokenizer: Any, out: Path) -> None:
