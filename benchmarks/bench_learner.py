@@ -12,9 +12,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from zerosearch_agents.config import make_config  # noqa: E402
-from zerosearch_agents.policy import build_tiny_policy, forward_logprobs, load_policy  # noqa: E402
-from zerosearch_agents.update import Learner, compute_advantages, optimize, score_batch  # noqa: E402
+from zerosearch_agents.policy import build_tiny_policy, forward_logprobs  # noqa: E402
+from zerosearch_agents.update import optimize  # noqa: E402
+
+from .conftest import scored_learner  # noqa: E402
 
 B, T = 32, 256
 _means: dict[str, float] = {}
@@ -26,22 +27,7 @@ def setup(tmp_path_factory):
 
     logging.disable_progress_bar()
     path = build_tiny_policy(tmp_path_factory.mktemp("bench_learner") / "tiny", hidden_size=64, layers=2)
-    model, tokenizer = load_policy(path)
-    reference, _ = load_policy(path)
-    cfg = make_config(questions_per_step=B // 4, group_size=4, micro_batch_size=B, lr=1e-4, kl_coef=0.001)
-    learner = Learner(cfg, model, torch.optim.AdamW(model.parameters(), lr=cfg.lr), ref_model=reference.requires_grad_(False))
-    g = torch.Generator().manual_seed(0)
-    batch = {
-        "input_ids": torch.randint(10, len(tokenizer), (B, T), generator=g),
-        "attention_mask": torch.ones(B, T, dtype=torch.long),
-        "loss_mask": (torch.rand(B, T, generator=g) < 0.3).float(),
-        "rewards": torch.rand(B, generator=g),
-        "group_ids": torch.arange(B // 4).repeat_interleave(4),
-    }
-    batch["token_rewards"] = torch.zeros(B, T)
-    score_batch(learner, batch)
-    compute_advantages(cfg, batch)
-    return learner, batch
+    return scored_learner(path, B, T)
 
 
 def test_update_step(benchmark, setup):

@@ -26,9 +26,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from zerosearch_agents.config import make_config  # noqa: E402
 from zerosearch_agents.policy import build_tiny_policy, forward_logprobs, load_policy  # noqa: E402
-from zerosearch_agents.update import Learner, compute_advantages, optimize, score_batch  # noqa: E402
+from zerosearch_agents.update import optimize  # noqa: E402
+
+from .conftest import record_mean, scored_learner  # noqa: E402
 
 SMOL = (8, 512)  # micro-batch x tokens
 TINY = (32, 256)
@@ -46,26 +47,6 @@ def smollm2_path() -> Path:
         pytest.skip(f"needs SmolLM2-135M-Instruct (zerosearch models get smollm2-135m): {error}")
 
 
-def make_learner(path: str | Path, rows: int, tokens: int, *, chunked: bool, seed: int = 0):
-    """A GRPO learner with a KL reference on ``path``, and one scored batch of random tokens."""
-    model, tokenizer = load_policy(path, dtype=torch.float32)
-    reference, _ = load_policy(path, dtype=torch.float32)
-    cfg = make_config(questions_per_step=rows // 4, group_size=4, micro_batch_size=rows, lr=1e-5, kl_coef=0.001, chunked_head=chunked)
-    learner = Learner(cfg, model, torch.optim.AdamW(model.parameters(), lr=cfg.lr), ref_model=reference.requires_grad_(False))
-    g = torch.Generator().manual_seed(seed)
-    batch = {
-        "input_ids": torch.randint(10, len(tokenizer), (rows, tokens), generator=g),
-        "attention_mask": torch.ones(rows, tokens, dtype=torch.long),
-        "loss_mask": (torch.rand(rows, tokens, generator=g) < 0.3).float(),
-        "rewards": torch.rand(rows, generator=g),
-        "group_ids": torch.arange(rows // 4).repeat_interleave(4),
-        "token_rewards": torch.zeros(rows, tokens),
-    }
-    score_batch(learner, batch)
-    compute_advantages(cfg, batch)
-    return learner, batch
-
-
 def _vm(field: str) -> float:
     """A /proc/self/status memory figure in GiB (VmRSS, VmHWM)."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -77,7 +58,7 @@ def _vm(field: str) -> float:
 def peak_of_one_update(path: str, chunked: bool, rows: int = SMOL[0], tokens: int = SMOL[1]) -> dict[str, float]:
     """In this process: a first update (AdamW's states), then the peak resident memory of a second, above what was resident before it."""
     torch.set_num_threads(2)
-    learner, batch = make_learner(path, rows, tokens, chunked=chunked)
+    learner, batch = scored_learner(path, rows, tokens, lr=1e-5, chunked_head=chunked)
     optimize(learner, batch)
     before = _vm("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
@@ -111,11 +92,9 @@ def test_smollm2_logprobs_and_gradients_equal_the_whole_logits():
 def test_smollm2_update_step(benchmark, variant):
     if benchmark.disabled:
         pytest.skip("a timing only: the tiny policy's runs the same code with benchmarks disabled")
-    learner, batch = make_learner(smollm2_path(), *SMOL, chunked=variant == "chunked")
+    learner, batch = scored_learner(smollm2_path(), *SMOL, lr=1e-5, chunked_head=variant == "chunked")
     benchmark.pedantic(optimize, args=(learner, batch), rounds=3, warmup_rounds=1)
-    if benchmark.stats is not None:
-        _means[f"smol-{variant}"] = benchmark.stats.stats.mean
-        benchmark.extra_info["tokens_per_s"] = SMOL[0] * SMOL[1] / benchmark.stats.stats.mean
+    record_mean(_means, f"smol-{variant}", benchmark)
 
 
 def test_smollm2_update_peak_memory(benchmark, tiny_path):
@@ -126,7 +105,7 @@ def test_smollm2_update_peak_memory(benchmark, tiny_path):
     peaks = {}
     for variant in ("whole", "chunked"):
         call = f"b.peak_of_one_update({path!r}, {variant == 'chunked'}, {rows}, {tokens})"
-        code = f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import bench_logits as b; print(json.dumps({call}))"
+        code = f"import json, sys; sys.path.insert(0, {str(Path(__file__).parents[1])!r}); import benchmarks.bench_logits as b; print(json.dumps({call}))"
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
         peaks[variant] = json.loads(out)
     benchmark.pedantic(lambda: None, rounds=1)  # the figures are the subprocesses', in extra_info
@@ -155,10 +134,9 @@ def tiny_path(tmp_path_factory):
 
 @pytest.mark.parametrize("variant", ["whole", "chunked"])
 def test_tiny_update_step(benchmark, tiny_path, variant):
-    learner, batch = make_learner(tiny_path, *TINY, chunked=variant == "chunked")
+    learner, batch = scored_learner(tiny_path, *TINY, lr=1e-5, chunked_head=variant == "chunked")
     benchmark.pedantic(optimize, args=(learner, batch), rounds=10, warmup_rounds=2)
-    if benchmark.stats is not None:
-        _means[f"tiny-{variant}"] = benchmark.stats.stats.mean
+    record_mean(_means, f"tiny-{variant}", benchmark)
 
 
 def test_time_ratios():

@@ -66,7 +66,7 @@ PRESET = "cpu-demo"
 ORDER = ("bm25", "corpus", "tuned", "random-llm", "prompt")
 #: How the quick mode shortens the preset (the CI line of the CPU demo does the same).
 QUICK = {"steps": 2, "questions_per_step": 8, "bc_steps": 20, "eval_questions": 16, "eval_every": 0}
-#: How the short mode shortens it, for real-model simulators (about 2,000 searches a run).
+#: How the short mode shortens it, for real-model simulators (2,250 searches in the tuned row's run).
 SHORT = {"steps": 12, "questions_per_step": 16, "group_size": 8, "bc_questions": 512, "eval_questions": 50, "eval_every": 0}
 QUESTIONS = {"full": 200, "quick": 16, "short": 200}  # held-out questions of the bm25 evaluation
 FIDELITY_QUESTIONS = {"full": 200, "quick": 16, "short": 40}  # held-out questions of fidelity (and the scripted agent's searches of them)
@@ -86,7 +86,7 @@ PROMPT_NOT_RUN = (
 )
 SHORT_PROMPT_NOT_RUN = (
     "not run yet: `python benchmarks/sim_vs_real.py --short --prompt-model smollm2-135m --engines prompt` trains it "
-    "(about 2,700 searches of the real model: half an hour alone on 2 cores)."
+    "(about 2,250 searches of the real model, as the tuned row made in 53 minutes beside other jobs)."
 )
 #: The paper's comparison of training engines: average EM over its QA benchmarks (the
 #: reference's EM, which is cover-EM), every policy evaluated against real search.

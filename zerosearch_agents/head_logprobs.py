@@ -167,8 +167,3 @@ def logprob_head(model: nn.Module, input_ids: Tensor, *, temperature: float, chu
     finally:
         del head.forward
 
-
-@contextmanager
-def plain_head() -> Iterator[bool]:
-    """The model's own head (the whole logits tensor): what :func:`logprob_head` yields when it cannot swap."""
-    yield False

@@ -157,9 +157,11 @@ def forward_logprobs(
     ``[B, T, vocabulary]`` tensor is made, forward or backward, unless the model's head is
     not a plain linear layer or ``whole_logits`` asks for the plain computation.
     """
-    from .head_logprobs import logprob_head, plain_head
+    from contextlib import nullcontext
 
-    swap = plain_head() if whole_logits else logprob_head(model, input_ids, temperature=temperature, chunk_size=chunk_size, with_entropy=with_entropy)
+    from .head_logprobs import logprob_head
+
+    swap = nullcontext(False) if whole_logits else logprob_head(model, input_ids, temperature=temperature, chunk_size=chunk_size, with_entropy=with_entropy)
     with swap as chunked:
         out = model(
             input_ids=input_ids,

@@ -256,18 +256,24 @@ SHARDED_RESUME = textwrap.dedent(
 )
 
 
-def test_fsdp_shards_are_saved_per_process_and_resume_exactly(tmp_path):
-    """Two CPU processes shard the policy with FSDP2 (gloo): each writes and reads back its
-    own shard of the weights and of AdamW's moments; the next step equals the uninterrupted one."""
+def _sharded_run(tmp_path, script_text: str):
+    """Run ``script_text`` on two CPU processes with a tiny policy folder and a run folder
+    (its arguments); the finished process and the checkpoint folder it saved at step 1."""
     from zerosearch_agents.policy import build_tiny_policy
 
     policy = build_tiny_policy(tmp_path / "policy", hidden_size=16, layers=2)
-    script = tmp_path / "sharded_resume.py"
-    script.write_text(SHARDED_RESUME)
+    script = tmp_path / "script.py"
+    script.write_text(script_text)
     done = two_processes(str(script), str(policy), str(tmp_path / "run"))
     assert done.returncode == 0, done.stderr[-3000:]
+    return done, tmp_path / "run" / "checkpoints" / "step_000001"
+
+
+def test_fsdp_shards_are_saved_per_process_and_resume_exactly(tmp_path):
+    """Two CPU processes shard the policy with FSDP2 (gloo): each writes and reads back its
+    own shard of the weights and of AdamW's moments; the next step equals the uninterrupted one."""
+    done, folder = _sharded_run(tmp_path, SHARDED_RESUME)
     assert done.stdout.count("resumed its shards exactly") == 2
-    folder = tmp_path / "run" / "checkpoints" / "step_000001"
     assert {"policy.rank0.safetensors", "policy.rank1.safetensors", "optimizer.rank0.safetensors", "optimizer.rank1.safetensors"} <= {
         p.name for p in folder.iterdir()
     }
@@ -342,13 +348,6 @@ def test_the_frozen_reference_is_sharded_loads_the_warm_start_and_resumes(tmp_pa
     """Under sharding: fsdp the KL reference is sharded over the processes (FSDP2, one
     group per layer): half of it on each of two CPU processes, the same log-probs as the
     whole model, the policy's sharded weights load into it, and a checkpoint restores it."""
-    from zerosearch_agents.policy import build_tiny_policy
-
-    policy = build_tiny_policy(tmp_path / "policy", hidden_size=16, layers=2)
-    script = tmp_path / "sharded_reference.py"
-    script.write_text(SHARDED_REFERENCE)
-    done = two_processes(str(script), str(policy), str(tmp_path / "run"))
-    assert done.returncode == 0, done.stderr[-3000:]
+    done, folder = _sharded_run(tmp_path, SHARDED_REFERENCE)
     assert done.stdout.count("sharded reference ok") == 2
-    folder = tmp_path / "run" / "checkpoints" / "step_000001"
     assert {"reference.rank0.safetensors", "reference.rank1.safetensors"} <= {p.name for p in folder.iterdir()}
