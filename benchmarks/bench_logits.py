@@ -11,7 +11,7 @@ logits as the learner did before. Side by side in one run:
   (``zerosearch models get smollm2-135m``).
 - The tiny CPU policy (vocabulary of a few hundred words): the update step's time.
 
-    pytest benchmarks/bench_logits.py --benchmark-only -s
+    pytest benchmarks/bench_logits.py -s
 """
 
 from __future__ import annotations

@@ -45,7 +45,8 @@ def _scaled_logits(hidden: Tensor, weight: Tensor, bias: Tensor | None, scale: f
     """The chunk's logits in the compute dtype (``weight`` already cast to it, as the LM
     head computes them), then in fp32 (or wider) and scaled."""
     logits = nn.functional.linear(hidden.to(weight.dtype), weight, None if bias is None else bias.to(weight.dtype))
-    return logits.to(torch.promote_types(logits.dtype, torch.float32)) * scale
+    wide = logits.to(torch.promote_types(logits.dtype, torch.float32))  # a fresh tensor either way: scaled in place
+    return wide if scale == 1.0 else wide.mul_(scale)
 
 
 class HeadLogprobs(torch.autograd.Function):
@@ -58,6 +59,9 @@ class HeadLogprobs(torch.autograd.Function):
     entropy of that distribution (zeros, without a gradient, when ``with_entropy`` is
     False). The backward pass recomputes every chunk: for ``z = scale * logits`` and
     ``p = softmax(z)``, ``d logp / dz = onehot(target) - p`` and ``d entropy / dz = -p (z - E_p[z])``.
+    An output the loss does not use (the entropy when it is only logged) costs nothing
+    in the backward pass. Each chunk's ``(C, V)`` work is done in place on one or two
+    buffers: on a small model the head is most of the update's time.
     """
 
     @staticmethod
@@ -69,58 +73,77 @@ class HeadLogprobs(torch.autograd.Function):
         wide = torch.promote_types(ctx.compute_dtype, torch.float32)
         logprobs = flat.new_empty(flat.shape[0], dtype=wide)
         entropy = flat.new_zeros(flat.shape[0], dtype=wide)
+        lse = flat.new_empty(flat.shape[0], dtype=wide)  # kept for the backward pass: one number a token
         for start in range(0, flat.shape[0], chunk_size):
             rows = slice(start, start + chunk_size)
             with torch.autocast(hidden.device.type, enabled=False):
                 z = _scaled_logits(flat[rows], cast, bias, scale)  # (C, V)
-            lse = z.logsumexp(-1)
-            logprobs[rows] = z.gather(-1, ids[rows, None]).squeeze(-1) - lse
+            lse[rows] = z.logsumexp(-1)
+            logprobs[rows] = z.gather(-1, ids[rows, None]).squeeze(-1) - lse[rows]
             if with_entropy:
-                entropy[rows] = lse - (torch.softmax(z, -1) * z).sum(-1)
-        ctx.save_for_backward(hidden, weight, bias, targets)
+                p = (z - lse[rows, None]).exp_()
+                entropy[rows] = lse[rows] - _rowwise_dot(p, z)
+        ctx.save_for_backward(hidden, weight, bias, targets, lse)
         ctx.scale, ctx.chunk_size, ctx.with_entropy = scale, chunk_size, with_entropy
+        ctx.set_materialize_grads(False)  # an unused output's gradient arrives as None, not as zeros
         if not with_entropy:
             ctx.mark_non_differentiable(entropy)
         return logprobs.view(targets.shape), entropy.view(targets.shape)
 
     @staticmethod
     def backward(ctx: Any, grad_logprobs: Tensor | None, grad_entropy: Tensor | None) -> tuple[Tensor | None, ...]:
-        hidden, weight, bias, targets = ctx.saved_tensors
+        hidden, weight, bias, targets, lse = ctx.saved_tensors
+        want_hidden, want_weight, want_bias = ctx.needs_input_grad[:3]
+        if not ctx.with_entropy:
+            grad_entropy = None
+        if grad_logprobs is None and grad_entropy is None:
+            return None, None, None, None, None, None, None
         flat, ids = hidden.reshape(-1, hidden.shape[-1]), targets.reshape(-1)
         cast = weight.to(ctx.compute_dtype)  # the forward's matmul, recomputed in its dtype
-        wide = torch.promote_types(ctx.compute_dtype, torch.float32)
-        g_lp = None if grad_logprobs is None else grad_logprobs.reshape(-1).to(wide)
-        g_ent = None if grad_entropy is None or not ctx.with_entropy else grad_entropy.reshape(-1).to(wide)
-        want_hidden, want_weight, want_bias = ctx.needs_input_grad[:3]
-        grad_hidden = torch.zeros_like(flat) if want_hidden else None
+        wide = lse.dtype
+        # d/d(head logits) = scale * d/dz: the scale goes on the incoming gradients once
+        g_lp = None if grad_logprobs is None else grad_logprobs.reshape(-1).to(wide) * ctx.scale
+        g_ent = None if grad_entropy is None else grad_entropy.reshape(-1).to(wide) * ctx.scale
+        grad_hidden = torch.empty_like(flat) if want_hidden else None
         grad_weight = torch.zeros(weight.shape, dtype=torch.promote_types(wide, weight.dtype), device=weight.device) if want_weight else None
         grad_bias = torch.zeros(bias.shape, dtype=torch.promote_types(wide, bias.dtype), device=bias.device) if want_bias and bias is not None else None
         for start in range(0, flat.shape[0], ctx.chunk_size):
             rows = slice(start, start + ctx.chunk_size)
             with torch.autocast(hidden.device.type, enabled=False):
                 z = _scaled_logits(flat[rows], cast, bias, ctx.scale)
-            p = torch.softmax(z, -1)
-            dz = torch.zeros_like(z)
+            if g_ent is None:  # dz = g_lp (onehot - p), built in z's own buffer
+                dz = z.sub_(lse[rows, None]).exp_().mul_(-g_lp[rows, None])
+            else:  # dz = g_lp onehot - p (g_lp + g_ent (z - E_p[z]))
+                p = (z - lse[rows, None]).exp_()
+                weights = z.sub_(_rowwise_dot(p, z)[:, None]).mul_(g_ent[rows, None])
+                if g_lp is not None:
+                    weights.add_(g_lp[rows, None])
+                dz = weights.mul_(p).neg_()
+                del p
             if g_lp is not None:
-                dz -= p * g_lp[rows, None]
                 dz.scatter_add_(-1, ids[rows, None], g_lp[rows, None])
-            if g_ent is not None:
-                dz -= g_ent[rows, None] * p * (z - (p * z).sum(-1, keepdim=True))
-            dlogits = dz * ctx.scale  # through the scaling, back to the head's logits
-            del z, p, dz
-            low = dlogits.to(cast.dtype)
+            low = dz.to(cast.dtype)
             if grad_hidden is not None:
                 grad_hidden[rows] = (low @ cast).to(grad_hidden.dtype)
             if grad_weight is not None:
-                grad_weight += (low.T @ flat[rows].to(cast.dtype)).to(wide)  # accumulated in fp32 (or wider) over the chunks
+                if grad_weight.dtype == low.dtype:
+                    grad_weight.addmm_(low.T, flat[rows].to(cast.dtype))
+                else:  # accumulated in fp32 (or wider) over the chunks
+                    grad_weight += (low.T @ flat[rows].to(cast.dtype)).to(grad_weight.dtype)
             if grad_bias is not None:
-                grad_bias += dlogits.sum(0)
+                grad_bias += dz.sum(0)
+            del z, dz, low
         return (
             None if grad_hidden is None else grad_hidden.view_as(hidden),
             None if grad_weight is None else grad_weight.to(weight.dtype),
             None if grad_bias is None else grad_bias.to(bias.dtype),
             None, None, None, None,
         )  # fmt: skip
+
+
+def _rowwise_dot(a: Tensor, b: Tensor) -> Tensor:
+    """``(a * b).sum(-1)`` for two (C, V) tensors, without a (C, V) temporary."""
+    return torch.bmm(a.unsqueeze(1), b.unsqueeze(2)).view(-1)
 
 
 def causal_lm(model: nn.Module) -> nn.Module:

@@ -34,21 +34,25 @@ def batch(vocab_size: int, rows: int = 3, length: int = 17):
     return ids, attention
 
 
-def loss_and_grads(model, ids, attention, *, chunk_size, temperature=1.0):
-    """``chunk_size`` None: the whole logits tensor (the plain computation)."""
+def loss_and_grads(model, ids, attention, *, chunk_size, temperature=1.0, terms=(1.0, -0.01)):
+    """``chunk_size`` None: the whole logits tensor (the plain computation). The loss is
+    ``terms[0] * sum(logprobs) + terms[1] * sum(entropy)``; a zero leaves that output
+    out of the loss (the entropy when it is only logged)."""
     model.zero_grad()
     out = forward_logprobs(model, ids, attention, temperature=temperature, with_entropy=True, chunk_size=chunk_size, whole_logits=chunk_size is None)
-    (out["logprobs"].sum() - 0.01 * out["entropy"].sum()).backward()
+    used = [weight * out[name].sum() for weight, name in zip(terms, ("logprobs", "entropy"), strict=True) if weight]
+    sum(used).backward()
     return out, {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
 
 
 @pytest.mark.parametrize("tied", [False, True])
 @pytest.mark.parametrize("temperature", [1.0, 0.7])
-def test_chunked_logprobs_entropy_and_gradients_equal_the_whole_logits(tied, temperature):
+@pytest.mark.parametrize("terms", [(1.0, -0.01), (1.0, 0.0), (0.0, 1.0)], ids=["both", "logprobs-only", "entropy-only"])
+def test_chunked_logprobs_entropy_and_gradients_equal_the_whole_logits(tied, temperature, terms):
     model = tiny_llama(tied=tied)
     ids, attention = batch(300)
-    chunked, chunked_grads = loss_and_grads(model, ids, attention, chunk_size=5, temperature=temperature)  # 5 does not divide 3 x 17
-    whole, whole_grads = loss_and_grads(model, ids, attention, chunk_size=None, temperature=temperature)
+    chunked, chunked_grads = loss_and_grads(model, ids, attention, chunk_size=5, temperature=temperature, terms=terms)  # 5 does not divide 3 x 17
+    whole, whole_grads = loss_and_grads(model, ids, attention, chunk_size=None, temperature=temperature, terms=terms)
     assert torch.allclose(chunked["logprobs"], whole["logprobs"], atol=1e-5)
     assert torch.allclose(chunked["entropy"], whole["entropy"], atol=1e-5)
     assert set(chunked_grads) == set(whole_grads)
