@@ -8,8 +8,11 @@ flushes them as one batch when ``max_batch`` requests are waiting or ``max_wait_
 passed since the first, then hands each caller its own results, in its own order.
 
 Errors stay per request. A result that failed on its own (``SearchResult.failed``)
-reaches only its caller. When the inner simulator raises for a whole batch, each
-caller's requests are tried again on their own, so only the call that breaks it fails.
+reaches only its caller. When the inner simulator raises an ``Exception`` for a whole
+batch, each caller's requests are tried again on their own, so only the call that breaks
+it fails; anything else it raises (``KeyboardInterrupt``, ``CancelledError``) fails that
+batch's callers with a :class:`~zerosearch_env.errors.SimulatorError`. Either way the
+worker goes on serving.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from ..errors import ConfigError
+from ..errors import ConfigError, SimulatorError
 from .base import SearchRequest, SearchResult, Simulator
 
 
@@ -38,11 +41,19 @@ class BatchingStats:
 
 class BatchingSimulator:
     """Thread-safe and asyncio-friendly: ``simulate`` from any thread, ``await asimulate``
-    from any event loop. ``close()`` stops the worker (pending calls are answered first)."""
+    from any event loop. ``close()`` stops the worker: every call queued before it is
+    answered, and one that arrives after it is refused.
+
+    Every caller gets an answer or an error, whatever happens in a batch: a caller that
+    gave up (a cancelled coroutine) is skipped, a simulator that raises anything, even
+    ``KeyboardInterrupt``, fails only that batch's callers, a wrong number of results is
+    an error on every path, and the worker keeps serving after each of these."""
 
     def __init__(self, simulator: Simulator, *, max_batch: int = 64, max_wait_ms: float = 5.0, name: str | None = None):
-        if max_batch < 1 or max_wait_ms < 0:
-            raise ConfigError(f"expects max_batch >= 1 and max_wait_ms >= 0, got {max_batch!r} and {max_wait_ms!r}")
+        if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
+            raise ConfigError(f"expects max_batch to be an integer >= 1, got {max_batch!r}")
+        if isinstance(max_wait_ms, bool) or not isinstance(max_wait_ms, (int, float)) or not 0 <= max_wait_ms < float("inf"):
+            raise ConfigError(f"expects max_wait_ms to be a finite number >= 0, got {max_wait_ms!r}")
         self.simulator = simulator
         self.max_batch = max_batch
         self.max_wait_s = max_wait_ms / 1000
@@ -50,17 +61,19 @@ class BatchingSimulator:
         self.stats = BatchingStats()
         self._queue: queue.Queue[tuple[list[SearchRequest], Future] | None] = queue.Queue()
         self._closed = False
+        self._lock = threading.Lock()  # closing and queueing exclude each other: nothing lands behind the stop marker
         self._worker = threading.Thread(target=self._run, name=f"{self.name}-worker", daemon=True)
         self._worker.start()
 
     def submit(self, requests: Sequence[SearchRequest]) -> Future:
         """Queue ``requests``; the future resolves to their results."""
-        if self._closed:
-            raise ConfigError(f"{self.name} is closed")
         future: Future = Future()
         if not requests:
             future.set_result([])
-        else:
+            return future
+        with self._lock:
+            if self._closed:
+                raise ConfigError(f"{self.name} is closed")
             self._queue.put((list(requests), future))
         return future
 
@@ -69,15 +82,18 @@ class BatchingSimulator:
         return self.submit(requests).result()
 
     async def asimulate(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
-        """:meth:`simulate` for coroutines: the event loop keeps running while the batch waits."""
+        """:meth:`simulate` for coroutines: the event loop keeps running while the batch
+        waits. Cancelling the coroutine withdraws its requests if they have not gone out yet."""
         return await asyncio.wrap_future(self.submit(requests))
 
     def close(self) -> None:
         """Answer what is queued, then stop the worker thread."""
-        if not self._closed:
+        with self._lock:
+            if self._closed:
+                return
             self._closed = True
             self._queue.put(None)
-            self._worker.join()
+        self._worker.join()
 
     # ------------------------------------------------------------------ worker
 
@@ -100,31 +116,62 @@ class BatchingSimulator:
                     break
                 pending.append(item)
                 size += len(item[0])
-            self._flush(pending)
+            try:
+                self._flush(pending)
+            except BaseException as error:  # noqa: BLE001: a bug here must not strand the callers or stop the worker
+                for _, future in pending:
+                    _fail(future, error, self.name)
             if stop:
                 return
 
     def _flush(self, pending: list[tuple[list[SearchRequest], Future]]) -> None:
+        # a caller that gave up before its batch went out is dropped; the rest cannot be cancelled from now on
+        pending = [(requests, future) for requests, future in pending if future.set_running_or_notify_cancel()]
+        if not pending:
+            return
         self.stats.calls += len(pending)
         self.stats.requests += sum(len(requests) for requests, _ in pending)
         self.stats.batches += 1
         batch = [request for requests, _ in pending for request in requests]
         try:
-            results = self.simulator.simulate(batch)
-            if len(results) != len(batch):
-                raise ConfigError(f"{self.name}: the simulator returned {len(results)} results for {len(batch)} requests")
+            results = self._simulate(batch)
         except Exception as error:  # noqa: BLE001: it goes to the callers
             if len(pending) == 1:
-                pending[0][1].set_exception(error)
+                _fail(pending[0][1], error, self.name)
                 return
             for requests, future in pending:  # alone, so only the call that breaks the batch fails
                 self.stats.retried_alone += 1
                 try:
-                    future.set_result(self.simulator.simulate(requests))
-                except Exception as alone:  # noqa: BLE001: it goes to its caller
-                    future.set_exception(alone)
+                    _answer(future, self._simulate(requests))
+                except BaseException as alone:  # noqa: BLE001: it goes to its caller
+                    _fail(future, alone, self.name)
+            return
+        except BaseException as error:  # KeyboardInterrupt, CancelledError, SystemExit: this batch's callers get it, no retry
+            for _, future in pending:
+                _fail(future, error, self.name)
             return
         start = 0
         for requests, future in pending:
-            future.set_result(results[start : start + len(requests)])
+            _answer(future, results[start : start + len(requests)])
             start += len(requests)
+
+    def _simulate(self, requests: list[SearchRequest]) -> list[SearchResult]:
+        results = self.simulator.simulate(requests)
+        if len(results) != len(requests):
+            raise ConfigError(f"{self.name}: the simulator returned {len(results)} results for {len(requests)} requests")
+        return list(results)
+
+
+def _answer(future: Future, results: list[SearchResult]) -> None:
+    if not future.done():
+        future.set_result(results)
+
+
+def _fail(future: Future, error: BaseException, name: str) -> None:
+    """Fail ``future`` with ``error``; what is not an ``Exception`` (``KeyboardInterrupt``
+    in the simulator) reaches the caller as a :class:`SimulatorError` it can catch."""
+    if not isinstance(error, Exception):
+        wrapped = SimulatorError(f"{name}: the simulator raised {type(error).__name__} for this batch: {error}")
+        wrapped.__cause__, error = error, wrapped
+    if not future.done():
+        future.set_exception(error)
