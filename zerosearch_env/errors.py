@@ -7,9 +7,16 @@ and the fix ("expects X, got Y; do Z").
 
 from __future__ import annotations
 
+from .redaction import redact_text
+
 
 class ZeroSearchError(Exception):
-    """Root of every error raised on purpose by zerosearch-env."""
+    """Root of every error raised on purpose by zerosearch-env. Its message never carries
+    a secret (:func:`~zerosearch_env.redaction.redact_text`): messages name URLs, and they
+    reach stderr and run files."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact_text(a) if isinstance(a, str) else a for a in args))
 
 
 class ConfigError(ZeroSearchError, ValueError):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from .errors import ConfigError
+from .redaction import redact_text
 
 FaultKind = Literal["timeout", "connection", "http", "protocol"]
 T = TypeVar("T")
@@ -34,6 +35,7 @@ class RequestFault(Exception):
     """
 
     def __init__(self, kind: FaultKind, message: str, *, retryable: bool):
+        message = redact_text(message)  # it names the URL, and reaches stderr and search records
         super().__init__(message)
         self.kind = kind
         self.message = message

@@ -107,5 +107,5 @@ def test_no_secret_reaches_the_run_folder(tmp_path):
         if path.suffix in (".json", ".jsonl", ".md"):
             assert SECRET not in path.read_text(), path.name
     saved = json.loads((tmp_path / "eval_config.json").read_text())
-    assert saved["sim_kwargs"]["base_urls"] == ["https://me:<redacted>@sim.example/v1?token=<redacted>"]
+    assert saved["sim_kwargs"]["base_urls"] == ["https://sim.example/v1?token=<redacted>"]  # user info dropped whole
     assert "api_key" not in saved["sim_kwargs"] and "Authorization" not in saved["sim_kwargs"]["headers"]

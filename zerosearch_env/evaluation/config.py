@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from ..config_flags import setting
 from ..data import is_synthetic
 from ..env_config import EnvConfig
 from ..errors import ConfigError
+from ..redaction import REDACTED, SECRET_WORDS, is_secret_name, redacted  # noqa: F401: the run folders' redaction, re-exported
 from .metrics import SourceSummary
 
 #: EvalConfig settings left out of a run folder's identity, because they do not change an
@@ -45,10 +45,6 @@ SIM_KWARGS_NOT_IDENTITY = (
 #: its retry policy.
 AGENT_NOT_IDENTITY = ("name", "usage", "concurrency", "batch_size", "retry")
 
-#: Words of a setting's name that say its value is a secret (``api_key``, ``hf_token``, an
-#: ``Authorization`` header). Such values are never written into a run folder.
-SECRET_WORDS = frozenset({"key", "apikey", "secret", "password", "passwd", "token", "auth", "authorization", "credential", "credentials", "cookie", "bearer"})
-REDACTED = "<redacted>"
 
 
 @dataclass
@@ -193,35 +189,3 @@ def _plain(value: Any) -> Any:
     return _NOT_PLAIN
 
 
-def is_secret_name(name: str) -> bool:
-    """Whether a setting's name says it holds a secret.
-
-    >>> [is_secret_name(n) for n in ("api_key", "OPENAI_API_KEY", "hf_token", "Authorization", "x-api-key")]
-    [True, True, True, True, True]
-    >>> [is_secret_name(n) for n in ("max_tokens", "max_new_tokens", "topk", "base_urls")]
-    [False, False, False, False]
-    """
-    return any(word in SECRET_WORDS for word in re.split(r"[^a-z0-9]+", name.lower()))
-
-
-_URL_PASSWORD = re.compile(r"(://[^/@:\s]+:)[^/@\s]+@")
-_URL_QUERY = re.compile(r"([?&])([^=&#\s]+)=([^&#\s]*)")
-
-
-def redacted(value: Any) -> Any:
-    """``value`` without secrets: a dict loses the keys :func:`is_secret_name` flags (at
-    any depth), a URL its password and secret query values.
-
-    >>> redacted({"api_key": "sk-1", "headers": {"Authorization": "Bearer sk-1"}, "temperature": 0.8})
-    {'headers': {}, 'temperature': 0.8}
-    >>> redacted("https://me:sk-1@host/v1?token=sk-1&model=m")
-    'https://me:<redacted>@host/v1?token=<redacted>&model=m'
-    """
-    if isinstance(value, dict):
-        return {k: redacted(v) for k, v in value.items() if not is_secret_name(str(k))}
-    if isinstance(value, (list, tuple)):
-        return [redacted(v) for v in value]
-    if isinstance(value, str) and "://" in value:
-        value = _URL_PASSWORD.sub(rf"\1{REDACTED}@", value)
-        return _URL_QUERY.sub(lambda m: f"{m[1]}{m[2]}={REDACTED}" if is_secret_name(m[2]) else m[0], value)
-    return value

@@ -15,6 +15,7 @@ from typing import Literal, NamedTuple, Protocol, runtime_checkable
 from ..errors import ConfigError
 from ..protocol import format_documents
 from ..records import Passage
+from ..redaction import redact_text
 
 Quality = Literal["useful", "noisy"]
 QUALITIES: tuple[str, ...] = ("useful", "noisy")
@@ -64,6 +65,9 @@ class SimulatorFault:
     kind: str  # e.g. "timeout", "http", "backend", "empty"
     message: str
     attempts: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", redact_text(self.message))  # it is written into search records
 
 
 @dataclass(frozen=True, slots=True)
