@@ -290,3 +290,17 @@ def test_cost_command_errors_exit_2(tmp_path, capsys):
     write_sim_usage(tmp_path, "eval", [SimUsage("bm25", 5, 0, 0, 0.1)])
     assert main(["cost", str(tmp_path)]) == 2
     assert "--tokens-per-s N" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("tokens_per_s", [1e-320, 5e-324])
+def test_a_throughput_so_small_the_cost_overflows_is_refused_not_printed_as_inf(tmp_path, capsys, tokens_per_s):
+    from zerosearch_env.cli import main
+
+    usage = SimUsage("sft-7b", searches=1000, prompt_tokens=0, completion_tokens=360_000, sim_wall_s=1.0)
+    inputs = CostInputs(tokens_per_s=tokens_per_s, tokens_source="--tokens-per-s", usd_per_gpu_hour=1.5)
+    with pytest.raises(ConfigError, match="not a finite number.*gpu_hours=inf"):
+        cost_report(tmp_path, "eval", [usage], inputs)
+    write_sim_usage(tmp_path, "eval", [usage])
+    assert main(["cost", str(tmp_path), "--tokens-per-s", repr(tokens_per_s), "--usd-per-gpu-hour", "1.5"]) == 2
+    captured = capsys.readouterr()
+    assert "not a finite number" in captured.err and "inf" not in captured.out

@@ -333,7 +333,23 @@ def cost_report(run_dir: str | Path, kind: str, usages: list[SimUsage], inputs: 
         for usage in usages[1:]:
             total = total + usage
         rows.append(_total_row(rows, total, inputs))
+    for row in rows:
+        _check_finite(row, inputs)
     return CostReport(str(run_dir), kind, inputs, rows, paper_row())
+
+
+def _check_finite(row: CostRow, inputs: CostInputs) -> None:
+    """Refuse a row whose arithmetic overflowed (a throughput of 1e-320 tokens/s gives
+    infinite GPU-hours): a table of ``inf`` and ``$inf`` is not an answer."""
+    figures = {"gpu_hours": row.gpu_hours, "sim_usd": row.sim_usd, "api_usd": row.api_usd, "sim_over_api": row.sim_over_api}
+    broken = {name: value for name, value in figures.items() if value is not None and not math.isfinite(value)}
+    if broken:
+        shown = ", ".join(f"{name}={value}" for name, value in broken.items())
+        raise ConfigError(
+            f"the cost of {row.label!r} is not a finite number ({shown}) with tokens_per_s={inputs.tokens_per_s!r}, "
+            f"gpus={inputs.gpus}, usd_per_gpu_hour={inputs.usd_per_gpu_hour!r}, usd_per_1k_queries={inputs.usd_per_1k_queries!r}; "
+            "give the deployment's real throughput (completion tokens/s) and prices"
+        )
 
 
 def _total_row(rows: list[CostRow], total: SimUsage, inputs: CostInputs) -> CostRow:
