@@ -101,6 +101,7 @@ class EvalConfig:
         settings["sim_kwargs"] = {k: v for k, v in self.env.sim_kwargs.items() if k not in SIM_KWARGS_NOT_IDENTITY}
         identity = {"agent": agent_name, "agent_settings": redacted(agent_settings or {})}
         identity.update({key: identity_value(value) for key, value in settings.items()})
+        identity.update(input_digests(dataset=self.env.dataset, corpus=self.env.corpus))
         return json.loads(json.dumps(identity, default=str))  # as the file holds it: lists, not tuples
 
 
@@ -130,6 +131,32 @@ def identity_value(value: Any) -> Any:
         digest = hashlib.sha256(json.dumps(value, sort_keys=True, default=repr).encode()).hexdigest()[:16]
         return f"<{len(value)} items, sha256 {digest}>"
     return setting_label(value)
+
+
+def input_digests(**inputs: Any) -> dict[str, str]:
+    """``{name}_sha256`` for each input that is a file or folder on disk: a run resumed
+    after its dataset was edited in place is refused, as a run with other settings is,
+    instead of scoring half its episodes against the old answers. A folder's digest
+    covers its files' names and contents."""
+    digests = {}
+    for name, value in inputs.items():
+        path = Path(value) if isinstance(value, (str, Path)) else None
+        if path is not None and path.exists():
+            digests[f"{name}_sha256"] = contents_digest(path)
+    return digests
+
+
+def contents_digest(path: Path) -> str:
+    """sha256 (16 hex digits) of a file's bytes, or of a folder's files (names and bytes)."""
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        if file != path:
+            digest.update(str(file.relative_to(path)).encode() + b"\0")
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
 
 
 def simulator_backend(env: EnvConfig) -> str | None:

@@ -43,11 +43,12 @@ from .config import (
     SIM_KWARGS_NOT_IDENTITY,
     agent_settings,
     identity_value,
+    input_digests,
     setting_label,
 )
 from .episodes import Agent, EpisodeView
 from .harness import select_rows
-from .store import JsonlRecords, claim_folder
+from .store import JsonlRecords, claim_folder, folder_lock
 
 RUN_CONFIG = "fidelity_config.json"
 SEARCHES = "searches"
@@ -380,7 +381,17 @@ def run_fidelity(
     :func:`default_reader`. With ``out_dir`` each answered search is kept in
     ``searches/<engine>.jsonl`` and a second call skips it (resume); the report,
     ``fidelity.json``, ``fidelity.png`` and ``sim_usage.json`` are written at the end.
+    A folder another run is writing is refused (:func:`.store.folder_lock`).
     """
+    if out_dir is not None:
+        with folder_lock(Path(out_dir), "a fidelity run"):
+            return _run_fidelity(engines, config, Path(out_dir), reader=reader, overwrite=overwrite, progress=progress)
+    return _run_fidelity(engines, config, None, reader=reader, overwrite=overwrite, progress=progress)
+
+
+def _run_fidelity(
+    engines: Sequence[str | Engine | Any], config: FidelityConfig | None, out: Path | None, *, reader: Agent | None | str, overwrite: bool, progress: bool
+) -> FidelityResult:
     from ..data import resolve_dataset
     from .fidelity_metrics import score_engine
 
@@ -400,7 +411,6 @@ def run_fidelity(
     if not candidates:
         raise ConfigError("no engine to score: name at least one (corpus, context, bm25, a model folder, ...)")
 
-    out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         searches_dir = out / SEARCHES
         existing = sorted(searches_dir.glob("*.jsonl")) if searches_dir.is_dir() else []
@@ -458,6 +468,7 @@ def run_identity(config: FidelityConfig, reader: Agent | None, reference: Engine
         "reader": None if reader is None else getattr(reader, "name", type(reader).__name__),
         "reader_settings": None if reader is None else agent_settings(reader),
         "reference": reference.identity(),
+        **input_digests(dataset=config.dataset, corpus=config.corpus),
     }
     return json.loads(json.dumps(identity, default=str))
 

@@ -23,7 +23,7 @@ from .config import EvalConfig, EvalResult, agent_settings
 from .cost import USAGE_FILE, SimUsage, read_sim_usage, write_sim_usage
 from .episodes import Agent, EpisodeStart, PlayedEpisode, PlayedTurn, play_episodes
 from .metrics import summarize
-from .store import JsonlRecords, claim_folder
+from .store import JsonlRecords, claim_folder, folder_lock
 
 TRAJECTORIES = "trajectories.jsonl"
 RUN_CONFIG = "eval_config.json"
@@ -60,8 +60,16 @@ def run_eval(
 
     With ``out_dir``, finished episodes are appended to ``trajectories.jsonl`` one by
     one, and a second call with the same settings skips them (resume). A folder written
-    with other settings is refused unless ``overwrite``.
+    with other settings is refused unless ``overwrite``, and so is a folder another run
+    is writing (:func:`.store.folder_lock`).
     """
+    if out_dir is not None:
+        with folder_lock(Path(out_dir), "an evaluation"):
+            return _run_eval(agent, config, Path(out_dir), overwrite=overwrite, progress=progress)
+    return _run_eval(agent, config, None, overwrite=overwrite, progress=progress)
+
+
+def _run_eval(agent: Agent, config: EvalConfig, out_dir: Path | None, *, overwrite: bool, progress: bool) -> EvalResult:
     from tqdm.auto import tqdm
 
     from ..vector import ZeroSearchVectorEnv
@@ -69,7 +77,7 @@ def run_eval(
     started = time.perf_counter()
     agent_name = getattr(agent, "name", type(agent).__name__)
     identity = config.identity(agent_name, agent_settings(agent))
-    store = _TrajectoryStore(Path(out_dir), identity, overwrite) if out_dir is not None else None
+    store = _TrajectoryStore(out_dir, identity, overwrite) if out_dir is not None else None
     done = store.load() if store is not None else {}
     resumed = len(done)
 
