@@ -58,6 +58,17 @@ def test_world_writes_files(tmp_path, capsys):
     assert names == ["corpus.jsonl", "test.jsonl", "train.jsonl"]
 
 
+def test_a_world_is_never_written_over_another_unasked_nor_mixed_with_it(tmp_path, capsys):
+    folder = tmp_path / "w"
+    assert main(["world", str(folder), "--parquet", "--hotpotqa"]) == 0
+    before = (folder / "test.jsonl").read_bytes()
+    assert main(["world", str(folder), "--seed", "1"]) == 2
+    assert "holds a world already" in capsys.readouterr().err and (folder / "test.jsonl").read_bytes() == before
+    assert main(["world", str(folder), "--seed", "1", "--overwrite"]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["corpus.jsonl", "test.jsonl", "train.jsonl"]  # no seed-0 parquet left beside
+    assert (folder / "test.jsonl").read_bytes() != before
+
+
 def test_bad_input_is_reported_without_traceback(capsys):
     assert main(["demo", "--episodes", "1", "--difficulties", "1.5"]) == 2
     err = capsys.readouterr().err

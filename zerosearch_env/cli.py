@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .config_flags import add_flags, given, key_values
+from .errors import ConfigError
 from .import_utils import load_entry_point
 
 if TYPE_CHECKING:
@@ -101,9 +102,23 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Every file ``zerosearch world`` may write: a folder holds one world, never parts of two.
+WORLD_FILES = ("corpus.jsonl", "train.jsonl", "test.jsonl", "train.parquet", "test.parquet", "train_hotpotqa.json", "test_hotpotqa.json")
+
+
 def cmd_world(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from .worlds.synthetic import make_world
 
+    out = Path(args.out)
+    earlier = [out / name for name in WORLD_FILES if (out / name).exists()]
+    if earlier and not args.overwrite:
+        raise ConfigError(
+            f"{out} holds a world already ({', '.join(p.name for p in earlier)}); pass --overwrite to replace it whole, or another folder"
+        )
+    for path in earlier:  # every file of the earlier world goes, so no two worlds mix
+        path.unlink()
     world = make_world(seed=args.seed)
     paths = list(world.write(args.out))
     if args.parquet:
@@ -250,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write {train,test}.parquet in the Search-R1 layout that verl and SkyRL read (agent_name: zerosearch / zerosearch_eval; env_class: zerosearch)",
     )
     world.add_argument("--hotpotqa", action="store_true", help="also write {train,test}_hotpotqa.json: HotpotQA rows with supporting and distractor paragraphs")
+    world.add_argument("--overwrite", action="store_true", help="replace a world already in the folder (all its files, whatever options wrote them)")
     world.set_defaults(func=cmd_world)
 
     evaluate = commands.add_parser(
