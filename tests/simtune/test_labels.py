@@ -190,3 +190,15 @@ def test_bad_inputs_are_refused_with_the_place(tmp_path):
     (tmp_path / "bad.jsonl").write_text('{"question": "Q?"}\n')
     with pytest.raises(DatasetError, match=r"bad.jsonl:1 is not an episode"):
         read_searches([tmp_path / "bad.jsonl"])
+
+
+def test_label_never_writes_over_its_input_nor_an_existing_file_unasked(trajectories, tmp_path):
+    before = trajectories.read_bytes()
+    with pytest.raises(ConfigError, match="one of the trajectories files"):
+        label_files([trajectories], trajectories)
+    assert trajectories.read_bytes() == before
+    out = tmp_path / "examples.jsonl"
+    label_files([trajectories], out)
+    with pytest.raises(ConfigError, match="exists already.*--overwrite"):
+        label_files([trajectories], out)
+    assert label_files([trajectories], out, overwrite=True).path == out

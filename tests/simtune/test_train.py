@@ -146,6 +146,17 @@ def test_bad_inputs_are_refused_with_the_fix(tmp_path):
         train_simulator(SimTuneConfig(examples=str(one), out_dir=str(tmp_path / "m")), progress=False)
     with pytest.raises(ConfigError, match="batch_size"):
         SimTuneConfig(batch_size=0)
+    for bad in ({"epochs": float("nan")}, {"epochs": float("inf")}, {"learning_rate": float("nan")}, {"max_minutes": float("inf")}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            SimTuneConfig(**bad)
+
+
+def test_a_saved_simulator_is_not_written_over_unasked(tuned, examples_file):
+    card = (tuned.out_dir / "README.md").read_bytes()
+    cfg = SimTuneConfig(examples=str(examples_file), out_dir=str(tuned.out_dir), model="tiny", max_steps=1)
+    with pytest.raises(ConfigError, match="holds a saved simulator already .*--overwrite"):
+        train_simulator(cfg, progress=False)
+    assert (tuned.out_dir / "README.md").read_bytes() == card
 
 
 def test_two_processes_train_one_simulator(examples_file, tmp_path):

@@ -122,6 +122,7 @@ def add_label(steps: Any) -> None:
     )
     label.add_argument("trajectories", nargs="+", metavar="TRAJECTORIES", help="trajectories.jsonl files, or folders searched for them (a collect --out)")
     label.add_argument("--out", required=True, metavar="FILE.jsonl", help="the examples file; label_report.json is written beside it")
+    label.add_argument("--overwrite", action="store_true", help="replace an examples file already at --out")
     add_flags(label, LabelConfig, "labelling")
     label.set_defaults(func=cmd_label)
 
@@ -129,7 +130,7 @@ def add_label(steps: Any) -> None:
 def cmd_label(args: argparse.Namespace) -> int:
     from .labels import LabelConfig, label_files
 
-    result = label_files(args.trajectories, args.out, LabelConfig(**given(args, LabelConfig)))
+    result = label_files(args.trajectories, args.out, LabelConfig(**given(args, LabelConfig)), overwrite=args.overwrite)
     print(result.report.summary())
     print(f"wrote {result.path} ({len(result.examples):,} examples) and {result.report_path}")
     return 0

@@ -271,11 +271,19 @@ def label_files(
     *,
     judge: LLMJudge | None = None,
     engine: Simulator | None = None,
+    overwrite: bool = False,
 ) -> LabelResult:
     """Read the trajectories files (or folders of them), label and mix as ``config``
-    says, and write the examples to ``out`` (jsonl) and :data:`REPORT` next to it."""
+    says, and write the examples to ``out`` (jsonl) and :data:`REPORT` next to it. An
+    existing ``out`` is replaced only with ``overwrite``, and never when it is an input."""
     config = config or LabelConfig()
-    result = label_searches(read_searches(paths), config, judge=judge, engine=engine)
+    searches = read_searches(paths)
+    target = Path(out).resolve()
+    if target in {Path(file).resolve() for file in searches.files}:
+        raise ConfigError(f"--out {out} is one of the trajectories files it would read; write the examples to another file")
+    if target.exists() and not overwrite:
+        raise ConfigError(f"{out} exists already; pass --overwrite to replace it, or another --out file")
+    result = label_searches(searches, config, judge=judge, engine=engine)
     result.path = write_examples(result.examples, out)
     result.report_path = result.report.write(result.path.parent / REPORT)
     return result

@@ -131,10 +131,11 @@ def run_preset(
     examples = out / "labels" / "examples.jsonl"
     if overwrite or not examples.exists():
         labels = LabelConfig(labeller=settings.labeller, noisy_share=settings.noisy_share, twin_every_useful=settings.twin_every_useful)
-        label_files(collected.folders, examples, labels)
+        label_files(collected.folders, examples, labels, overwrite=True)
     model = out / "model"
     if overwrite or not (model / "config.json").exists():
-        train_simulator(replace(settings.train, examples=str(examples), out_dir=str(model), **train_overrides), progress=progress)
+        # no finished model here (or --overwrite): what an interrupted run left is replaced
+        train_simulator(replace(settings.train, examples=str(examples), out_dir=str(model), overwrite=True, **train_overrides), progress=progress)
     figures = measure(model, settings, out, overwrite=overwrite, progress=progress)
     add_fidelity(model, figures)
     result = PresetResult(out, model, figures, time.perf_counter() - started)

@@ -37,6 +37,8 @@ from .snapshots import SNAPSHOTS, save_snapshot
 T = TypeVar("T")
 TRAIN_LOG = "train_log.jsonl"
 TRAIN_CONFIG = "simtune_config.json"
+#: What a saved simulator folder holds: a folder with any of them is not written over unasked.
+SAVED_FILES = ("config.json", "model.safetensors", "README.md", TRAIN_CONFIG, TRAIN_LOG)
 
 
 @dataclass
@@ -74,6 +76,7 @@ class SimTuneConfig:
     snapshot_minutes: list[float] = setting([], "Save a copy of the simulator once training has run this many minutes, into OUT/snapshots/ (measure them with zerosearch simtune curve OUT).")
     gradient_checkpointing: bool = setting(False, "Recompute activations in the backward pass (less GPU memory).")
     torch_threads: int | None = setting(None, "CPU threads for torch (1 is often fastest on a busy 2-core machine).")
+    overwrite: bool = setting(False, "Replace a simulator already saved in --out-dir (its weights, card and logs); without it such a folder is refused.")
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "grad_accum", "max_length", "lora_r", "tiny_hidden_size", "tiny_layers", "tiny_heads", "tiny_mlp_ratio", "tiny_vocab_size"):
@@ -91,8 +94,13 @@ class SimTuneConfig:
         self.snapshot_minutes = sorted(float(m) for m in self.snapshot_minutes)
         if any(m <= 0 for m in self.snapshot_minutes):
             raise ConfigError(f"snapshot_minutes expects minutes of training > 0, got {self.snapshot_minutes!r}")
-        if self.max_steps < 0 or self.epochs <= 0:
-            raise ConfigError(f"expects max_steps >= 0 and epochs > 0, got {self.max_steps!r} and {self.epochs!r}")
+        if self.max_steps < 0 or not 0 < self.epochs < math.inf:
+            raise ConfigError(f"expects max_steps >= 0 and a finite number of epochs > 0, got {self.max_steps!r} and {self.epochs!r}")
+        for name in ("learning_rate", "warmup_share", "weight_decay", "lora_dropout", "noisy_answer_penalty"):
+            if not math.isfinite(getattr(self, name)):
+                raise ConfigError(f"SimTuneConfig.{name} expects a finite number, got {getattr(self, name)!r}")
+        if self.max_minutes is not None and not 0 < self.max_minutes < math.inf:
+            raise ConfigError(f"max_minutes expects a finite number of minutes > 0 (or none), got {self.max_minutes!r}")
 
 
 @dataclass
@@ -370,6 +378,10 @@ def train_simulator(cfg: SimTuneConfig, *, progress: bool = True, fidelity: dict
     from .card import write_card
 
     started = time.perf_counter()
+    out = Path(cfg.out_dir)
+    saved = [name for name in SAVED_FILES if (out / name).exists()]
+    if saved and not cfg.overwrite:
+        raise ConfigError(f"{out} holds a saved simulator already ({', '.join(saved)}); pass --overwrite to replace it, or another --out-dir")
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
     examples = read_examples(cfg.examples) if cfg.examples else []
@@ -399,7 +411,6 @@ def train_simulator(cfg: SimTuneConfig, *, progress: bool = True, fidelity: dict
         raise ConfigError(f"every example is longer than max_length={cfg.max_length} tokens; raise --max-length")
     model = load_model(cfg, tokenizer)
 
-    out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     history: list[dict[str, float]] = []
     per_device = cfg.batch_size // 2 if cfg.pair_twins else cfg.batch_size  # groups per device and step
