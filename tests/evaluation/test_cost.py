@@ -123,7 +123,7 @@ NEGATIVE_SEARCHES = {"sim": "corpus", "searches": -1, "prompt_tokens": 0, "compl
         (json.dumps({"kind": "sft", "simulators": []}), "expects {\"kind\""),
         (json.dumps({"kind": "train", "simulators": []}), "lists no simulators"),
         (json.dumps({"kind": "train", "simulators": [{"sim": "corpus", "searches": 1}]}), r"simulators\[0\] expects the keys"),
-        (json.dumps({"kind": "train", "simulators": [NEGATIVE_SEARCHES]}), "searches expects an int >= 0"),
+        (json.dumps({"kind": "train", "simulators": [NEGATIVE_SEARCHES]}), "searches expects an int in \\[0, 2\\*\\*63\\)"),
     ],
 )
 def test_a_missing_or_malformed_file_is_named_with_the_fix(tmp_path, content, message):

@@ -71,8 +71,8 @@ class SimUsage:
             raise ConfigError(f"SimUsage.sim expects a simulator name, got {self.sim!r}")
         for name in ("searches", "prompt_tokens", "completion_tokens"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(f"SimUsage.{name} expects an int >= 0, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+                raise ConfigError(f"SimUsage.{name} expects an int in [0, 2**63), got {_short(value)}")
         wall = self.sim_wall_s
         if isinstance(wall, bool) or not isinstance(wall, (int, float)) or not math.isfinite(wall) or wall < 0:
             raise ConfigError(f"SimUsage.sim_wall_s expects seconds >= 0, got {wall!r}")
@@ -204,8 +204,8 @@ class CostInputs:
                 raise ConfigError(f"{name} expects a number >= 0, got {value!r}")
         if self.tokens_per_s <= 0:
             raise ConfigError(f"tokens_per_s expects a throughput > 0, got {self.tokens_per_s!r}")
-        if isinstance(self.gpus, bool) or not isinstance(self.gpus, int) or self.gpus < 1:
-            raise ConfigError(f"gpus expects a positive int, got {self.gpus!r}")
+        if isinstance(self.gpus, bool) or not isinstance(self.gpus, int) or not 1 <= self.gpus <= 1_000_000:
+            raise ConfigError(f"gpus expects a positive int (at most 1,000,000), got {_short(self.gpus)}")
 
 
 # ----------------------------------------------------------------------------- the arithmetic

@@ -290,6 +290,11 @@ def search_records(
     return done
 
 
+#: What every line of ``searches/<engine>.jsonl`` holds (the scores are computed from them on a resume).
+SEARCH_NUMBERS = ("prompt_tokens", "completion_tokens", "latency_s", "wall_s")
+SEARCH_FIELDS = ("query_key", "quality", "documents", "failed", "reader_answer", "reader_f1", *SEARCH_NUMBERS)
+
+
 def _search_record(quality: str, query: Query, result: Any, topk: int, wall_s: float, answer: str | None) -> dict[str, Any]:
     reply = result.extra.get("reply") if isinstance(result.extra, dict) else None
     return {
@@ -422,7 +427,7 @@ def _run_fidelity(
         stem = engine.file_stem()
         if stem in records:
             continue
-        store = JsonlRecords(out / SEARCHES / f"{stem}.jsonl", key="key") if out is not None else None
+        store = JsonlRecords(out / SEARCHES / f"{stem}.jsonl", key="key", required=SEARCH_FIELDS, numbers=SEARCH_NUMBERS) if out is not None else None
         if store is not None:
             (out / SEARCHES / f"{stem}.json").write_text(json.dumps({"label": engine.label, **engine.identity()}, indent=2) + "\n")
         # Not closed afterwards: the corpus engines and bm25 indexes are shared through the

@@ -154,12 +154,17 @@ def _turn_record(turn: PlayedTurn) -> dict[str, Any]:
     return record
 
 
+#: What every line of ``trajectories.jsonl`` holds: the scores are summed over them on a resume.
+EPISODE_NUMBERS = ("em", "cover_em", "f1", "searches", "noisy_searches", "invalid_turns", "sim_prompt_tokens", "sim_completion_tokens")
+EPISODE_FIELDS = ("index", "data_source", "truncated", "turns", *EPISODE_NUMBERS)
+
+
 class _TrajectoryStore:
     """``trajectories.jsonl`` plus the settings it was written with, for resuming."""
 
     def __init__(self, out_dir: Path, identity: dict[str, Any], overwrite: bool):
         self.out_dir = out_dir
-        self.records = JsonlRecords(out_dir / TRAJECTORIES, key="index")
+        self.records = JsonlRecords(out_dir / TRAJECTORIES, key="index", required=EPISODE_FIELDS, numbers=EPISODE_NUMBERS)
         claim_folder(out_dir, RUN_CONFIG, identity, [self.records.path], overwrite=overwrite, what="an evaluation")
 
     def load(self) -> dict[int, dict[str, Any]]:

@@ -26,9 +26,11 @@ class JsonlRecords:
     A line cut short by an interruption is dropped on :meth:`load`.
     """
 
-    def __init__(self, path: Path, key: str):
+    def __init__(self, path: Path, key: str, required: tuple[str, ...] = (), numbers: tuple[str, ...] = ()):
         self.path = path
         self.key = key
+        self.required = required  # fields every record must hold (a typed error names the line otherwise)
+        self.numbers = numbers  # required fields that must be numbers (the scores summed on a resume)
 
     def load(self) -> dict[Any, dict[str, Any]]:
         """The records already written, by key (a later line wins)."""
@@ -52,6 +54,12 @@ class JsonlRecords:
                 if not isinstance(record, dict) or not isinstance(record.get(self.key), (str, int)):
                     found = type(record).__name__ if not isinstance(record, dict) else f"{self.key!r} = {record.get(self.key)!r}"
                     raise ConfigError(f"{self.path}:{number} is not a record with a {self.key!r} (found {found}); delete the line or pass --overwrite")
+                missing = [name for name in self.required if name not in record]
+                if missing:
+                    raise ConfigError(f"{self.path}:{number} lacks {missing}: it was not written by this version; delete the line or pass --overwrite")
+                wrong = [name for name in self.numbers if isinstance(record[name], bool) or not isinstance(record[name], (int, float))]
+                if wrong:
+                    raise ConfigError(f"{self.path}:{number}: {wrong} expect numbers, got {[record[n] for n in wrong]!r}; delete the line or pass --overwrite")
                 done[record[self.key]] = record
         return done
 

@@ -57,6 +57,11 @@ def read_throughput_file(path: str | Path) -> tuple[float, str]:
     raise ConfigError(f"--throughput-file {path} is neither a gpu_check.json nor a pytest-benchmark file; {BOTH_WAYS}")
 
 
+def _throughput(value: Any) -> bool:
+    """A measured tokens/s: a finite number > 0 (``true`` is not 1 token/s)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value < math.inf
+
+
 def _from_gpu_check(path: Path, data: dict[str, Any]) -> tuple[float, str]:
     """The ``simulator`` section: ``results.batches[<batch size>].tokens_per_s``."""
     section = data["sections"].get("simulator")
@@ -65,9 +70,11 @@ def _from_gpu_check(path: Path, data: dict[str, Any]) -> tuple[float, str]:
     if section.get("status") != "ok":
         why = section.get("error") or section.get("reason") or "no reason recorded"
         raise ConfigError(f"{path}: the simulator section did not measure (status {section.get('status')!r}: {why}); run the GPU check again")
-    results = section.get("results") or {}
-    batches = {b: m.get("tokens_per_s") for b, m in (results.get("batches") or {}).items() if isinstance(m, dict)}
-    batches = {b: t for b, t in batches.items() if isinstance(t, (int, float)) and t > 0}
+    results = section.get("results")
+    results = results if isinstance(results, dict) else {}
+    listed = results.get("batches")
+    batches = {b: m.get("tokens_per_s") for b, m in (listed.items() if isinstance(listed, dict) else ()) if isinstance(m, dict)}
+    batches = {b: t for b, t in batches.items() if _throughput(t)}
     if not batches:
         raise ConfigError(f"{path}: the simulator section holds no batches[...].tokens_per_s; run the GPU check again")
     best = max(batches, key=lambda b: batches[b])
@@ -86,8 +93,7 @@ def _from_benchmark_json(path: Path, data: dict[str, Any]) -> tuple[float, str]:
     (``bench_vllm.py``'s vector env with the vLLM backend)."""
     measured = [
         bench for bench in data["benchmarks"]
-        if isinstance(bench, dict) and isinstance((bench.get("extra_info") or {}).get("sim_tokens_per_s"), (int, float))
-        and bench["extra_info"]["sim_tokens_per_s"] > 0
+        if isinstance(bench, dict) and isinstance(bench.get("extra_info"), dict) and _throughput(bench["extra_info"].get("sim_tokens_per_s"))
     ]  # fmt: skip
     if not measured:
         raise ConfigError(

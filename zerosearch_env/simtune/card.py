@@ -16,6 +16,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ConfigError
+from ..evaluation.store import read_settings, write_atomically
+
 if TYPE_CHECKING:
     from .examples import SimExample
     from .train import SimTuneConfig, SimTuneResult
@@ -49,18 +52,27 @@ def write_card(out: Path, cfg: SimTuneConfig, result: SimTuneResult, examples: l
     render_card(out)
 
 
+def read_card_facts(folder: Path) -> dict[str, Any]:
+    """``simtune_card.json`` of a simulator folder, checked: a typed error names the file."""
+    facts = read_settings(folder / CARD_FACTS)
+    for key in ("training", "balance"):
+        if not isinstance(facts.get(key), dict):
+            raise ConfigError(f"{folder / CARD_FACTS} has no {key!r} object; it was not written by zerosearch simtune train (train the folder again)")
+    return facts
+
+
 def add_fidelity(out: str | Path, fidelity: dict[str, Any]) -> None:
     """Record fidelity scores (a dict of named figures and where they were measured) and re-render."""
     folder = Path(out)
-    facts = json.loads((folder / CARD_FACTS).read_text())
+    facts = read_card_facts(folder)
     facts["fidelity"] = fidelity
-    (folder / CARD_FACTS).write_text(json.dumps(facts, indent=2, default=str) + "\n")
+    write_atomically(folder / CARD_FACTS, json.dumps(facts, indent=2, default=str) + "\n")
     render_card(folder)
 
 
 def render_card(out: Path) -> str:
     """``README.md`` from ``simtune_card.json``."""
-    facts = json.loads((out / CARD_FACTS).read_text())
+    facts = read_card_facts(out)
     training = facts["training"]
     balance = facts["balance"]
     total = max(1, sum(balance.values()))

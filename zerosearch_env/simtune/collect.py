@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from ..data import SYNTHETIC, is_synthetic, synthetic_world
 from ..errors import ConfigError
 from ..evaluation.config import EvalConfig, EvalResult, redacted, setting_label
+from ..evaluation.store import read_settings, write_atomically
 from ..simulators.registry import is_query_only
 
 if TYPE_CHECKING:
@@ -192,13 +193,13 @@ def _claim_manifest(folder: Path, values: dict[str, Any], overwrite: bool) -> No
     unless ``overwrite`` (the evaluation's own check cannot tell two worlds apart)."""
     path = folder / MANIFEST
     if path.exists() and not overwrite and (folder / "trajectories.jsonl").exists():
-        old = json.loads(path.read_text(encoding="utf-8"))
+        old = read_settings(path)
         changed = [k for k in ("sim", "corpus", "world_seed", "split") if old.get(k) != values.get(k)]
         if changed:
             details = ", ".join(f"{k}: {old.get(k)!r} -> {values.get(k)!r}" for k in changed)
             raise ConfigError(f"{folder} holds a collection with other settings ({details}); pass a new --out folder, or --overwrite")
     folder.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(json.loads(json.dumps(values, default=str)), indent=2) + "\n", encoding="utf-8")
+    write_atomically(path, json.dumps(json.loads(json.dumps(values, default=str)), indent=2) + "\n")
 
 
 # ----------------------------------------------------------------------------- reading a folder back
@@ -208,9 +209,9 @@ def _folder_settings(folder: Path) -> dict[str, Any] | None:
     """The engine settings of a collection folder (:data:`MANIFEST`), or of an evaluation
     folder (:data:`EVAL_CONFIG`, whose ``synthetic`` dataset is world seed 0), or None."""
     if (folder / MANIFEST).is_file():
-        return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        return read_settings(folder / MANIFEST)
     if (folder / EVAL_CONFIG).is_file():
-        settings = json.loads((folder / EVAL_CONFIG).read_text(encoding="utf-8"))
+        settings = read_settings(folder / EVAL_CONFIG)
         settings["world_seed"] = HELD_OUT_WORLD if settings.get("dataset") == SYNTHETIC else None
         return settings
     return None

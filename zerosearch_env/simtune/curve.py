@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..evaluation.store import read_settings
+from .card import read_card_facts
 from .snapshots import SNAPSHOT_INFO, SNAPSHOTS
 
 CURVE_JSON = "curve.json"
@@ -53,10 +55,11 @@ def curve_folders(model_dir: str | Path) -> list[tuple[str, Path, float, int]]:
     for folder in sorted((model / SNAPSHOTS).glob("*")) if (model / SNAPSHOTS).is_dir() else []:
         info_file = folder / SNAPSHOT_INFO
         if info_file.is_file() and (folder / "config.json").is_file():
-            info = json.loads(info_file.read_text())
+            info = read_settings(info_file)
+            if not isinstance(info.get("minutes"), (int, float)) or not isinstance(info.get("step"), int):
+                raise ConfigError(f"{info_file} expects numbers under 'minutes' and 'step', got {info!r}; delete the snapshot or train again")
             points.append((folder.name, folder, float(info["minutes"]), int(info["step"])))
-    facts_file = model / "simtune_card.json"
-    training = json.loads(facts_file.read_text())["training"] if facts_file.is_file() else {}
+    training = read_card_facts(model)["training"] if (model / "simtune_card.json").is_file() else {}
     minutes = training.get("train_minutes", training.get("wall_minutes", math.nan))
     points.append(("final", model, float(minutes), int(training.get("steps", -1))))
     return points

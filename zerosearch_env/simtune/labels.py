@@ -169,6 +169,9 @@ def _episodes(file: Path) -> list[tuple[int, dict[str, Any]]]:
         number = row + 1
         if not isinstance(record.get("turns"), list) or "question" not in record:
             raise DatasetError(f"{file}:{number} is not an episode (no question or turns); is it a trajectories.jsonl?")
+        index = record.get("index", number)
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise DatasetError(f"{file}:{number}: 'index' expects the row's int index, got {index!r}; is it a trajectories.jsonl?")
         episodes.append((number, dict(record)))
     return sorted(episodes, key=lambda pair: (pair[1].get("index", pair[0]), pair[0]))
 
@@ -177,11 +180,16 @@ def _read_episode(read: Searches, file: Path, number: int, record: dict[str, Any
     answers = record.get("golden_answers")
     if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
         raise DatasetError(f"{file}:{number}: 'golden_answers' must be a list of strings, got {answers!r}")
-    scores = {metric: float(record.get(metric) or 0.0) for metric in METRICS}
+    scores = {metric: record.get(metric) or 0.0 for metric in METRICS}
+    wrong = {metric: value for metric, value in scores.items() if isinstance(value, bool) or not isinstance(value, (int, float))}
+    if wrong:
+        raise DatasetError(f"{file}:{number}: the episode's scores expect numbers, got {wrong!r}")
     for turn_number, turn in enumerate(record["turns"], start=1):
         if not isinstance(turn, dict) or turn.get("kind") != "search":
             continue
         documents = turn.get("documents") or []
+        if not isinstance(documents, list) or not all(isinstance(d, str) for d in documents):
+            raise DatasetError(f"{file}:{number}: turn {turn_number}'s 'documents' expects a list of strings, got {documents!r:.80}")
         if turn.get("sim_error") and not documents:
             read.failed += 1
         elif not documents:
