@@ -125,3 +125,11 @@ def test_settings_are_written_atomically(tmp_path):
     run_eval(ScriptedBatchAgent(), bm25(), tmp_path, progress=False)
     assert not list(tmp_path.glob(".*partial"))
     assert read_settings(tmp_path / "eval_config.json")["sim"] == "bm25"
+
+
+@pytest.mark.parametrize("seed", [-1, 2**40, True, 1.5])
+def test_a_seed_out_of_range_is_a_typed_error(seed):
+    with pytest.raises(ConfigError, match="seed expects an int"):
+        EvalConfig(EnvConfig(sim="bm25"), seed=seed)
+    with pytest.raises(ConfigError, match="seed expects an int"):
+        FidelityConfig(seed=seed)

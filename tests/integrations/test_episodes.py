@@ -28,6 +28,10 @@ def test_flat_settings_split_into_the_environments_and_the_adapters():
         ({"difficulty": 0.1, "curriculum": {"end": 0.5}}, "not both"),
         ({"on_sim_error": "ignore"}, "on_sim_error"),
         ({"topk": 0}, "topk"),
+        ({"max_batch": "64"}, "max_batch expects an int"),
+        ({"batching": "false"}, "batching expects true, false or null"),
+        ({"max_wait_ms": float("nan")}, "max_wait_ms"),
+        ({"curriculum": "0.5"}, "curriculum expects a mapping"),
     ],
 )
 def test_bad_settings_are_named(settings, message):
@@ -73,6 +77,10 @@ def test_rows_in_the_frameworks_layouts():
         row_record({"golden_answers": ["A"], "extra_info": {"index": 2}}, "skyrl dataset")
     with pytest.raises(DatasetError, match="verl dataset row 7: missing field 'golden_answers'"):
         row_record({"question": "Who?", "extra_info": {"index": 7}}, "verl dataset")
+    for index in ("nq_17", float("nan"), -1, True):
+        with pytest.raises(DatasetError, match="extra_info.index expects the row's int index"):
+            row_record({"question": "Who?", "golden_answers": ["A"], "extra_info": {"index": index}}, "verl dataset")
+    assert row_record({"question": "Who?", "golden_answers": ["A"], "extra_info": {"index": 17.0}}, "verl dataset").id == "17"
 
 
 def test_the_tally_counts_invalid_turns_faults_and_the_final_scores():

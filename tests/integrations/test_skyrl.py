@@ -109,6 +109,12 @@ def test_skyrls_max_turns_counts_the_answer_turn(world_parquet, simulator_server
     assert last["done"] and last["reward"] == 0.0 and env.get_metrics()["searches"] == 1.0
 
 
+@pytest.mark.parametrize("turns", ["five", 0, 2.5, True])
+def test_a_max_turns_that_is_not_a_count_is_named(world_parquet, simulator_server, turns):
+    with pytest.raises(ConfigError, match="max_turns expects an int >= 1"):
+        skyrl_gym.make("zerosearch", env_config=served(simulator_server.url, difficulty=0.0), extras={**rows(world_parquet)[0], "max_turns": turns})
+
+
 def test_a_failed_search_is_counted_and_the_episode_goes_on(world_parquet, start_server):
     server = start_server(JSONServer, lambda path, body: (500, {"error": "overloaded"}))
     env = skyrl_gym.make("zerosearch", env_config=served(server.url, difficulty=0.0), extras=rows(world_parquet)[0])

@@ -68,6 +68,8 @@ class EvalConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.env, EnvConfig):
             raise ConfigError(f"EvalConfig.env expects an EnvConfig, got {type(self.env).__name__}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            raise ConfigError(f"seed expects an int in [0, 2**32), got {self.seed!r}")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size expects a positive int, got {self.batch_size!r}")
         for name in ("limit", "sample"):

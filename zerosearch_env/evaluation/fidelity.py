@@ -84,6 +84,8 @@ class FidelityConfig:
             raise ConfigError(f"qualities expects some of {list(QUALITIES)}, each once, got {self.qualities!r}")
         if not self.question_queries and not self.queries:
             raise ConfigError("no queries to ask: keep question_queries on, or pass trajectories files with --queries")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            raise ConfigError(f"seed expects an int in [0, 2**32), got {self.seed!r}")
         for name in ("topk", "batch_size", "bootstrap_resamples"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,7 @@ from typing import Any
 
 from ..env import ZeroSearchEnv
 from ..env_config import EnvConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, DatasetError
 from ..records import QARow
 from ..row_fields import Where, qa_row
 
@@ -49,6 +50,15 @@ class AdapterConfig:
             raise ConfigError("pass either difficulty (a fixed noise probability) or curriculum (a schedule), not both")
         if self.on_sim_error not in ("raise", "fallback"):
             raise ConfigError(f"on_sim_error expects 'raise' or 'fallback', got {self.on_sim_error!r}")
+        if self.batching is not None and not isinstance(self.batching, bool):
+            raise ConfigError(f"batching expects true, false or null (a batching front before in-process simulators only), got {self.batching!r}")
+        if isinstance(self.max_batch, bool) or not isinstance(self.max_batch, int) or self.max_batch < 1:
+            raise ConfigError(f"max_batch expects an int >= 1, got {self.max_batch!r}")
+        wait = self.max_wait_ms
+        if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 <= wait < math.inf:
+            raise ConfigError(f"max_wait_ms expects a finite number of milliseconds >= 0, got {wait!r}")
+        if self.curriculum is not None and not isinstance(self.curriculum, Mapping):
+            raise ConfigError(f"curriculum expects a mapping (start, end, total_steps, base, kind), got {self.curriculum!r}")
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None, where: str = "zerosearch settings", also: tuple[str, ...] = ()) -> AdapterConfig:
@@ -147,7 +157,11 @@ def row_record(fields: Mapping[str, Any], where: str) -> QARow:
         raw["prompt"] = raw["raw_prompt"]
     extra = raw.get("extra_info")
     index = extra.get("index") if isinstance(extra, Mapping) else None
-    return qa_row(raw, Where(where, int(index or 0)), default_id="" if index is None else str(index))
+    if isinstance(index, float) and index.is_integer():
+        index = int(index)  # pandas reads an int column with a gap as floats
+    if index is not None and (isinstance(index, bool) or not isinstance(index, int) or index < 0):
+        raise DatasetError(f"{where}: extra_info.index expects the row's int index >= 0, got {index!r}; write the rows with zerosearch world --parquet or give each its position")
+    return qa_row(raw, Where(where, index or 0), default_id="" if index is None else str(index))
 
 
 @dataclass

@@ -64,7 +64,10 @@ class ZeroSearchTextEnv(BaseTextEnv):
         self.record = row_record(row, "skyrl dataset")
         self.env = episode_env(self.config)
         if row.get("max_turns") is not None:
-            self.max_turns = int(row["max_turns"])
+            turns = row["max_turns"]
+            if isinstance(turns, bool) or not isinstance(turns, int) or turns < 1:
+                raise ConfigError(f"SkyRL's max_turns expects an int >= 1 (policy turns, the answer's included), got {turns!r}")
+            self.max_turns = turns
             self.env.max_turns = max(self.max_turns - 1, 0)
         else:
             self.max_turns = self.env.max_turns + 1
