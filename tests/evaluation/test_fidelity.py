@@ -211,6 +211,10 @@ def test_queries_are_matched_by_id_then_question(tmp_path):
         build_queries(rows, [path], question_queries=True)
     with pytest.raises(DatasetError, match="does not exist"):
         build_queries(rows, [tmp_path / "missing.jsonl"], question_queries=True)
+    for turns, message in (([["search", "q"]], "turn 1 expects an object"), ([{"kind": "search", "query": 7}], "query expects a string")):
+        path.write_text(json.dumps({"question": "Who founded Acme?", "turns": turns}) + "\n")
+        with pytest.raises(DatasetError, match=message):
+            build_queries(rows, [path], question_queries=True)
 
 
 def test_context_engine_on_hotpotqa_rows_of_the_world(tmp_path):

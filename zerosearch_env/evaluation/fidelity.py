@@ -227,6 +227,11 @@ def _trajectory_records(path: Path) -> Iterable[tuple[str, dict[str, Any]]]:
         where = f"{path}:{row + 1}"
         if not isinstance(record.get("turns"), list) or "question" not in record:
             raise DatasetError(f"{where} has no 'question' and 'turns'; pass a zerosearch eval trajectories.jsonl")
+        for number, turn in enumerate(record["turns"], start=1):
+            if not isinstance(turn, dict):
+                raise DatasetError(f"{where}: turn {number} expects an object, got {turn!r:.60}; pass a zerosearch eval trajectories.jsonl")
+            if turn.get("kind") == "search" and turn.get("query") is not None and not isinstance(turn["query"], str):
+                raise DatasetError(f"{where}: turn {number}'s query expects a string, got {turn['query']!r:.60}")
         yield where, dict(record)
 
 
