@@ -54,7 +54,7 @@ def test_world_writes_the_frameworks_parquet(tmp_path, capsys):
 
 def test_world_writes_files(tmp_path, capsys):
     assert main(["world", str(tmp_path / "w")]) == 0
-    names = sorted(p.name for p in (tmp_path / "w").iterdir())
+    names = sorted(p.name for p in (tmp_path / "w").iterdir() if not p.name.startswith("."))  # .zerosearch.lock: the writer's lock
     assert names == ["corpus.jsonl", "test.jsonl", "train.jsonl"]
 
 
@@ -65,7 +65,7 @@ def test_a_world_is_never_written_over_another_unasked_nor_mixed_with_it(tmp_pat
     assert main(["world", str(folder), "--seed", "1"]) == 2
     assert "holds a world already" in capsys.readouterr().err and (folder / "test.jsonl").read_bytes() == before
     assert main(["world", str(folder), "--seed", "1", "--overwrite"]) == 0
-    assert sorted(p.name for p in folder.iterdir()) == ["corpus.jsonl", "test.jsonl", "train.jsonl"]  # no seed-0 parquet left beside
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == ["corpus.jsonl", "test.jsonl", "train.jsonl"]  # no seed-0 parquet left
     assert (folder / "test.jsonl").read_bytes() != before
 
 

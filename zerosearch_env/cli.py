@@ -19,6 +19,8 @@ from .errors import ConfigError
 from .import_utils import load_entry_point
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .evaluation.config import EvalConfig
     from .evaluation.episodes import PlayedEpisode
 
@@ -109,9 +111,15 @@ WORLD_FILES = ("corpus.jsonl", "train.jsonl", "test.jsonl", "train.parquet", "te
 def cmd_world(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from .evaluation.store import folder_lock
+
+    with folder_lock(Path(args.out), "zerosearch world"):
+        return _write_world(args, Path(args.out))
+
+
+def _write_world(args: argparse.Namespace, out: Path) -> int:
     from .worlds.synthetic import make_world
 
-    out = Path(args.out)
     earlier = [out / name for name in WORLD_FILES if (out / name).exists()]
     if earlier and not args.overwrite:
         raise ConfigError(

@@ -157,9 +157,17 @@ def add_train(steps: Any) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    import os
+    from contextlib import nullcontext
+    from pathlib import Path
+
+    from ..evaluation.store import folder_lock
     from .train import SimTuneConfig, train_simulator
 
-    result = train_simulator(SimTuneConfig(**given(args, SimTuneConfig)), progress=not args.no_progress)
+    cfg = SimTuneConfig(**given(args, SimTuneConfig))
+    first = int(os.environ.get("RANK", "0")) == 0  # under accelerate launch every process runs this; one holds the folder
+    with folder_lock(Path(cfg.out_dir), "simtune train") if first else nullcontext():
+        result = train_simulator(cfg, progress=not args.no_progress)
     eval_loss = "n/a" if result.eval_loss is None else f"{result.eval_loss:.4f}"
     print(
         f"trained {result.parameters:,} parameters for {result.steps:,} steps in {result.wall_s / 60:.1f} min on {result.examples:,} "

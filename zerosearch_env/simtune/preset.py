@@ -109,7 +109,16 @@ def run_preset(
     """Run every step of preset ``name`` into ``out_dir`` (``collect/``, ``labels/``,
     ``model/``, then the measurements) and write ``figures.json`` there. ``world_seeds``,
     ``eval_questions`` and ``train_overrides`` (``SimTuneConfig`` fields) replace the
-    preset's for a shorter run."""
+    preset's for a shorter run. The folder is held for the whole run (one writer at a time)."""
+    from ..evaluation.store import folder_lock
+
+    with folder_lock(Path(out_dir), f"simtune run --preset {name}"):
+        return _run_preset(name, Path(out_dir), overwrite=overwrite, progress=progress, world_seeds=world_seeds, eval_questions=eval_questions, **train_overrides)
+
+
+def _run_preset(
+    name: str, out_dir: Path, *, overwrite: bool, progress: bool, world_seeds: tuple[int, ...] | None, eval_questions: int | None, **train_overrides: Any
+) -> PresetResult:
     from ..env_config import EnvConfig
     from ..evaluation import EvalConfig, ScriptedBatchAgent
     from .card import add_fidelity
