@@ -82,7 +82,7 @@ TUNED_NOT_RUN = (
 )
 PROMPT_NOT_RUN = (
     "not run in this table: at about 2 searches/s on 2 cores a real instruct model cannot afford the preset's 16,000-odd "
-    "searches (over 2 hours). The short table below retrains every engine on a shortening of the preset; its (d) row is still to be run."
+    "searches (over 2 hours). The short table below retrains every engine on a shortening of the preset, (d) included."
 )
 SHORT_PROMPT_NOT_RUN = (
     "not run yet: `python benchmarks/sim_vs_real.py --short --prompt-model smollm2-135m --engines prompt` trains it "
