@@ -80,10 +80,10 @@ class HeadLogprobs(torch.autograd.Function):
                 z = _scaled_logits(flat[rows], cast, bias, scale)  # (C, V)
             lse[rows] = z.logsumexp(-1)
             logprobs[rows] = z.gather(-1, ids[rows, None]).squeeze(-1) - lse[rows]
-            if with_entropy:
-                p = (z - lse[rows, None]).exp_()
-                entropy[rows] = lse[rows] - _rowwise_dot(p, z)
-        ctx.save_for_backward(hidden, weight, bias, targets, lse)
+            if with_entropy:  # H = lse - E_p[z], the expectation summed in place on p's buffer
+                entropy[rows] = lse[rows] - (z - lse[rows, None]).exp_().mul_(z).sum(-1)
+        expected = lse - entropy  # E_p[z] per token, for the entropy's gradient
+        ctx.save_for_backward(hidden, weight, bias, targets, lse, expected)
         ctx.scale, ctx.chunk_size, ctx.with_entropy = scale, chunk_size, with_entropy
         ctx.set_materialize_grads(False)  # an unused output's gradient arrives as None, not as zeros
         if not with_entropy:
@@ -92,7 +92,7 @@ class HeadLogprobs(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad_logprobs: Tensor | None, grad_entropy: Tensor | None) -> tuple[Tensor | None, ...]:
-        hidden, weight, bias, targets, lse = ctx.saved_tensors
+        hidden, weight, bias, targets, lse, expected = ctx.saved_tensors
         want_hidden, want_weight, want_bias = ctx.needs_input_grad[:3]
         if not ctx.with_entropy:
             grad_entropy = None
@@ -115,7 +115,7 @@ class HeadLogprobs(torch.autograd.Function):
                 dz = z.sub_(lse[rows, None]).exp_().mul_(-g_lp[rows, None])
             else:  # dz = g_lp onehot - p (g_lp + g_ent (z - E_p[z]))
                 p = (z - lse[rows, None]).exp_()
-                weights = z.sub_(_rowwise_dot(p, z)[:, None]).mul_(g_ent[rows, None])
+                weights = z.sub_(expected[rows, None]).mul_(g_ent[rows, None])
                 if g_lp is not None:
                     weights.add_(g_lp[rows, None])
                 dz = weights.mul_(p).neg_()
@@ -139,11 +139,6 @@ class HeadLogprobs(torch.autograd.Function):
             None if grad_bias is None else grad_bias.to(bias.dtype),
             None, None, None, None,
         )  # fmt: skip
-
-
-def _rowwise_dot(a: Tensor, b: Tensor) -> Tensor:
-    """``(a * b).sum(-1)`` for two (C, V) tensors, without a (C, V) temporary."""
-    return torch.bmm(a.unsqueeze(1), b.unsqueeze(2)).view(-1)
 
 
 def causal_lm(model: nn.Module) -> nn.Module:
