@@ -6,7 +6,8 @@ logits, a ``[batch, tokens, vocabulary]`` tensor: 4 x 4096 x 151,936 floats is 9
 in fp32 for a Qwen micro-batch, and autograd keeps it (and a gradient of the same size)
 until the backward pass. :class:`HeadLogprobs` applies the LM head to a chunk of tokens,
 keeps the two numbers and drops the chunk; the backward pass recomputes each chunk's
-logits from the saved hidden states and head weight. No whole-batch logits tensor
+logits from the saved hidden states and head weight (when a single chunk holds every
+token, its logits are within the chunk budget and are kept instead of recomputed). No whole-batch logits tensor
 exists, forward or backward; the largest temporaries are a chunk's, ``chunk x vocabulary``
 (:func:`chunk_tokens`: about 1 GiB in all).
 
@@ -78,11 +79,18 @@ class HeadLogprobs(torch.autograd.Function):
             rows = slice(start, start + chunk_size)
             with torch.autocast(hidden.device.type, enabled=False):
                 z = _scaled_logits(flat[rows], cast, bias, scale)  # (C, V)
-            lse[rows] = z.logsumexp(-1)
+            top = z.amax(-1, keepdim=True)
+            e = (z - top).exp_()  # the one (C, V) temporary: exp(z - max), then p * z in place
+            total = e.sum(-1)
+            lse[rows] = top.squeeze(-1) + total.log()
             logprobs[rows] = z.gather(-1, ids[rows, None]).squeeze(-1) - lse[rows]
-            if with_entropy:  # H = lse - E_p[z], the expectation summed in place on p's buffer
-                entropy[rows] = lse[rows] - (z - lse[rows, None]).exp_().mul_(z).sum(-1)
+            if with_entropy:  # H = lse - E_p[z]
+                entropy[rows] = lse[rows] - e.mul_(z).sum(-1) / total
+            del e
         expected = lse - entropy  # E_p[z] per token, for the entropy's gradient
+        # One chunk holds every token (a small vocabulary): its logits are within the chunk
+        # budget, so the backward pass keeps them rather than recomputing the matmul.
+        ctx.kept = z if flat.shape[0] <= chunk_size else None
         ctx.save_for_backward(hidden, weight, bias, targets, lse, expected)
         ctx.scale, ctx.chunk_size, ctx.with_entropy = scale, chunk_size, with_entropy
         ctx.set_materialize_grads(False)  # an unused output's gradient arrives as None, not as zeros
@@ -107,15 +115,20 @@ class HeadLogprobs(torch.autograd.Function):
         grad_hidden = torch.empty_like(flat) if want_hidden else None
         grad_weight = torch.zeros(weight.shape, dtype=torch.promote_types(wide, weight.dtype), device=weight.device) if want_weight else None
         grad_bias = torch.zeros(bias.shape, dtype=torch.promote_types(wide, bias.dtype), device=bias.device) if want_bias and bias is not None else None
+        kept, ctx.kept = ctx.kept, None  # used once: a second backward (retain_graph) recomputes
         for start in range(0, flat.shape[0], ctx.chunk_size):
             rows = slice(start, start + ctx.chunk_size)
-            with torch.autocast(hidden.device.type, enabled=False):
-                z = _scaled_logits(flat[rows], cast, bias, ctx.scale)
-            if g_ent is None:  # dz = g_lp (onehot - p), built in z's own buffer
-                dz = z.sub_(lse[rows, None]).exp_().mul_(-g_lp[rows, None])
+            if kept is None:
+                with torch.autocast(hidden.device.type, enabled=False):
+                    z = _scaled_logits(flat[rows], cast, bias, ctx.scale)
+            else:
+                z = kept
+            fresh = kept is None  # a recomputed chunk is ours to overwrite; the kept one is read only
+            if g_ent is None:  # dz = g_lp (onehot - p), built in z's own buffer when it is fresh
+                dz = (z.sub_(lse[rows, None]) if fresh else z - lse[rows, None]).exp_().mul_(-g_lp[rows, None])
             else:  # dz = g_lp onehot - p (g_lp + g_ent (z - E_p[z]))
                 p = (z - lse[rows, None]).exp_()
-                weights = z.sub_(expected[rows, None]).mul_(g_ent[rows, None])
+                weights = (z.sub_(expected[rows, None]) if fresh else z - expected[rows, None]).mul_(g_ent[rows, None])
                 if g_lp is not None:
                     weights.add_(g_lp[rows, None])
                 dz = weights.mul_(p).neg_()
@@ -133,6 +146,7 @@ class HeadLogprobs(torch.autograd.Function):
             if grad_bias is not None:
                 grad_bias += dz.sum(0)
             del z, dz, low
+        del kept
         return (
             None if grad_hidden is None else grad_hidden.view_as(hidden),
             None if grad_weight is None else grad_weight.to(weight.dtype),

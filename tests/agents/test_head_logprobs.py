@@ -150,3 +150,21 @@ def test_the_default_chunk_holds_every_token_of_a_small_vocabulary_and_a_gib_of_
     ids, attention = batch(300)
     default = forward_logprobs(model, ids, attention, with_entropy=True)
     assert torch.allclose(default["logprobs"], forward_logprobs(model, ids, attention, whole_logits=True)["logprobs"], atol=1e-5)
+
+
+def test_a_single_chunk_keeps_its_logits_for_backward_and_a_second_backward_agrees():
+    """With every token in one chunk the backward pass reuses the forward's logits (no
+    recomputed matmul); a retained graph's second backward recomputes them, to the same gradients."""
+    model = tiny_llama()
+    ids, attention = batch(300)
+    whole, whole_grads = loss_and_grads(model, ids, attention, chunk_size=None)
+    model.zero_grad()
+    out = forward_logprobs(model, ids, attention, with_entropy=True)  # the default chunk holds all 51 tokens
+    loss = out["logprobs"].sum() - 0.01 * out["entropy"].sum()
+    loss.backward(retain_graph=True)
+    first = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad()
+    loss.backward()
+    for name, grad in whole_grads.items():
+        assert (first[name] - grad).norm() <= 1e-4 * grad.norm() + 1e-9, name
+        assert torch.allclose(model.get_parameter(name).grad, first[name], atol=1e-6), name
