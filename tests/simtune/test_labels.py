@@ -202,3 +202,19 @@ def test_label_never_writes_over_its_input_nor_an_existing_file_unasked(trajecto
     with pytest.raises(ConfigError, match="exists already.*--overwrite"):
         label_files([trajectories], out)
     assert label_files([trajectories], out, overwrite=True).path == out
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"f1": "abc"}, "scores expect numbers"),
+        ({"index": "nq_17"}, "'index' expects the row's int index"),
+        ({"index": None}, "'index' expects the row's int index"),
+        ({"turns": [{"kind": "search", "query": "q", "documents": "one long string"}]}, "'documents' expects a list of strings"),
+    ],
+)
+def test_a_malformed_episode_is_a_dataset_error_naming_the_line(tmp_path, change, message):
+    path = tmp_path / "trajectories.jsonl"
+    path.write_text(json.dumps(EPISODES[0]) + "\n" + json.dumps({**EPISODES[1], **change}) + "\n")
+    with pytest.raises(DatasetError, match=rf"trajectories.jsonl:2.*{message}"):
+        read_searches([path])
