@@ -32,7 +32,7 @@ def setup(tmp_path_factory):
 
 def test_update_step(benchmark, setup):
     learner, batch = setup
-    benchmark.pedantic(optimize, args=(learner, batch), rounds=5, warmup_rounds=1)
+    benchmark.pedantic(optimize, args=(learner, batch), rounds=15, warmup_rounds=2)
     if benchmark.stats is not None:
         _means["update"] = benchmark.stats.stats.mean
         benchmark.extra_info["tokens_per_s"] = B * T / benchmark.stats.stats.mean
@@ -46,7 +46,7 @@ def test_bare_forward_backward(benchmark, setup):
         out["logprobs"].sum().backward()
         learner.model.zero_grad(set_to_none=True)
 
-    benchmark.pedantic(forward_backward, rounds=5, warmup_rounds=1)
+    benchmark.pedantic(forward_backward, rounds=15, warmup_rounds=2)
     if benchmark.stats is not None:
         _means["bare"] = benchmark.stats.stats.mean
         benchmark.extra_info["tokens_per_s"] = B * T / benchmark.stats.stats.mean
