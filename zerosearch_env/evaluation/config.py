@@ -149,16 +149,15 @@ def input_digests(**inputs: Any) -> dict[str, str]:
 
 
 def contents_digest(path: Path) -> str:
-    """sha256 (16 hex digits) of a file's bytes, or of a folder's files (names and bytes)."""
-    digest = hashlib.sha256()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for file in files:
-        if file != path:
-            digest.update(str(file.relative_to(path)).encode() + b"\0")
-        with file.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
+    """sha256 (16 hex digits) of a file's bytes, or of a folder's files (each name with its
+    bytes' sha256)."""
+    from ..models import sha256_of
+
+    if path.is_file():
+        return sha256_of(path)[:16]
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    listing = "".join(f"{file.relative_to(path)}\0{sha256_of(file)}\n" for file in files)
+    return hashlib.sha256(listing.encode()).hexdigest()[:16]
 
 
 def simulator_backend(env: EnvConfig) -> str | None:

@@ -42,6 +42,7 @@ from ..reward import f1_score
 from .config import (
     SIM_KWARGS_NOT_IDENTITY,
     agent_settings,
+    contents_digest,
     identity_value,
     input_digests,
     setting_label,
@@ -233,10 +234,6 @@ def _trajectory_records(path: Path) -> Iterable[tuple[str, dict[str, Any]]]:
             if turn.get("kind") == "search" and turn.get("query") is not None and not isinstance(turn["query"], str):
                 raise DatasetError(f"{where}: turn {number}'s query expects a string, got {turn['query']!r:.60}")
         yield where, dict(record)
-
-
-def file_digest(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
 # ----------------------------------------------------------------------------- playing
@@ -474,7 +471,7 @@ def run_identity(config: FidelityConfig, reader: Agent | None, reference: Engine
         "split": config.split,
         "corpus": identity_value(config.corpus),
         "question_queries": config.question_queries,
-        "queries": [{"path": str(path), "sha256": file_digest(path)} for path in config.queries],
+        "queries": [{"path": str(path), "sha256": contents_digest(Path(path))} for path in config.queries],
         "topk": config.topk,
         "seed": config.seed,
         "reader": None if reader is None else getattr(reader, "name", type(reader).__name__),
