@@ -110,46 +110,39 @@ def run_preset(
     ``model/``, then the measurements) and write ``figures.json`` there. ``world_seeds``,
     ``eval_questions`` and ``train_overrides`` (``SimTuneConfig`` fields) replace the
     preset's for a shorter run. The folder is held for the whole run (one writer at a time)."""
-    from ..evaluation.store import folder_lock
-
-    with folder_lock(Path(out_dir), f"simtune run --preset {name}"):
-        return _run_preset(name, Path(out_dir), overwrite=overwrite, progress=progress, world_seeds=world_seeds, eval_questions=eval_questions, **train_overrides)
-
-
-def _run_preset(
-    name: str, out_dir: Path, *, overwrite: bool, progress: bool, world_seeds: tuple[int, ...] | None, eval_questions: int | None, **train_overrides: Any
-) -> PresetResult:
     from ..env_config import EnvConfig
     from ..evaluation import EvalConfig, ScriptedBatchAgent
+    from ..evaluation.store import folder_lock
     from .card import add_fidelity
     from .collect import collect
     from .labels import LabelConfig, label_files
     from .train import train_simulator
 
-    started = time.perf_counter()
-    settings = preset(name)
-    if world_seeds is not None:
-        settings = replace(settings, world_seeds=tuple(world_seeds))
-    if eval_questions is not None:
-        settings = replace(settings, eval_questions=eval_questions)
-    out = Path(out_dir)
-    collected = collect(
-        ScriptedBatchAgent(), EvalConfig(EnvConfig(sim="bm25", topk=settings.topk)), out / "collect",
-        world_seeds=list(settings.world_seeds), overwrite=overwrite, progress=progress,
-    )  # fmt: skip
-    examples = out / "labels" / "examples.jsonl"
-    if overwrite or not examples.exists():
-        labels = LabelConfig(labeller=settings.labeller, noisy_share=settings.noisy_share, twin_every_useful=settings.twin_every_useful)
-        label_files(collected.folders, examples, labels, overwrite=True)
-    model = out / "model"
-    if overwrite or not (model / "config.json").exists():
-        # no finished model here (or --overwrite): what an interrupted run left is replaced
-        train_simulator(replace(settings.train, examples=str(examples), out_dir=str(model), overwrite=True, **train_overrides), progress=progress)
-    figures = measure(model, settings, out, overwrite=overwrite, progress=progress)
-    add_fidelity(model, figures)
-    result = PresetResult(out, model, figures, time.perf_counter() - started)
-    (out / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")
-    return result
+    with folder_lock(Path(out_dir), f"simtune run --preset {name}"):
+        started = time.perf_counter()
+        settings = preset(name)
+        if world_seeds is not None:
+            settings = replace(settings, world_seeds=tuple(world_seeds))
+        if eval_questions is not None:
+            settings = replace(settings, eval_questions=eval_questions)
+        out = Path(out_dir)
+        collected = collect(
+            ScriptedBatchAgent(), EvalConfig(EnvConfig(sim="bm25", topk=settings.topk)), out / "collect",
+            world_seeds=list(settings.world_seeds), overwrite=overwrite, progress=progress,
+        )  # fmt: skip
+        examples = out / "labels" / "examples.jsonl"
+        if overwrite or not examples.exists():
+            labels = LabelConfig(labeller=settings.labeller, noisy_share=settings.noisy_share, twin_every_useful=settings.twin_every_useful)
+            label_files(collected.folders, examples, labels, overwrite=True)
+        model = out / "model"
+        if overwrite or not (model / "config.json").exists():
+            # no finished model here (or --overwrite): what an interrupted run left is replaced
+            train_simulator(replace(settings.train, examples=str(examples), out_dir=str(model), overwrite=True, **train_overrides), progress=progress)
+        figures = measure(model, settings, out, overwrite=overwrite, progress=progress)
+        add_fidelity(model, figures)
+        result = PresetResult(out, model, figures, time.perf_counter() - started)
+        (out / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")
+        return result
 
 
 def measure(model: Path, settings: SimTunePreset, out: Path, *, overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
