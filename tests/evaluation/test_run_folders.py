@@ -15,8 +15,8 @@ from zerosearch_env.evaluation.fidelity import FidelityConfig, run_fidelity
 from zerosearch_env.evaluation.store import JsonlRecords, folder_lock, read_settings
 
 
-def bm25(limit=4, dataset="synthetic", **env):
-    return EvalConfig(EnvConfig(sim="bm25", topk=1, dataset=dataset, **env), limit=limit)
+def bm25(limit=4, dataset="synthetic", topk=1, **env):
+    return EvalConfig(EnvConfig(sim="bm25", topk=topk, dataset=dataset, **env), limit=limit)
 
 
 def test_a_second_run_on_a_folder_being_written_is_refused_with_the_holders_pid(tmp_path):
@@ -121,9 +121,21 @@ def test_a_broken_record_line_is_a_typed_error_naming_the_file(tmp_path, line):
         JsonlRecords(path, key="index").load()
 
 
-def test_settings_are_written_atomically(tmp_path):
+def test_settings_are_written_atomically(tmp_path, monkeypatch):
+    """A run killed while it writes its settings leaves the old file whole: the new one
+    is written aside and renamed over it (the rename is where this run is stopped)."""
+    import zerosearch_env.evaluation.store as store
+
     run_eval(ScriptedBatchAgent(), bm25(), tmp_path, progress=False)
-    assert not list(tmp_path.glob(".*partial"))
+    before = (tmp_path / "eval_config.json").read_bytes()
+
+    def killed(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_eval(ScriptedBatchAgent(), bm25(topk=3), tmp_path, overwrite=True, progress=False)  # other settings
+    assert (tmp_path / "eval_config.json").read_bytes() == before
     assert read_settings(tmp_path / "eval_config.json")["sim"] == "bm25"
 
 
