@@ -6,6 +6,6 @@ import importlib.util
 
 collect_ignore = [
     f"zerosearch_env/integrations/{module}.py"
-    for module, package in (("verl", "verl"), ("skyrl", "skyrl_gym"))
+    for module, package in (("verl", "verl"), ("skyrl", "skyrl_gym"), ("trl", "trl"))
     if importlib.util.find_spec(package) is None
 ]

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from zerosearch_env.errors import ConfigError
 from zerosearch_env.evaluation.agents import ScriptedBatchAgent
 from zerosearch_env.protocol import drop_thoughts
 
@@ -139,6 +140,11 @@ def batches(episodes: Sequence[Episode], batch_size: int, seed: int, *, pool: in
     Each pool of ``pool`` batches' worth of episodes is sorted by length before it is cut
     into batches (then the batches are shuffled), so little compute goes into padding:
     about twice as fast as plain shuffling on the synthetic world's episodes."""
+    if len(episodes) < batch_size:  # no whole batch could ever be cut: it would spin forever
+        raise ConfigError(
+            f"behaviour cloning has {len(episodes)} demonstrations, fewer than one batch of {batch_size}; "
+            "lower the batch size (bc_batch_size) or clone more questions (bc_questions)"
+        )
     rng = np.random.default_rng(seed)
     lengths = np.array([len(e.token_ids) for e in episodes])
     while True:

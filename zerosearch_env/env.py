@@ -286,10 +286,7 @@ class ZeroSearchEnv(gym.Env[str, str]):
         columns without building a dict per sub-env."""
         super().reset(seed=seed)
         self._index, self._row = self._pick_row(options or {})
-        if self.prompt_template is not None:
-            prompt = self.prompt_template.format(question=self._row.question.strip())
-        else:
-            prompt = self._row.prompt or build_policy_prompt(self._row.question)
+        prompt = policy_prompt(self._row, self.prompt_template)
         self._start_episode([prompt])
         return self._observation(prompt), self._info(None, self.noise_prob)
 
@@ -461,3 +458,12 @@ def fallback_result(error: SimulatorError) -> SearchResult:
     no documents, and the fault in ``info["sim_error"]``."""
     fault = getattr(error, "fault", None) or SimulatorFault(kind="backend", message=str(error))
     return SearchResult(documents=(), error=fault)
+
+
+def policy_prompt(row: QARow, template: str | None = None) -> str:
+    """The first observation of an episode on ``row``: ``template`` (a ``{question}``
+    field) when given, else the row's own prompt, else the ZeroSearch template. Framework
+    adapters build their datasets' prompts with it, so a prompt names its row."""
+    if template is not None:
+        return template.format(question=row.question.strip())
+    return row.prompt or build_policy_prompt(row.question)

@@ -82,7 +82,8 @@ class JSONServer:
     """A JSON-over-HTTP server on 127.0.0.1 (a free port) for the tests and benchmarks of
     HTTP clients.
 
-    ``respond(path, body)`` returns ``(status, payload)`` or ``(status, payload, headers)``;
+    ``respond(path, body)`` returns ``(status, payload)`` or ``(status, payload, headers)``
+    (``body`` is None for a GET);
     a payload that is not bytes is sent as JSON. Every request is recorded (``paths``, ``bodies``, ``headers``), each
     answer waits ``delay`` seconds, and ``max_in_flight`` is the most requests handled at
     once. ``keep_alive`` serves HTTP/1.1 with kept-alive connections and no Nagle delay,
@@ -117,17 +118,22 @@ class JSONServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def do_GET(self) -> None:
+                self._answer(None)
+
             def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                self._answer(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+
+            def _answer(self, body: Any) -> None:
                 with server.lock:
                     server.paths.append(self.path)
-                    server.bodies.append(json.loads(raw))
+                    server.bodies.append(body)
                     server.headers.append(dict(self.headers))
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
                     time.sleep(server.delay)
-                    status, payload, *extra_headers = respond(self.path, json.loads(raw))
+                    status, payload, *extra_headers = respond(self.path, body)
                 finally:
                     # Counted out before the reply leaves: once the client has its answer it may
                     # send the next request at once, and that must not overlap this one's count.

@@ -62,3 +62,14 @@ def test_demonstrations_on_the_first_questions_only_are_those_of_the_whole_set()
     assert len(every) == 12 and first == every[:5]  # the same seeds and the same no-search draws
     with pytest.raises(Exception, match="bc_questions expects a number of training questions >= 1"):
         make_config("cpu-demo", bc_questions=0)
+
+
+def test_fewer_demonstrations_than_one_batch_is_an_error_not_an_endless_loop():
+    from zerosearch_agents.rollout import Episode
+    from zerosearch_agents.warm_start import batches
+    from zerosearch_env.errors import ConfigError
+
+    episodes = [Episode([1, 2, 3], [0, 1, 1], [0.0, 0.0, 0.0], prompt_length=1) for _ in range(4)]
+    assert len(next(batches(episodes, 4, seed=0))) == 4
+    with pytest.raises(ConfigError, match="4 demonstrations, fewer than one batch of 8.*bc_batch_size"):
+        next(batches(episodes, 8, seed=0))
