@@ -146,7 +146,7 @@ def _run(code: str, **env: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("module", ["zerosearch_env", "zerosearch_env.evaluation", "zerosearch_env.cli"])
 def test_importing_the_environment_loads_neither_the_learner_nor_torch_nor_a_framework(module):
-    out = _run(f"import sys, {module}; print(sorted(m for m in ('torch', 'zerosearch_agents', 'verl', 'skyrl_gym') if m in sys.modules))")
+    out = _run(f"import sys, {module}; print(sorted(m for m in ('torch', 'zerosearch_agents', 'verl', 'skyrl_gym', 'trl') if m in sys.modules))")
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 

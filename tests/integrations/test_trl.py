@@ -320,3 +320,13 @@ def test_the_cpu_example_runs_as_written(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     table = out.stdout.split("step  reward (F1)  searches  noise", 1)[1].strip().splitlines()
     assert [line.split()[0] for line in table[:2]] == ["1", "2"] and "2 GRPO steps in" in table[-1]
+
+
+def test_without_trl_the_import_names_the_extra():
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['trl'] = None; import zerosearch_env.integrations.trl"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode != 0
+    assert 'MissingDependencyError: the TRL rollout needs trl 1.16' in out.stderr and 'pip install "zerosearch-env[trl]"' in out.stderr
