@@ -24,6 +24,7 @@ SIMULATOR_REPLY = "Doc 1: Fake document one.\n\nDoc 2: Fake document two."
 @dataclass
 class Logprob:
     logprob: float
+    rank: int = 1  # the sampled token's rank among the returned ones (TRL sorts by it)
 
 
 @dataclass
@@ -120,7 +121,8 @@ class LLM:
         from zerosearch_agents.generation import HFGenerator, Sampling
 
         first = params[0]
-        generator = None if first.seed is None else torch.Generator().manual_seed(first.seed)
+        seed = getattr(first, "seed", None)
+        generator = None if seed is None else torch.Generator().manual_seed(seed)
         turns = HFGenerator(self.model, self.tokenizer, first.stop).generate(
             [p["prompt_token_ids"] for p in prompts], [p.max_tokens for p in params], Sampling(first.temperature, first.top_p), generator
         )

@@ -79,6 +79,7 @@ def main() -> None:
         save_strategy="no",
         report_to=[],
         use_cpu=True,
+        bf16=False,  # float32 on a CPU
         seed=0,
     )
     trainer = GRPOTrainer(

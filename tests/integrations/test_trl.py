@@ -26,6 +26,16 @@ ROWS = make_world().questions("train")[:4]
 TRL_DEPRECATIONS = pytest.mark.filterwarnings("ignore:.*gradient_checkpointing.*:FutureWarning")
 
 
+@pytest.fixture(autouse=True)
+def fresh_accelerator_state():
+    """A trainer leaves accelerate's process-wide state behind (its mixed precision
+    included); the learner's tests that follow build their own."""
+    yield
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+
+
 @pytest.fixture(scope="module")
 def tokenizer():
     return build_tokenizer()
@@ -70,7 +80,7 @@ def test_a_real_grpo_trainer_plays_zerosearch_episodes_on_cpu(cloned_policy, tmp
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     args = GRPOConfig(
         output_dir=str(tmp_path), max_steps=3, per_device_train_batch_size=8, num_generations=4, max_completion_length=256,
-        learning_rate=1e-3, temperature=1.2, logging_steps=1, report_to=[], use_cpu=True, seed=0, save_strategy="no",
+        learning_rate=1e-3, temperature=1.2, logging_steps=1, report_to=[], use_cpu=True, bf16=False, seed=0, save_strategy="no",
     )
     trainer = GRPOTrainer(
         model=model, processing_class=tok, reward_funcs=[zerosearch_reward], args=args,
@@ -330,3 +340,37 @@ def test_without_trl_the_import_names_the_extra():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode != 0
     assert 'MissingDependencyError: the TRL rollout needs trl 1.16' in out.stderr and 'pip install "zerosearch-env[trl]"' in out.stderr
+
+
+def test_the_colocated_vllm_engine_generates_every_episode_in_one_call_and_sleeps_after(cloned_policy, fake_vllm):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(cloned_policy)
+    llm = fake_vllm.LLM(model=str(cloned_policy))
+    synced = []
+
+    def sync_weights():  # what TRL's VLLMGeneration.sync_weights does: the policy's weights into the engine
+        from transformers import AutoModelForCausalLM
+
+        llm.model.load_state_dict(AutoModelForCausalLM.from_pretrained(cloned_policy).state_dict())
+        synced.append(True)
+        generation._llm_weights_sleeping = False
+
+    generation = SimpleNamespace(llm=llm, tensor_parallel_size=1, enable_sleep_mode=True, _llm_weights_sleeping=False, sync_weights=sync_weights)
+    trainer = fake_trainer(tok)
+    trainer.use_vllm, trainer.vllm_mode, trainer.vllm_generation = True, "colocate", generation
+    rollout = make_rollout_func(SETTINGS, ROWS, max_tokens_per_turn=24)
+    prompts = [TEMPLATE.format(question=row.question) for row in ROWS[:2]] * 2
+    out = rollout(prompts, trainer)
+
+    first_round = [params for prompt, params in llm.requests[:4]]
+    assert len(llm.requests) >= 4 and all(p.stop == ["</search>", "</answer>"] and p.include_stop_str_in_output for p in first_round)
+    assert {p.max_tokens for p in first_round} == {24} and {p.logprobs for p in first_round} == {0}
+    assert [prompt["prompt_token_ids"] for prompt, _ in llm.requests[:4]] == out["prompt_ids"]
+    for ids, mask, logprobs in zip(out["completion_ids"], out["env_mask"], out["logprobs"]):
+        assert all(lp < 0 for lp, m in zip(logprobs, mask) if m) and sum(mask) > 0
+    assert llm.calls[0] == ("wake_up", ["kv_cache"]) and llm.calls[-1] == ("sleep", 2) and synced == []
+    again = rollout(prompts, trainer)  # the level-2 sleep dropped the weights: pushed again first
+    assert synced == [True] and all(
+        lp < 0 for lps, mask in zip(again["logprobs"], again["env_mask"]) for lp, m in zip(lps, mask) if m
+    )

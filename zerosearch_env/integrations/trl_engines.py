@@ -221,7 +221,6 @@ class ColocateEngine:
             generation._llm_weights_sleeping = True
 
     def __call__(self, contexts: Sequence[Sequence[int]], budgets: Sequence[int]) -> list[Turn]:
-        from trl.generation.vllm_generation import extract_logprobs
         from vllm import SamplingParams
 
         work = [(list(contexts), list(budgets))]
@@ -238,12 +237,13 @@ class ColocateEngine:
             for budget in every_budget
         ]
         outputs = self.generation.llm.generate([{"prompt_token_ids": c} for c in every_context], sampling_params=params, use_tqdm=False)
-        logprobs, _ = extract_logprobs(outputs)
         turns = []
-        for output, sampled, budget in zip(outputs, logprobs or [None] * len(outputs), every_budget):
-            ids = list(output.outputs[0].token_ids)[:budget]
-            values = [float("nan") if lp[0] is None else float(lp[0]) for lp in sampled][: len(ids)] if sampled else [0.0] * len(ids)
-            turns.append(Turn(ids, values))
+        for output, budget in zip(outputs, every_budget):
+            completion = output.outputs[0]
+            ids = list(completion.token_ids)[:budget]
+            # per position, {token id: Logprob}: the sampled token's entry is always there
+            sampled = [float(completion.logprobs[i][token].logprob) for i, token in enumerate(ids)]
+            turns.append(Turn(ids, sampled))
         if self.tp_size > 1:  # this rank's share of the group's turns
             import torch.distributed as dist
 
