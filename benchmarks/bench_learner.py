@@ -12,10 +12,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from zerosearch_agents.policy import build_tiny_policy, forward_logprobs  # noqa: E402
-from zerosearch_agents.update import optimize  # noqa: E402
+from zerosearch_agents.policy import build_tiny_policy, forward_logprobs
+from zerosearch_agents.update import optimize
 
-from .conftest import scored_learner  # noqa: E402
+from .conftest import scored_learner
 
 B, T = 32, 256
 _means: dict[str, float] = {}
@@ -56,8 +56,10 @@ def test_update_overhead_ratio():
     if set(_means) != {"update", "bare"}:
         pytest.skip("run with the two benchmarks above (not --benchmark-disable)")
     ratio = _means["update"] / _means["bare"]
-    print(f"\nupdate step {B * T / _means['update']:,.0f} tokens/s, bare forward+backward {B * T / _means['bare']:,.0f} tokens/s "
-          f"(the update takes {ratio:.2f}x the time)")
+    print(
+        f"\nupdate step {B * T / _means['update']:,.0f} tokens/s, bare forward+backward {B * T / _means['bare']:,.0f} tokens/s "
+        f"(the update takes {ratio:.2f}x the time)"
+    )
     # The same forward (plus entropy), masked losses and an AdamW step around the same
     # backward: at most a quarter more than the bare pass.
     assert ratio <= 1.25

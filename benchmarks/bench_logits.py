@@ -26,10 +26,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from zerosearch_agents.policy import build_tiny_policy, forward_logprobs, load_policy  # noqa: E402
-from zerosearch_agents.update import optimize  # noqa: E402
+from zerosearch_agents.policy import build_tiny_policy, forward_logprobs, load_policy
+from zerosearch_agents.update import optimize
 
-from .conftest import record_mean, scored_learner  # noqa: E402
+from .conftest import record_mean, scored_learner
 
 SMOL = (8, 512)  # micro-batch x tokens
 TINY = (32, 256)

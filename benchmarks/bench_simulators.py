@@ -107,9 +107,7 @@ def _made_up_words(rng: np.random.Generator, n: int, taken: Collection[str] = ()
     return words
 
 
-def make_synthetic_corpus(
-    n_docs: int = CORPUS_DOCS, n_requests: int = CORPUS_BATCH, seed: int = 0
-) -> tuple[list[str], list[SearchRequest]]:
+def make_synthetic_corpus(n_docs: int = CORPUS_DOCS, n_requests: int = CORPUS_BATCH, seed: int = 0) -> tuple[list[str], list[SearchRequest]]:
     """A deterministic corpus of ``n_docs`` documents and ``n_requests`` requests on it.
 
     Documents are ``"Title"\\n`` plus 30-60 words drawn from a vocabulary of made-up
@@ -135,7 +133,7 @@ def make_synthetic_corpus(
         query = " ".join(rng.choice(bodies[holders[j][0]], size=5, replace=False).tolist())
         for h in holders[j]:
             at = int(rng.integers(0, len(bodies[h]) + 1))
-            bodies[h] = bodies[h][:at] + [answer] + bodies[h][at:]
+            bodies[h] = [*bodies[h][:at], answer, *bodies[h][at:]]
         quality = "useful" if j % 2 == 0 else "noisy"
         requests.append(SearchRequest(query, f"Question {j}?", (answer,), quality, seed=j))
     docs = [f'"{title.capitalize()}"\n{" ".join(body)}' for title, body in zip(titles, bodies)]
@@ -171,10 +169,7 @@ def test_corpus_100k_throughput(benchmark, corpus_case):
     if benchmark.stats is not None:  # None under --benchmark-disable (quick mode)
         rate = CORPUS_BATCH / benchmark.stats.stats.mean
         benchmark.extra_info.update(searches_per_s=rate, corpus_docs=len(sim))
-        print(
-            f"\ncorpus simulator, {CORPUS_DOCS:,} documents, batches of {CORPUS_BATCH}: "
-            f"{rate:,.0f} searches/s (target >= {TARGET_SEARCHES_PER_S:,.0f})"
-        )
+        print(f"\ncorpus simulator, {CORPUS_DOCS:,} documents, batches of {CORPUS_BATCH}: {rate:,.0f} searches/s (target >= {TARGET_SEARCHES_PER_S:,.0f})")
         assert rate >= TARGET_SEARCHES_PER_S
 
 

@@ -125,8 +125,7 @@ def test_native_overhead_at_256(benchmark):
     benchmark.extra_info["median_overhead_s"] = median
     if benchmark.stats is not None:
         _overheads[n] = median
-        print(f"\nnative vector env, 256 sub-envs: median overhead {median * 1e3:.2f} ms per step "
-              f"(target < {TARGET_OVERHEAD_S * 1e3:.0f} ms)")
+        print(f"\nnative vector env, 256 sub-envs: median overhead {median * 1e3:.2f} ms per step (target < {TARGET_OVERHEAD_S * 1e3:.0f} ms)")
         assert median < TARGET_OVERHEAD_S
 
 

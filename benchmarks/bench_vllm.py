@@ -22,9 +22,7 @@ import pytest
 
 from zerosearch_env.import_utils import cuda_device_count, is_vllm_available
 
-pytestmark = pytest.mark.skipif(
-    not (is_vllm_available() and cuda_device_count() > 0), reason="needs the vllm package and a CUDA GPU"
-)
+pytestmark = pytest.mark.skipif(not (is_vllm_available() and cuda_device_count() > 0), reason="needs the vllm package and a CUDA GPU")
 
 NUM_ENVS = 256
 MAX_NEW_TOKENS = 128

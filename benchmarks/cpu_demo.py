@@ -1,4 +1,4 @@
-"""Run a CPU training preset and put its result in the README.
+"""Run a CPU training preset and put its result in the documentation.
 
     python benchmarks/cpu_demo.py                              # zerosearch train --preset cpu-demo
     python benchmarks/cpu_demo.py --preset cpu-smol-policy     # SmolLM2-135M-Instruct as the policy (about 35 min)
@@ -6,8 +6,9 @@
 
 Writes ``benchmarks/results/<preset>.md`` (held-out scores of the warm start and of the
 RL policy, the held-out F1 along the way, wall time, update tokens/s, peak memory),
-copies the reward curve to ``benchmarks/results/<preset>_curve.png``, and replaces the
-README section between ``<!-- <preset>:start -->`` and ``<!-- <preset>:end -->``.
+copies the reward curve to ``docs/assets/<preset>_curve.png``, and replaces the section
+between ``<!-- <preset>:start -->`` and ``<!-- <preset>:end -->`` of the page that holds
+it (the README for cpu-demo, ``docs/training.md`` for cpu-smol-policy).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
+ASSETS = ROOT / "docs" / "assets"  # the plots the README and the documentation show
 PRESETS = ("cpu-demo", "cpu-smol-policy")
 ROWS = (
     ("f1", "F1"), ("em", "strict EM"), ("cover_em", "cover-EM"), ("searches_per_episode", "searches per episode"),
@@ -29,7 +31,16 @@ ROWS = (
 )  # fmt: skip
 
 
-def render(preset: str, cfg, before: dict, after: dict, history: list[dict], wall_s: float, peak_rss_gib: float | None) -> str:
+def section_page(marker: str) -> Path | None:
+    """The README or documentation page that holds ``marker``, if any."""
+    for page in (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))):
+        if marker in page.read_text():
+            return page
+    return None
+
+
+def render(preset: str, cfg, before: dict, after: dict, history: list[dict], wall_s: float, peak_rss_gib: float | None, image: str) -> str:
+    """The section's markdown; ``image`` is the curve's path from the page it goes in."""
     tokens_per_s = [h["update_tokens_per_s"] for h in history if "update_tokens_per_s" in h]
     rollout_s = [h["rollout_s"] for h in history]
     lines = [
@@ -57,7 +68,7 @@ def render(preset: str, cfg, before: dict, after: dict, history: list[dict], wal
         f"{cfg.questions_per_step} questions x {cfg.group_size} rollouts, evaluations included); "
         f"update step {sum(tokens_per_s) / max(len(tokens_per_s), 1):,.0f} tokens/s, rollouts {sum(rollout_s) / max(len(rollout_s), 1):.1f} s per step{memory}.",
         "",
-        f"![{preset} reward curve](benchmarks/results/{preset.replace('-', '_')}_curve.png)",
+        f"![{preset} reward curve]({image})",
     ]
     return "\n".join(lines)
 
@@ -83,15 +94,25 @@ def main(argv: list[str] | None = None) -> int:
     history = read_history(out_dir / "metrics.jsonl")
     stem = args.preset.replace("-", "_")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(out_dir / "reward_curve.png", RESULTS / f"{stem}_curve.png")
-    markdown = render(args.preset, cfg, summary["eval_before"], summary["eval_after"], history, summary["wall_s"], summary.get("peak_rss_gib"))
+    shutil.copy(out_dir / "reward_curve.png", ASSETS / f"{stem}_curve.png")
+    markdown = render(
+        args.preset,
+        cfg,
+        summary["eval_before"],
+        summary["eval_after"],
+        history,
+        summary["wall_s"],
+        summary.get("peak_rss_gib"),
+        f"../../docs/assets/{stem}_curve.png",
+    )
     (RESULTS / f"{stem}.md").write_text(markdown + "\n")
-    readme = ROOT / "README.md"
-    text = readme.read_text()
     start, end = f"<!-- {args.preset}:start -->", f"<!-- {args.preset}:end -->"
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        readme.write_text(f"{head}{start}\n{markdown}\n{end}{rest.split(end, 1)[1]}")
+    page = section_page(start)
+    if page is not None:
+        head, rest = page.read_text().split(start, 1)
+        image = os.path.relpath(ASSETS / f"{stem}_curve.png", page.parent)
+        markdown = render(args.preset, cfg, summary["eval_before"], summary["eval_after"], history, summary["wall_s"], summary.get("peak_rss_gib"), image)
+        page.write_text(f"{head}{start}\n{markdown}\n{end}{rest.split(end, 1)[1]}")
     print(markdown)
     return 0
 

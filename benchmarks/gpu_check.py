@@ -608,7 +608,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dry-run", action="store_true", help="tiny shapes on CPU, fp32, a few tokens: the same code in under a minute")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="folder for gpu_check.json and gpu_check.md")
     parser.add_argument("--sections", default=",".join(s.name for s in SECTIONS), help="comma list of sections to run (default: all)")
-    parser.add_argument("--vllm-timeout", type=float, default=120.0, help="seconds for each of the two vLLM pytest subprocesses (the rest takes about 3 minutes of the 8)")
+    parser.add_argument(
+        "--vllm-timeout", type=float, default=120.0, help="seconds for each of the two vLLM pytest subprocesses (the rest takes about 3 minutes of the 8)"
+    )
     args = parser.parse_args(argv)
     names = [name.strip() for name in args.sections.split(",") if name.strip()]
     unknown = sorted(set(names) - {s.name for s in SECTIONS})

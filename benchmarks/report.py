@@ -4,7 +4,7 @@
 
 Writes ``benchmarks/results/results.json`` (pytest-benchmark's raw output),
 ``benchmarks/results/RESULTS.md`` (the targets with their measured figures, the vector
-env table and the machine), ``benchmarks/results/vector_throughput.png`` (steps/s
+env table and the machine), ``docs/assets/vector_throughput.png`` (steps/s
 against the number of sub-envs) and replaces the README section between
 ``<!-- benchmarks:start -->`` and ``<!-- benchmarks:end -->`` with the same markdown.
 Every ratio comes from one run, so machine noise hits both sides alike.
@@ -118,7 +118,9 @@ def _targets(benches: dict[str, dict], steps: dict[tuple[str, str, int], float])
     overhead = benches.get("test_native_overhead_at_256")
     if overhead and "median_overhead_s" in overhead.get("extra_info", {}):
         value = overhead["extra_info"]["median_overhead_s"]
-        targets.append(Target("native vector env overhead per step outside the simulator, 256 sub-envs, median", "< 3 ms", f"{value * 1e3:.2f} ms", value < 3e-3))
+        targets.append(
+            Target("native vector env overhead per step outside the simulator, 256 sub-envs, median", "< 3 ms", f"{value * 1e3:.2f} ms", value < 3e-3)
+        )
 
     for bench in benches.values():
         extra = bench.get("extra_info", {})
@@ -128,7 +130,11 @@ def _targets(benches: dict[str, dict], steps: dict[tuple[str, str, int], float])
 
     batched, sequential = _mean(benches, "test_hf_batched_64"), _mean(benches, "test_hf_sequential_64")
     if batched and sequential:
-        targets.append(Target("tiny transformers simulator, 64 requests: one batched call / 64 calls", ">= 8x", f"{sequential / batched:.1f}x", sequential / batched >= 8.0))
+        targets.append(
+            Target(
+                "tiny transformers simulator, 64 requests: one batched call / 64 calls", ">= 8x", f"{sequential / batched:.1f}x", sequential / batched >= 8.0
+            )
+        )
 
     http_batched, http_sequential = _mean(benches, "test_http_batched_64"), _mean(benches, "test_http_sequential_64")
     if http_batched and http_sequential:
@@ -141,18 +147,24 @@ def _targets(benches: dict[str, dict], steps: dict[tuple[str, str, int], float])
 
     update, bare = _mean(benches, "test_update_step"), _mean(benches, "test_bare_forward_backward")
     if update and bare:
-        targets.append(Target("learner update step / bare forward+backward on the same tokens (time)", "<= 1.25x", f"{update / bare:.2f}x", update / bare <= 1.25))
+        targets.append(
+            Target("learner update step / bare forward+backward on the same tokens (time)", "<= 1.25x", f"{update / bare:.2f}x", update / bare <= 1.25)
+        )
 
     memory = benches.get("test_smollm2_update_peak_memory")
     if memory and "ratio" in memory.get("extra_info", {}):
         extra = memory["extra_info"]
         what = f"{extra['chunked_update_peak_gib']:.2f} / {extra['whole_update_peak_gib']:.2f} GiB = {extra['ratio']:.0%}"
-        targets.append(Target("SmolLM2 8 x 512 update step, peak memory above the resident: chunked head / whole logits", "<= 40%", what, extra["ratio"] <= 0.40))
+        targets.append(
+            Target("SmolLM2 8 x 512 update step, peak memory above the resident: chunked head / whole logits", "<= 40%", what, extra["ratio"] <= 0.40)
+        )
     for model, limit in (("smollm2", 1.10), ("tiny", 1.05)):
         chunked, whole = _mean(benches, f"test_{model}_update_step[chunked]"), _mean(benches, f"test_{model}_update_step[whole]")
         if chunked and whole:
             label = "SmolLM2 8 x 512" if model == "smollm2" else "tiny policy 32 x 256"
-            targets.append(Target(f"{label} update step time: chunked head / whole logits", f"<= {limit:.2f}x", f"{chunked / whole:.2f}x", chunked / whole <= limit))
+            targets.append(
+                Target(f"{label} update step time: chunked head / whole logits", f"<= {limit:.2f}x", f"{chunked / whole:.2f}x", chunked / whole <= limit)
+            )
 
     targets.append(
         Target(
@@ -199,7 +211,7 @@ def render_markdown(data: dict) -> str:
         "",
         table,
         "",
-        "![steps/s against the number of sub-envs](benchmarks/results/vector_throughput.png)",
+        "![steps/s against the number of sub-envs](docs/assets/vector_throughput.png)",
     ]
     return "\n".join(lines)
 
@@ -255,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     data = json.loads(json_path.read_text())
     markdown = render_markdown(data)
     _, steps = _vector_table(_by_name(data))
-    plot_vector(steps, RESULTS / "vector_throughput.png")
+    plot_vector(steps, ROOT / "docs" / "assets" / "vector_throughput.png")
     (RESULTS / "RESULTS.md").write_text(markdown + "\n")
     if not args.no_readme:
         update_readme(markdown)

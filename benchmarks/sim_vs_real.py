@@ -22,7 +22,7 @@ instruct model answers about 2 searches a second on 2 cores): the preset cut to 
 steps of 16 questions x 8 rollouts and demonstrations on the first 512 training questions
 (:data:`SHORT`), every engine retrained on that shortening, bm25 included, and fidelity
 on the first 40 held-out questions. It keeps its own table (``sim_vs_real_short.*``
-and the README section between ``<!-- sim-vs-real-short:start -->`` and ``<!-- sim-vs-real-short:end -->``).
+and the section of ``docs/sim-vs-real.md`` between ``<!-- sim-vs-real-short:start -->`` and ``<!-- sim-vs-real-short:end -->``).
 
 The engines (``--engines`` picks some):
 - ``bm25`` (a): the real engine. It has no noisy mode, so the curriculum changes nothing.
@@ -38,7 +38,7 @@ The engines (``--engines`` picks some):
 Every row is saved in the JSON with the settings it ran under. A later call trains only
 the engines that are missing or whose settings changed (``--force`` retrains the asked
 ones), so adding (c) does not retrain (a) and (b). The full mode writes
-``benchmarks/results/sim_vs_real.{md,json}`` and the README section between
+``benchmarks/results/sim_vs_real.{md,json}`` and the section of ``docs/sim-vs-real.md`` between
 ``<!-- sim-vs-real:start -->`` and ``<!-- sim-vs-real:end -->``; ``--quick`` writes
 beside its runs only.
 """
@@ -77,9 +77,7 @@ PROMPT_MODE = "prompt-small"
 LLM_KWARGS = {"max_new_tokens": 64, "batch_size": 64, "temperature": 0.8}
 TUNED_KWARGS = {"max_new_tokens": 128, "batch_size": 64, "temperature": 0.8}
 QUICK_LLM_KWARGS = {"max_new_tokens": 16, "batch_size": 256, "temperature": 0.8}
-TUNED_NOT_RUN = (
-    "not run yet: `python benchmarks/sim_vs_real.py --tuned <zerosearch simtune model folder>` trains it and keeps the rows above."
-)
+TUNED_NOT_RUN = "not run yet: `python benchmarks/sim_vs_real.py --tuned <zerosearch simtune model folder>` trains it and keeps the rows above."
 PROMPT_NOT_RUN = (
     "not run in this table: at about 2 searches/s on 2 cores a real instruct model cannot afford the preset's 16,000-odd "
     "searches (over 2 hours). The short table below retrains every engine on a shortening of the preset, (d) included."
@@ -179,7 +177,9 @@ def train_and_evaluate(spec: EngineSpec, settings: dict[str, Any], out_dir: Path
     usage = {u["sim"]: u for u in json.loads((run_dir / "sim_usage.json").read_text())["simulators"]}
 
     agent = make_agent(f"hf:{run_dir / 'final'}", max_turn_tokens=cfg.max_turn_tokens, max_total_tokens=cfg.max_total_tokens)
-    evaluation = run_eval(agent, EvalConfig(real_env(cfg), limit=settings["questions"], seed=cfg.seed), run_dir / "eval-bm25", overwrite=True, progress=progress)
+    evaluation = run_eval(
+        agent, EvalConfig(real_env(cfg), limit=settings["questions"], seed=cfg.seed), run_dir / "eval-bm25", overwrite=True, progress=progress
+    )
     overall = evaluation.summaries[-1]
     steps = result.history
     return {
@@ -280,7 +280,7 @@ def _tokens(usage: dict[str, Any]) -> tuple[int, int, int, float]:
 
 
 def render(rows: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
-    """The markdown of the README section: the table, the fidelity scores, the paper's anchor."""
+    """The markdown of the page section: the table, the fidelity scores, the paper's anchor."""
     ordered = [rows[k] for k in ORDER if k in rows] + [rows[k] for k in rows if k not in ORDER]
     base = rows.get("bm25")
     lines = [
@@ -290,7 +290,7 @@ def render(rows: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
             "(top-1, 3 turns), 95% bootstrap intervals; the F1 difference to the bm25-trained policy is paired by question."
         ),
         "",
-        "| trained against | F1 on bm25 | cover-EM on bm25 | strict EM | F1 − (a), paired | searches/episode | F1 on its own engine | training wall time | simulator searches | simulator tokens (prompt + completion) | time in the simulator |",
+        "| trained against | F1 on bm25 | cover-EM on bm25 | strict EM | F1 − (a), paired | searches/episode | F1 on its own engine | training wall time | simulator searches | simulator tokens (prompt + completion) | time in the simulator |",  # noqa: RUF001 - a typographic minus in the table heading
         "|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in ordered:
@@ -379,8 +379,11 @@ def slowdown_lines(rows: dict[str, dict[str, Any]]) -> list[str]:
 # ----------------------------------------------------------------------------- files
 
 
-def engines_to_train(specs: list[EngineSpec], rows: dict[str, dict[str, Any]], asked: list[str], settings: dict[str, Any], *, force: bool = False) -> list[EngineSpec]:
+def engines_to_train(
+    specs: list[EngineSpec], rows: dict[str, dict[str, Any]], asked: list[str], settings: dict[str, Any], *, force: bool = False
+) -> list[EngineSpec]:
     """The asked engines without a saved row of the same settings (all asked ones with ``force``)."""
+
     def saved(spec: EngineSpec) -> bool:
         row = rows.get(spec.key)
         return row is not None and row["identity"] == json.loads(json.dumps({"engine": spec.identity(), **settings}))
@@ -400,7 +403,7 @@ def write_json(path: Path, rows: dict[str, dict[str, Any]], meta: dict[str, Any]
     os.replace(partial, path)
 
 
-def replace_readme_section(markdown: str, readme: Path = ROOT / "README.md", markers: tuple[str, str] = (START, END)) -> bool:
+def replace_readme_section(markdown: str, readme: Path = ROOT / "docs" / "sim-vs-real.md", markers: tuple[str, str] = (START, END)) -> bool:
     """Put ``markdown`` between the markers (re-read just before writing); False without them."""
     start, end = markers
     text = readme.read_text()
@@ -419,11 +422,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompt-model", help="an instruct model folder or cached hub id for the prompt-based row (d)")
     parser.add_argument("--engines", help=f"comma-separated engines to train ({', '.join(ORDER)}); default: every configured one")
     parser.add_argument("--force", action="store_true", help="retrain the asked engines even if a saved row has the same settings")
-    parser.add_argument("--llm-kwargs", help=f"JSON options of every transformers simulator (default {json.dumps(LLM_KWARGS)}; the tuned one {json.dumps(TUNED_KWARGS)})")
+    parser.add_argument(
+        "--llm-kwargs", help=f"JSON options of every transformers simulator (default {json.dumps(LLM_KWARGS)}; the tuned one {json.dumps(TUNED_KWARGS)})"
+    )
     parser.add_argument("--prompt-mode", default=PROMPT_MODE, help=f"the prompt-based row's prompt: prompt or prompt-small (default {PROMPT_MODE})")
     modes = parser.add_mutually_exclusive_group()
     modes.add_argument("--quick", action="store_true", help=f"a shortened run for CI ({QUICK}, {QUESTIONS['quick']} questions); writes beside its runs only")
-    modes.add_argument("--short", action="store_true", help=f"the preset shortened for real-model simulators ({SHORT}); its own table and README section")
+    modes.add_argument("--short", action="store_true", help=f"the preset shortened for real-model simulators ({SHORT}); its own table and page section")
     parser.add_argument("--out-dir", help="run folders (default runs/sim-vs-real, runs/sim-vs-real-quick with --quick, runs/sim-vs-real-short with --short)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
@@ -438,7 +443,9 @@ def main(argv: list[str] | None = None) -> int:
     asked = args.engines.split(",") if args.engines else [s.key for s in specs]
     unknown = sorted(set(asked) - {s.key for s in specs})
     if unknown:
-        raise SystemExit(f"--engines: {unknown} are not configured here (tuned needs --tuned, prompt needs --prompt-model); configured: {[s.key for s in specs]}")
+        raise SystemExit(
+            f"--engines: {unknown} are not configured here (tuned needs --tuned, prompt needs --prompt-model); configured: {[s.key for s in specs]}"
+        )
 
     from zerosearch_agents.config import make_config
 
@@ -480,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
     (results / f"{stem}.md").write_text(markdown + "\n")
     markers = SHORT_MARKERS if args.short else (START, END)
     if not args.quick and not replace_readme_section(markdown, markers=markers):
-        print(f"README.md has no {markers[0]} ... {markers[1]} section; the table is in {results / f'{stem}.md'}")
+        print(f"docs/sim-vs-real.md has no {markers[0]} ... {markers[1]} section; the table is in {results / f'{stem}.md'}")
     print(markdown)
     return 0
 

@@ -23,6 +23,7 @@ def load_script(path: Path, name: str) -> types.ModuleType:
     spec.loader.exec_module(module)
     return module
 
+
 ROWS = [
     {"question": "Who founded Acme?", "golden_answers": ["Jane Doe"], "data_source": "toy"},
     {"question": "When was Acme founded?", "golden_answers": ["1901"], "data_source": "toy"},

@@ -15,7 +15,7 @@ import os
 import sys
 import types
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 ENVIRON_KEYS = ("VLLM_ENABLE_V1_MULTIPROCESSING", "RANK", "LOCAL_RANK", "WORLD_SIZE")
 SIMULATOR_REPLY = "Doc 1: Fake document one.\n\nDoc 2: Fake document two."
@@ -67,7 +67,7 @@ class EngineModel:
 class LLM:
     """Records its arguments; generates with transformers on its own copy of the weights."""
 
-    created: list[LLM] = []  # every engine started in the test (install() gives each test its own list)
+    created: ClassVar[list[LLM]] = []  # every engine started in the test (install() gives each test its own list)
 
     def __init__(self, **kwargs: Any):
         import torch

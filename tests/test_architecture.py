@@ -57,7 +57,7 @@ def _imports(module: str, path: Path) -> set[str]:
                 found.add(alias.name)
 
         def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-            base = ".".join(package[: len(package) - node.level + 1] + [node.module or ""]).strip(".") if node.level else node.module or ""
+            base = ".".join([*package[: len(package) - node.level + 1], node.module or ""]).strip(".") if node.level else node.module or ""
             for alias in node.names:
                 found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base)
 
@@ -129,14 +129,11 @@ def test_the_text_protocol_is_typed_only_in_protocol_py():
         docstrings = {
             id(node.body[0].value)
             for node in ast.walk(tree)
-            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-            and node.body
-            and isinstance(node.body[0], ast.Expr)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body and isinstance(node.body[0], ast.Expr)
         }
         for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
-                if _PROTOCOL_TEXT.search(node.value):
-                    offenders.append(f"{module}:{node.lineno}: {node.value[:60]!r}")
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings and _PROTOCOL_TEXT.search(node.value):
+                offenders.append(f"{module}:{node.lineno}: {node.value[:60]!r}")
     assert offenders == [], "import these from zerosearch_env.protocol"
 
 

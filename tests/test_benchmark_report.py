@@ -22,9 +22,7 @@ def _bench(name, mean, median=None, minimum=None, rounds=5, **extra):
 
 
 def _vector(sim, mode, n, cycle_s, best_s=None, rounds=5):
-    return _bench(
-        f"test_vector_steps[{sim}-{mode}-{n}]", cycle_s, minimum=best_s, rounds=rounds, sim=sim, mode=mode, num_envs=n, steps_per_round=4
-    )
+    return _bench(f"test_vector_steps[{sim}-{mode}-{n}]", cycle_s, minimum=best_s, rounds=rounds, sim=sim, mode=mode, num_envs=n, steps_per_round=4)
 
 
 @pytest.fixture

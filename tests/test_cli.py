@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from zerosearch_env.cli import build_parser, main
 
 
@@ -47,9 +49,7 @@ def test_world_writes_the_frameworks_parquet(tmp_path, capsys):
         assert (row["agent_name"], row["env_class"], row["extra_info"]) == (loop, "zerosearch", {"index": 0, "split": split})
         assert row["reward_model"] == {"style": "rule", "ground_truth": {"target": row["golden_answers"]}}
         assert row["prompt"][0]["content"].endswith(f"Question: {row['question']}\n")
-        assert [(q.question, q.golden_answers) for q in load_questions(path)] == [
-            (q.question, q.golden_answers) for q in make_world().questions(split)
-        ]
+        assert [(q.question, q.golden_answers) for q in load_questions(path)] == [(q.question, q.golden_answers) for q in make_world().questions(split)]
 
 
 def test_world_writes_files(tmp_path, capsys):
@@ -102,3 +102,15 @@ def test_cli_eval_against_the_bm25_retriever_over_a_flashrag_corpus(tmp_path, ca
     capsys.readouterr()
     assert main([*args, "--out", str(tmp_path / "again")]) == 0
     assert manifest.stat().st_mtime_ns == built  # the saved index was loaded, not rebuilt
+
+
+def test_the_version_comes_from_the_package_metadata(capsys):
+    from importlib.metadata import version
+
+    import zerosearch_env
+    from zerosearch_env.cli import main
+
+    assert zerosearch_env.__version__ == version("zerosearch-env") != "0.0.0+unknown"
+    with pytest.raises(SystemExit) as exit:
+        main(["--version"])
+    assert exit.value.code == 0 and capsys.readouterr().out.strip() == f"zerosearch-env {zerosearch_env.__version__}"

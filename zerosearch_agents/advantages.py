@@ -25,6 +25,7 @@ from .losses import _bool_mask, _check_shapes, masked_mean, masked_sum
 
 #: The baselines of :func:`reinforce_advantages`.
 REINFORCE_BASELINES = ("none", "batch_mean", "group_mean")
+Baseline = Literal["none", "batch_mean", "group_mean"]
 
 
 def _float_rewards(rewards: Tensor) -> Tensor:
@@ -79,7 +80,7 @@ def group_normalized_advantages(rewards: Tensor, group_ids: Tensor, *, eps: floa
 def reinforce_advantages(
     rewards: Tensor,
     *,
-    baseline: Literal["none", "batch_mean", "group_mean"] = "none",
+    baseline: Baseline = "none",
     group_ids: Tensor | None = None,
 ) -> Tensor:
     """REINFORCE advantage: the episode reward minus a baseline that does not depend on it.
@@ -117,9 +118,7 @@ def reinforce_advantages(
     return rewards - leave_one_out
 
 
-def gae(
-    rewards: Tensor, values: Tensor, mask: Tensor, *, gamma: float = 1.0, lam: float = 1.0
-) -> tuple[Tensor, Tensor]:
+def gae(rewards: Tensor, values: Tensor, mask: Tensor, *, gamma: float = 1.0, lam: float = 1.0) -> tuple[Tensor, Tensor]:
     """Generalized advantage estimation over the policy tokens of multi-turn episodes.
 
     Each policy token is one step. Its next state is the next policy token of the same
@@ -198,9 +197,7 @@ def tokens_from_sequence(values: Tensor, mask: Tensor) -> Tensor:
             [-1.,  0., -1.]])
     """
     if values.dim() != 1 or mask.dim() != 2 or mask.shape[0] != values.shape[0]:
-        raise ConfigError(
-            f"tokens_from_sequence expects values (B,) and mask (B, T), got {tuple(values.shape)} and {tuple(mask.shape)}"
-        )
+        raise ConfigError(f"tokens_from_sequence expects values (B,) and mask (B, T), got {tuple(values.shape)} and {tuple(mask.shape)}")
     values = values.detach()
     expanded = values[:, None].expand(mask.shape)  # (B, T)
     return torch.where(_bool_mask(mask), expanded, torch.zeros((), dtype=values.dtype, device=values.device))

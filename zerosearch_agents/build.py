@@ -4,12 +4,18 @@ schedule, on accelerate) and the engine that generates its rollouts."""
 from __future__ import annotations
 
 import copy
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .config import TrainConfig
 
+if TYPE_CHECKING:
+    from .generation import HFGenerator
+    from .update import Learner
+    from .vllm_generation import VLLMGenerator
 
-def build_learner(cfg: TrainConfig, policy_path: str, accelerator: Any):
+
+def build_learner(cfg: TrainConfig, policy_path: str, accelerator: Any) -> tuple[Learner, Any]:
     """Policy (with LoRA if asked), reference, critic, optimizer and scheduler, from the
     policy's folder or hub id; returns ``(learner, tokenizer)``."""
     import torch
@@ -23,7 +29,7 @@ def build_learner(cfg: TrainConfig, policy_path: str, accelerator: Any):
     return assemble_learner(cfg, model, accelerator), tokenizer
 
 
-def assemble_learner(cfg: TrainConfig, model: Any, accelerator: Any):
+def assemble_learner(cfg: TrainConfig, model: Any, accelerator: Any) -> Learner:
     """The learner around a policy already in memory (fp32): reference, LoRA, critic,
     optimizer and scheduler, prepared by ``accelerator``."""
     import torch
@@ -90,7 +96,7 @@ def make_optimizer(cfg: TrainConfig, policy: Any, critic: Any = None, *, fused: 
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedules)
 
 
-def warmup_then_constant(warmup_steps: int):
+def warmup_then_constant(warmup_steps: int) -> Callable[[int], float]:
     """The learning-rate factor at optimizer step ``s``: ``s / warmup_steps``, then 1.
 
     >>> [warmup_then_constant(4)(s) for s in range(6)]
@@ -101,7 +107,7 @@ def warmup_then_constant(warmup_steps: int):
     return lambda step: min(1.0, step / warmup_steps) if warmup_steps > 0 else 1.0
 
 
-def make_generator(cfg: TrainConfig, learner: Any, tokenizer: Any, policy_path: str):
+def make_generator(cfg: TrainConfig, learner: Any, tokenizer: Any, policy_path: str) -> HFGenerator | VLLMGenerator:
     """The rollout engine: the learner's own model (hf), or a vLLM engine on this
     process's GPU whose context is the episode token limit (vllm)."""
     if cfg.rollout_backend == "vllm":
@@ -112,8 +118,13 @@ def make_generator(cfg: TrainConfig, learner: Any, tokenizer: Any, policy_path: 
         accelerator = learner.accelerator
         placement = Placement(accelerator.process_index, accelerator.local_process_index, accelerator.num_processes)
         return VLLMGenerator(
-            policy_path, tokenizer, placement=placement, gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
-            max_model_len=cfg.max_total_tokens, sleep_mode=cfg.vllm_sleep, seed=cfg.seed,
+            policy_path,
+            tokenizer,
+            placement=placement,
+            gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
+            max_model_len=cfg.max_total_tokens,
+            sleep_mode=cfg.vllm_sleep,
+            seed=cfg.seed,
         )
     from .generation import HFGenerator
 
@@ -129,7 +140,7 @@ def shard_reference(ref_model: Any) -> Any:
 
     from .head_logprobs import causal_lm
 
-    lm = causal_lm(ref_model)
+    lm: Any = causal_lm(ref_model)
     for layer in getattr(lm, lm.base_model_prefix).layers:
         fully_shard(layer, reshard_after_forward=True)
     fully_shard(ref_model, reshard_after_forward=True)

@@ -40,7 +40,7 @@ import json
 import random
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -177,7 +177,7 @@ def rng_state() -> dict[str, Any]:
     import torch
 
     version, internal, gauss_next = random.getstate()
-    kind, keys, position, has_gauss, cached = np.random.get_state()
+    kind, keys, position, has_gauss, cached = cast(tuple[str, np.ndarray, int, int, float], np.random.get_state())  # the legacy tuple
     state: dict[str, Any] = {
         "python": {"version": version, "internal": list(internal), "gauss_next": gauss_next},
         "numpy": {"kind": kind, "keys": keys.tolist(), "pos": int(position), "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
@@ -282,7 +282,7 @@ def load_optimizer(optimizer: Any, path: Path, rest: dict[str, Any]) -> None:
     params = [p for group in optimizer.param_groups for p in group["params"]]
     state: dict[int, dict[str, Any]] = {}
     with safe_open(str(path), framework="pt", device="cpu") as saved:
-        for name in saved.keys():
+        for name in saved.keys():  # noqa: SIM118 - safetensors' safe_open has keys() but is not iterable
             index, key = name.split(".", 1)
             tensor = saved.get_tensor(name)
             state.setdefault(int(index), {})[key] = _as_shard(tensor, params[int(index)]) if name in rest["shards"] else tensor

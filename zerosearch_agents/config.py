@@ -36,8 +36,13 @@ class TrainConfig:
 
     # -- algorithm and models
     algo: str = setting("grpo", "Policy-gradient algorithm: grpo (group-normalised advantages), ppo (critic + GAE) or reinforce.")
-    policy: str = setting("tiny", "Policy model: a hub id or local folder (e.g. Qwen/Qwen2.5-3B), a named model (smollm2-135m, see `zerosearch models list`), or 'tiny' for an in-process tiny Llama with a word-level tokenizer over the synthetic world (CPU demo).")
-    chat_template: str = setting("auto", "Render the first prompt with the tokenizer's chat template: auto (when the tokenizer has one), on, off (base models).")
+    policy: str = setting(
+        "tiny",
+        "Policy model: a hub id or local folder (e.g. Qwen/Qwen2.5-3B), a named model (smollm2-135m, see `zerosearch models list`), or 'tiny' for an in-process tiny Llama with a word-level tokenizer over the synthetic world (CPU demo).",
+    )
+    chat_template: str = setting(
+        "auto", "Render the first prompt with the tokenizer's chat template: auto (when the tokenizer has one), on, off (base models)."
+    )
     tiny_hidden_size: int = setting(64, "Width of the 'tiny' policy.")
     tiny_layers: int = setting(2, "Layers of the 'tiny' policy.")
 
@@ -57,7 +62,10 @@ class TrainConfig:
     questions_per_step: int = setting(64, "Distinct questions per step over all training processes, each taking an equal share (reference: 64).")
     group_size: int = setting(5, "Rollouts per question: GRPO's group (reference: 5); 1 is usual for PPO.")
     micro_batch_size: int = setting(8, "Sequences per forward/backward; gradients accumulate up to mini_batch_size.")
-    mini_batch_size: int | None = setting(None, "Trajectories per optimizer step over all training processes (None: the whole rollout batch, one step per epoch). Need not divide the rollout batch: 256 of 320 makes two steps, of 256 and 64 (the reference GRPO).")
+    mini_batch_size: int | None = setting(
+        None,
+        "Trajectories per optimizer step over all training processes (None: the whole rollout batch, one step per epoch). Need not divide the rollout batch: 256 of 320 makes two steps, of 256 and 64 (the reference GRPO).",
+    )
     ppo_epochs: int = setting(1, "Passes over each rollout batch.")
 
     # -- generation and length limits
@@ -67,22 +75,40 @@ class TrainConfig:
     max_obs_tokens: int = setting(2048, "Tokens per observation (reference: 2048); longer documents are cut and reported.")
     max_total_tokens: int = setting(4096, "Tokens per episode, prompt included; an episode that hits it ends with reward 0.")
     rollout_backend: str = setting("hf", "Rollout generation: hf (transformers generate) or vllm (GPU; weights synced every step).")
-    vllm_gpu_memory_utilization: float = setting(0.3, "Share of each GPU's total memory taken by the rollout vLLM engine (it must be free when the engine starts).")
-    vllm_sleep: bool = setting(True, "Put the vLLM engines to sleep during each update (the rollout engine, and an in-process vLLM simulator started with sim_kwargs enable_sleep_mode), so the learner has their GPU memory.")
-    memory_check: bool = setting(True, "On GPUs, refuse a configuration whose memory plan does not fit before any model is loaded (`zerosearch train --plan` prints the plan).")
-    sharding: str = setting("none", "How the learner's weights, gradients and optimizer states sit on the GPUs: none (every process holds them all: data parallel) or fsdp (sharded over the processes; launch with accelerate's FSDP config, see the README).")
+    vllm_gpu_memory_utilization: float = setting(
+        0.3, "Share of each GPU's total memory taken by the rollout vLLM engine (it must be free when the engine starts)."
+    )
+    vllm_sleep: bool = setting(
+        True,
+        "Put the vLLM engines to sleep during each update (the rollout engine, and an in-process vLLM simulator started with sim_kwargs enable_sleep_mode), so the learner has their GPU memory.",
+    )
+    memory_check: bool = setting(
+        True, "On GPUs, refuse a configuration whose memory plan does not fit before any model is loaded (`zerosearch train --plan` prints the plan)."
+    )
+    sharding: str = setting(
+        "none",
+        "How the learner's weights, gradients and optimizer states sit on the GPUs: none (every process holds them all: data parallel) or fsdp (sharded over the processes; launch with accelerate's FSDP config, see the README).",
+    )
 
     # -- optimisation
     lr: float = setting(1e-6, "Learning rate of the policy (reference: 1e-6).")
-    lr_warmup_ratio: float = setting(0.0, "Share of the run's optimizer steps over which the policy's learning rate rises linearly from 0, then stays (reference: GRPO 0.95, PPO 0.285).")
+    lr_warmup_ratio: float = setting(
+        0.0, "Share of the run's optimizer steps over which the policy's learning rate rises linearly from 0, then stays (reference: GRPO 0.95, PPO 0.285)."
+    )
     critic_lr: float = setting(1e-5, "PPO: learning rate of the critic, its own parameter group (reference: 1e-5).")
     critic_lr_warmup_ratio: float = setting(0.015, "PPO: the critic's warm-up share, as lr_warmup_ratio (reference: 0.015).")
     weight_decay: float = setting(0.0, "AdamW weight decay.")
     max_grad_norm: float = setting(1.0, "Gradient clipping norm, applied to the policy and to the critic separately (0: off).")
     mixed_precision: str = setting("auto", "no, bf16, fp16, or auto (bf16 on a GPU that supports it, else no).")
     gradient_checkpointing: bool = setting(False, "Trade compute for memory in the policy's forward pass.")
-    chunked_head: bool = setting(True, "Log-probs and entropy from the last hidden states, a chunk of tokens at a time, the backward recomputing each chunk: no [batch, tokens, vocabulary] logits (False: the whole logits tensor).")
-    lora_r: int = setting(0, "LoRA rank through peft (0: full fine-tuning). The KL reference is then the policy with its adapter off, or, after a warm start, a frozen copy of the warm start (merged).")
+    chunked_head: bool = setting(
+        True,
+        "Log-probs and entropy from the last hidden states, a chunk of tokens at a time, the backward recomputing each chunk: no [batch, tokens, vocabulary] logits (False: the whole logits tensor).",
+    )
+    lora_r: int = setting(
+        0,
+        "LoRA rank through peft (0: full fine-tuning). The KL reference is then the policy with its adapter off, or, after a warm start, a frozen copy of the warm start (merged).",
+    )
     lora_alpha: int = setting(32, "LoRA alpha.")
     lora_dropout: float = setting(0.0, "LoRA dropout.")
     lora_target_modules: str = setting("all-linear", "LoRA target modules (peft syntax, comma-separated or all-linear).")
@@ -91,9 +117,14 @@ class TrainConfig:
     clip_eps: float = setting(0.2, "PPO/GRPO ratio clip.")
     clip_eps_high: float | None = setting(None, "Upper ratio clip when it differs from clip_eps (asymmetric clipping).")
     kl_coef: float = setting(0.001, "Weight of the KL to the frozen reference (reference: 0.001; 0 disables the reference model).")
-    kl_in_reward: bool = setting(False, "Apply the KL as a per-token penalty on the reward (the reference's PPO, with kl_estimator k1) instead of a loss term (the reference's GRPO).")
+    kl_in_reward: bool = setting(
+        False, "Apply the KL as a per-token penalty on the reward (the reference's PPO, with kl_estimator k1) instead of a loss term (the reference's GRPO)."
+    )
     kl_estimator: str = setting("low_var_kl", "KL estimator: low_var_kl (k3, reference), k1, k2/mse, abs.")
-    loss_agg: str = setting("token-mean", "Loss aggregation: token-mean (every policy token weighs the same), seq-mean-token-mean (every episode weighs the same), seq-mean-token-sum.")
+    loss_agg: str = setting(
+        "token-mean",
+        "Loss aggregation: token-mean (every policy token weighs the same), seq-mean-token-mean (every episode weighs the same), seq-mean-token-sum.",
+    )
     entropy_coef: float = setting(0.0, "Entropy bonus weight.")
     gamma: float = setting(1.0, "PPO discount (reference: 1).")
     lam: float = setting(1.0, "PPO GAE lambda (reference: 1).")
@@ -104,14 +135,24 @@ class TrainConfig:
     ref_device: str = setting("same", "Where the frozen reference model runs: same (as the policy), cpu, or a device such as cuda:1.")
 
     # -- supervised warm start
-    bc_source: str | None = setting(None, "Behaviour cloning before RL: 'scripted' (the scripted agent's trajectories on the training questions), a jsonl of {prompt, turns} trajectories, or None.")
+    bc_source: str | None = setting(
+        None,
+        "Behaviour cloning before RL: 'scripted' (the scripted agent's trajectories on the training questions), a jsonl of {prompt, turns} trajectories, or None.",
+    )
     bc_steps: int = setting(0, "Optimizer steps of behaviour cloning.")
     bc_lr: float = setting(1e-3, "Learning rate of behaviour cloning.")
     bc_batch_size: int = setting(16, "Trajectories per behaviour-cloning step.")
-    bc_questions: int | None = setting(None, "Play the scripted demonstrations on the first N training questions only (None: every one); with an LLM simulator each costs its searches.")
-    bc_no_search_share: float = setting(0.0, "Share of scripted demonstrations that answer without searching (a warm start that has not learned when to search).")
+    bc_questions: int | None = setting(
+        None, "Play the scripted demonstrations on the first N training questions only (None: every one); with an LLM simulator each costs its searches."
+    )
+    bc_no_search_share: float = setting(
+        0.0, "Share of scripted demonstrations that answer without searching (a warm start that has not learned when to search)."
+    )
     bc_keep_think: bool = setting(True, "Keep the <think> text of scripted demonstrations.")
-    bc_swap_names: bool = setting(False, "Swap the synthetic world's invented names at random in each cloning batch (consistently within an episode), so the policy learns to copy names rather than memorise them.")
+    bc_swap_names: bool = setting(
+        False,
+        "Swap the synthetic world's invented names at random in each cloning batch (consistently within an episode), so the policy learns to copy names rather than memorise them.",
+    )
 
     # -- evaluation, logging, checkpoints
     eval_every: int = setting(0, "Evaluate on held-out questions every k steps (0: only before and after).")
@@ -123,7 +164,10 @@ class TrainConfig:
     tensorboard: bool = setting(True, "Write TensorBoard logs to out_dir/tb.")
     wandb_project: str | None = setting(None, "Log to this Weights & Biases project (needs wandb installed).")
     seed: int = setting(0, "Seeds rollouts, questions, sampling and initialisation; same seed, same run.")
-    torch_threads: int | None = setting(None, "CPU threads for torch (None: torch's default). On a 2-core machine shared with other jobs, 1 keeps a tiny model from stalling on thread contention.")
+    torch_threads: int | None = setting(
+        None,
+        "CPU threads for torch (None: torch's default). On a 2-core machine shared with other jobs, 1 keeps a tiny model from stalling on thread contention.",
+    )
 
     def __post_init__(self) -> None:
         def fail(message: str) -> None:

@@ -13,7 +13,7 @@ Two engines with one interface, ``generate(contexts, budgets, sampling) -> [Gene
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -89,7 +89,7 @@ class StopDetector:
     across tokens or ending inside one.
     """
 
-    def __init__(self, tokenizer: Any, stop_strings: Sequence[str] = STOP_TAGS, eos_ids: Sequence[int] | None = None):
+    def __init__(self, tokenizer: Any, stop_strings: Sequence[str] = STOP_TAGS, eos_ids: Iterable[int] | None = None):
         self.tokenizer = tokenizer
         self.stop_strings = tuple(stop_strings)
         self.eos_ids = set(eos_ids) if eos_ids is not None else end_token_ids(tokenizer)
@@ -164,7 +164,11 @@ class HFGenerator:
             if not live:
                 break
             out = self.model(
-                input_ids=step_ids, attention_mask=attention, position_ids=step_positions, use_cache=True, **{self.cache_keyword: cache},
+                input_ids=step_ids,
+                attention_mask=attention,
+                position_ids=step_positions,
+                use_cache=True,
+                **{self.cache_keyword: cache},
                 logits_to_keep=1,  # the prefill needs the last position's logits, not the whole prompt's
             )
             cache = getattr(out, self.cache_keyword)
@@ -179,7 +183,4 @@ class HFGenerator:
             step_positions = step_positions[:, -1:] + 1
             attention = torch.cat([attention, (~finished).long()[:, None]], dim=1)
         self.model.train(was_training)
-        return [
-            GeneratedTurn(turns[i], logprobs[i], stops[i] or "length", self.tokenizer.decode(turns[i], skip_special_tokens=True))
-            for i in range(n)
-        ]
+        return [GeneratedTurn(turns[i], logprobs[i], stops[i] or "length", self.tokenizer.decode(turns[i], skip_special_tokens=True)) for i in range(n)]

@@ -66,7 +66,9 @@ class HeadLogprobs(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, hidden: Tensor, weight: Tensor, bias: Tensor | None, targets: Tensor, scale: float, chunk_size: int | None, with_entropy: bool) -> tuple[Tensor, Tensor]:
+    def forward(
+        ctx: Any, hidden: Tensor, weight: Tensor, bias: Tensor | None, targets: Tensor, scale: float, chunk_size: int | None, with_entropy: bool
+    ) -> tuple[Tensor, Tensor]:
         flat, ids = hidden.reshape(-1, hidden.shape[-1]), targets.reshape(-1)
         ctx.compute_dtype = compute_dtype(hidden, weight)
         chunk_size = chunk_size or chunk_tokens(weight.shape[0], torch.finfo(ctx.compute_dtype).bits // 8)
@@ -125,6 +127,7 @@ class HeadLogprobs(torch.autograd.Function):
                 z = kept
             fresh = kept is None  # a recomputed chunk is ours to overwrite; the kept one is read only
             if g_ent is None:  # dz = g_lp (onehot - p), built in z's own buffer when it is fresh
+                assert g_lp is not None  # both gradients None returned above
                 dz = (z.sub_(lse[rows, None]) if fresh else z - lse[rows, None]).exp_().mul_(-g_lp[rows, None])
             else:  # dz = g_lp onehot - p (g_lp + g_ent (z - E_p[z]))
                 p = (z - lse[rows, None]).exp_()
@@ -157,17 +160,18 @@ class HeadLogprobs(torch.autograd.Function):
 
 def causal_lm(model: nn.Module) -> nn.Module:
     """The Hugging Face causal LM inside whatever wraps it (DDP or FSDP's ``module``, a PEFT model)."""
-    while hasattr(model, "module") and isinstance(model.module, nn.Module):
-        model = model.module
-    if hasattr(model, "get_base_model"):
-        model = model.get_base_model()
-    return model
+    lm: Any = model  # a wrapper or a transformers/PEFT model: read by duck typing
+    while hasattr(lm, "module") and isinstance(lm.module, nn.Module):
+        lm = lm.module
+    if hasattr(lm, "get_base_model"):
+        lm = lm.get_base_model()
+    return lm
 
 
 def head_of(model: nn.Module) -> nn.Linear | None:
     """The LM head when the chunked path can replace it: a plain linear layer whose logits
     the model returns as they are (no soft-capping); None otherwise."""
-    lm = causal_lm(model)
+    lm: Any = causal_lm(model)
     head = lm.get_output_embeddings() if hasattr(lm, "get_output_embeddings") else None
     config = getattr(lm, "config", None)
     if type(head) is not nn.Linear or getattr(config, "final_logit_softcapping", None):
@@ -193,9 +197,8 @@ def logprob_head(model: nn.Module, input_ids: Tensor, *, temperature: float, chu
             raise RuntimeError(f"the LM head saw hidden states {tuple(hidden.shape)} for input ids {tuple(targets.shape)}")
         return torch.stack(HeadLogprobs.apply(hidden, head.weight, head.bias, targets, scale, chunk_size, with_entropy), dim=-1)
 
-    head.forward = forward  # an instance attribute: nn.Module.__call__ finds it before the class's forward
+    head.forward = forward  # type: ignore[method-assign,assignment]  # an instance attribute: nn.Module.__call__ finds it before the class's forward
     try:
         yield True
     finally:
         del head.forward
-

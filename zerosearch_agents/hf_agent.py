@@ -77,8 +77,12 @@ class TransformersAgent:
         self._ids: dict[int, tuple[int, list[int]]] = {}  # episode -> (turns covered, token ids)
         #: what can change its actions, for an evaluation folder's identity (the weights are named by ``name``)
         self.settings = {
-            "temperature": temperature, "top_p": top_p, "max_turn_tokens": max_turn_tokens,
-            "max_total_tokens": max_total_tokens, "chat_template": self.chat, "seed": seed,
+            "temperature": temperature,
+            "top_p": top_p,
+            "max_turn_tokens": max_turn_tokens,
+            "max_total_tokens": max_total_tokens,
+            "chat_template": self.chat,
+            "seed": seed,
         }
 
     def _context(self, view: EpisodeView) -> list[int]:

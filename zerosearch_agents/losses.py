@@ -264,9 +264,7 @@ def token_logprobs(logits: Tensor, tokens: Tensor, chunk_size: int | None = None
     tensor([[0.5000, 0.8000]])
     """
     if logits.dim() != 3 or tokens.shape != logits.shape[:2]:
-        raise ConfigError(
-            f"token_logprobs expects logits (B, T, V) and tokens (B, T), got {tuple(logits.shape)} and {tuple(tokens.shape)}"
-        )
+        raise ConfigError(f"token_logprobs expects logits (B, T, V) and tokens (B, T), got {tuple(logits.shape)} and {tuple(tokens.shape)}")
     if chunk_size is not None and chunk_size <= 0:
         raise ConfigError(f"chunk_size expects a positive int or None, got {chunk_size!r}")
     dtype = torch.promote_types(logits.dtype, torch.float32)

@@ -34,7 +34,6 @@ LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down
 SIM_PROMPT_TOKENS = 200  # a simulator prompt: the template and the query
 
 
-
 @dataclass(frozen=True)
 class ModelShape:
     """The sizes of a Llama/Qwen2-style decoder that memory depends on."""
@@ -342,7 +341,7 @@ def _fixes(plan: MemoryPlan) -> list[tuple[str, TrainConfig, int]]:
         served = replace(env, sim="openai", sim_backend=None, sim_kwargs={})
         fixes.append((f"sim: openai, the simulator on GPUs of its own (`vllm serve {simulator_model(env)}`)", replace(cfg, env=served), gpus))
     vllm_sim = sim is not None and sim.name == "simulator (vLLM)"
-    if (cfg.rollout_backend == "vllm" and not cfg.vllm_sleep) or (vllm_sim and "update" in sim.phases):
+    if (cfg.rollout_backend == "vllm" and not cfg.vllm_sleep) or (vllm_sim and sim is not None and "update" in sim.phases):
         asleep = replace(env, sim_kwargs={**env.sim_kwargs, "enable_sleep_mode": True}) if vllm_sim else env
         what = "vllm_sleep: true" + (" and sim_kwargs enable_sleep_mode: true" if vllm_sim else "")
         fixes.append((what + " (engines free their memory during the update)", replace(cfg, vllm_sleep=True, env=asleep), gpus))

@@ -22,7 +22,7 @@ from .losses import entropy_from_logits, token_logprobs
 TINY_SPECIAL = ("<pad>", "<unk>", "<eos>")
 
 
-def build_word_tokenizer(texts: list[str]):
+def build_word_tokenizer(texts: list[str]) -> Any:
     """A word-level tokenizer over ``texts`` (words and single punctuation marks), with
     the protocol tags as whole tokens. Decoding joins tokens with spaces, which the
     environment's parsing and scoring ignore."""
@@ -56,8 +56,15 @@ def build_tiny_policy(path: str | Path, *, hidden_size: int = 64, layers: int = 
     texts += [q.question for split in ("train", "test") for q in world.questions(split)]
     tokenizer = build_word_tokenizer(texts)
     return save_tiny_llama(
-        path, tokenizer, hidden_size=hidden_size, layers=layers, seed=seed,
-        intermediate_size=hidden_size * 4, num_key_value_heads=4, max_position_embeddings=4096, tie_word_embeddings=True,
+        Path(path),
+        tokenizer,
+        hidden_size=hidden_size,
+        layers=layers,
+        seed=seed,
+        intermediate_size=hidden_size * 4,
+        num_key_value_heads=4,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
     )
 
 
@@ -97,7 +104,7 @@ class ValueHead(nn.Module):
 class Critic(nn.Module):
     """A value model: a causal LM trunk (the policy's, or a copy of it) plus a value head."""
 
-    def __init__(self, trunk: nn.Module):
+    def __init__(self, trunk: Any):  # a transformers causal LM
         super().__init__()
         self.trunk = trunk
         self.head = ValueHead(trunk.config.hidden_size)
@@ -119,7 +126,12 @@ def write_policy_card(folder: str | Path, *, chat: bool, prompt_template: str | 
     template is an evaluation flag (``--prompt-template``), recorded here to be copied."""
     import json
 
-    card = {"chat_template": "on" if chat else "off", "prompt_template": prompt_template, "max_turn_tokens": max_turn_tokens, "max_total_tokens": max_total_tokens}
+    card = {
+        "chat_template": "on" if chat else "off",
+        "prompt_template": prompt_template,
+        "max_turn_tokens": max_turn_tokens,
+        "max_total_tokens": max_total_tokens,
+    }
     (Path(folder) / POLICY_CARD).write_text(json.dumps(card, indent=1) + "\n")
 
 

@@ -46,9 +46,8 @@ class RunLogger:
             f.write(json.dumps(record) + "\n")
         step = record.get("step", 0)
         for key, value in record.items():
-            if isinstance(value, (int, float)) and key != "step":
-                if self.tb is not None:
-                    self.tb.add_scalar(key, value, step)
+            if isinstance(value, (int, float)) and key != "step" and self.tb is not None:
+                self.tb.add_scalar(key, value, step)
         if self.wandb is not None:
             self.wandb.log(record, step=step)
 
@@ -82,9 +81,9 @@ def plot_curve(history: list[dict[str, Any]], path: Path, eval_before: dict[str,
     ax.plot(steps, [min(h["searches_per_episode"], 1.0) for h in history], ":", color="tab:green", label="searches per episode (capped at 1)")
     evals = [(h["step"], h["eval_f1"]) for h in history if "eval_f1" in h]
     if eval_before:
-        evals = [(-1, eval_before["f1"])] + evals
+        evals = [(-1, eval_before["f1"]), *evals]
     if eval_after:
-        evals = evals + [(steps[-1] + 1, eval_after["f1"])]
+        evals = [*evals, (steps[-1] + 1, eval_after["f1"])]
     if evals:
         ax.plot(*zip(*evals), "o-", color="tab:red", label="held-out F1 (greedy)")
     ax.set_xlabel("training step")

@@ -217,13 +217,13 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
     started = time.perf_counter()
     run = set_up(cfg)
     result = RunResult(run.out_dir)
-    state = load_checkpoint(run.learner, run.resume_from) if run.resume_from is not None else {"step": 0, "eval_before": {}}
-    run.usage = RunUsage(run.envs.simulator.name, state, run.out_dir if run.main else None)  # totals continue from the checkpoint's
+    state: dict[str, Any] = load_checkpoint(run.learner, run.resume_from) if run.resume_from is not None else {"step": 0, "eval_before": {}}
+    usage = run.usage = RunUsage(run.envs.simulator.name, state, run.out_dir if run.main else None)  # totals continue from the checkpoint's
     if run.resume_from is None:
         if cfg.bc_steps:
             state["bc_final_nll"] = warm_start(
                 cfg, run.learner, run.tokenizer, chat=run.chat, progress=progress and run.main,
-                on_played=lambda stats: run.usage.add("warm_start", stats, run.accelerator),
+                on_played=lambda stats: usage.add("warm_start", stats, run.accelerator),
             )  # fmt: skip
             run.weights_changed()
         state["eval_before"] = evaluate_before_rl(run)
@@ -249,6 +249,8 @@ def run_steps(run: Run, state: dict[str, Any], logger: RunLogger, *, progress: b
     from .rollout import RolloutLimits, collect_rollouts
     from .update import update
 
+    assert run.usage is not None  # train() sets it before the first step
+
     cfg, accelerator, envs, generator, tokenizer = run.cfg, run.accelerator, run.envs, run.generator, run.tokenizer
     limits = RolloutLimits(cfg.max_turn_tokens, cfg.max_obs_tokens, cfg.max_total_tokens)
     rows = len(envs.rows)
@@ -262,8 +264,15 @@ def run_steps(run: Run, state: dict[str, Any], logger: RunLogger, *, progress: b
         run.ready_generator()
         sim_before = envs.total_stats
         batch = collect_rollouts(
-            envs, generator, tokenizer, indices=indices, groups=groups, limits=limits,
-            sampling=Sampling(cfg.temperature, cfg.top_p), chat=run.chat, seed=step_seed,
+            envs,
+            generator,
+            tokenizer,
+            indices=indices,
+            groups=groups,
+            limits=limits,
+            sampling=Sampling(cfg.temperature, cfg.top_p),
+            chat=run.chat,
+            seed=step_seed,
         )
         rollout_s = time.perf_counter() - t0
         sim = run.usage.add("train", envs.total_stats - sim_before, accelerator)  # every process's searches of the step
@@ -348,7 +357,9 @@ def save_final(run: Run, state: dict[str, Any], result: RunResult) -> None:
     from .policy import write_policy_card
 
     cfg = run.cfg
-    write_policy_card(out_dir / "final", chat=run.chat, prompt_template=cfg.env.prompt_template, max_turn_tokens=cfg.max_turn_tokens, max_total_tokens=cfg.max_total_tokens)
+    write_policy_card(
+        out_dir / "final", chat=run.chat, prompt_template=cfg.env.prompt_template, max_turn_tokens=cfg.max_turn_tokens, max_total_tokens=cfg.max_total_tokens
+    )
     result.history = read_history(out_dir / "metrics.jsonl")
     if result.history:
         try:

@@ -22,12 +22,12 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
 
-from .advantages import gae, group_normalized_advantages, reinforce_advantages, tokens_from_sequence, whiten
+from .advantages import Baseline, gae, group_normalized_advantages, reinforce_advantages, tokens_from_sequence, whiten
 from .config import TrainConfig
 from .losses import aggregate, clipped_policy_loss, kl_penalty, masked_mean, value_loss
 from .policy import forward_logprobs
@@ -81,8 +81,10 @@ class Learner:
         token) gets 0."""
         if self.value_head is not None:
             raw = self.value_head(hidden)  # (B, T)
-        else:
+        elif self.critic is not None:
             raw = self.critic(input_ids, attention_mask)  # (B, T)
+        else:
+            raise ValueError("state_values needs a critic: a value head or a critic model")
         return torch.cat([raw.new_zeros(raw.shape[0], 1), raw[:, :-1]], dim=1)
 
     def autocast(self) -> contextlib.AbstractContextManager:
@@ -127,19 +129,24 @@ def score_batch(learner: Learner, batch: dict[str, torch.Tensor]) -> None:
         ids, attention = part.of(batch["input_ids"]), part.of(attention_mask)
         columns = (part.rows[:, None], torch.arange(part.width, device=ids.device)[None, :])
         with learner.autocast():
-            out = forward_logprobs(learner.model, ids, attention, temperature=cfg.temperature, with_hidden=learner.value_head is not None, whole_logits=not cfg.chunked_head)
+            out = forward_logprobs(
+                learner.model, ids, attention, temperature=cfg.temperature, with_hidden=learner.value_head is not None, whole_logits=not cfg.chunked_head
+            )
             old[columns] = out["logprobs"].float()
             if values is not None:
                 values[columns] = learner.state_values(out.get("hidden"), ids, attention).float()
-            if learner.ref_model == "adapter-off":
+            if ref is not None and learner.ref_model == "adapter-off":
                 # the adapter is switched off on the model itself (a DDP wrapper has no
                 # disable_adapter), and the forward still goes through the wrapper
-                bare = learner.accelerator.unwrap_model(learner.model) if learner.accelerator is not None else learner.model
+                bare: Any = learner.accelerator.unwrap_model(learner.model) if learner.accelerator is not None else learner.model
                 with bare.disable_adapter():
-                    ref[columns] = forward_logprobs(learner.model, ids, attention, temperature=cfg.temperature, whole_logits=not cfg.chunked_head)["logprobs"].float()
-            elif learner.ref_model is not None:
+                    ref_out = forward_logprobs(learner.model, ids, attention, temperature=cfg.temperature, whole_logits=not cfg.chunked_head)
+                ref[columns] = ref_out["logprobs"].float()
+            elif ref is not None and isinstance(learner.ref_model, nn.Module):
                 ref_device = next(learner.ref_model.parameters()).device
-                ref_out = forward_logprobs(learner.ref_model, ids.to(ref_device), attention.to(ref_device), temperature=cfg.temperature, whole_logits=not cfg.chunked_head)
+                ref_out = forward_logprobs(
+                    learner.ref_model, ids.to(ref_device), attention.to(ref_device), temperature=cfg.temperature, whole_logits=not cfg.chunked_head
+                )
                 ref[columns] = ref_out["logprobs"].float().to(ids.device)
     batch["old_logprobs"] = old
     if ref is not None:
@@ -168,7 +175,7 @@ def compute_advantages(config: TrainConfig, batch: dict[str, torch.Tensor]) -> N
         batch["advantages"] = tokens_from_sequence(per_episode, mask)
     elif config.algo == "reinforce":
         groups = batch["group_ids"] if config.reinforce_baseline == "group_mean" else None
-        per_episode = reinforce_advantages(batch["rewards"], baseline=config.reinforce_baseline, group_ids=groups)
+        per_episode = reinforce_advantages(batch["rewards"], baseline=cast(Baseline, config.reinforce_baseline), group_ids=groups)
         batch["advantages"] = tokens_from_sequence(per_episode, mask)
     else:
         advantages, returns = gae(batch["token_rewards"], batch["old_values"], mask, gamma=config.gamma, lam=config.lam)

@@ -53,7 +53,7 @@ def scripted_demonstrations(
     seed: int = 0,
     batch_size: int = 64,
     questions: int | None = None,
-    on_played: Callable[[Any], None] | None = None,
+    on_played: Callable[[Any], object] | None = None,
 ) -> list[Demonstration]:
     """Play the scripted agent once on every row of the environment's dataset (the first
     ``questions`` rows when given).
@@ -106,9 +106,7 @@ def load_demonstrations(path: str | Path) -> list[Demonstration]:
             record = json.loads(line)
             demos.append(Demonstration(record["prompt"], [(t["action"], t.get("observation", "")) for t in record["turns"]]))
         except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise ValueError(
-                f"{path}:{number}: expects {{'prompt': str, 'turns': [{{'action': str, 'observation': str}}]}}, got {line[:120]!r}"
-            ) from error
+            raise ValueError(f"{path}:{number}: expects {{'prompt': str, 'turns': [{{'action': str, 'observation': str}}]}}, got {line[:120]!r}") from error
     return demos
 
 
@@ -230,7 +228,7 @@ def name_token_ids(tokenizer: Any, words: Sequence[str]) -> list[int]:
 
 
 def warm_start(
-    cfg: TrainConfig, learner: Learner, tokenizer: Any, *, chat: bool, progress: bool = True, on_played: Callable[[Any], None] | None = None
+    cfg: TrainConfig, learner: Learner, tokenizer: Any, *, chat: bool, progress: bool = True, on_played: Callable[[Any], object] | None = None
 ) -> float:
     """Clone the demonstrations of ``cfg.bc_source`` into the policy for ``cfg.bc_steps`` steps.
 
@@ -247,19 +245,29 @@ def warm_start(
             questions=cfg.bc_questions,
             on_played=on_played,
         )
-    else:
+    elif cfg.bc_source is not None:
         demos = load_demonstrations(cfg.bc_source)
+    else:
+        raise ConfigError("bc_steps > 0 needs bc_source ('scripted' or a trajectories jsonl)")
     episodes = [tokenize_demonstration(d, tokenizer, chat=chat, max_total_tokens=cfg.max_total_tokens) for d in demos]
     swap_groups: list[list[int]] = []
     if cfg.bc_swap_names:  # TrainConfig made sure the dataset is the synthetic world
         from zerosearch_env.data import synthetic_world
 
         world = synthetic_world(cfg.env.dataset)
+        assert world is not None
         swap_groups = [name_token_ids(tokenizer, words) for words in world.invented_words().values()]
     model = learner.accelerator.unwrap_model(learner.model)
     bc_losses = behaviour_cloning(
-        model, episodes, steps=cfg.bc_steps, lr=cfg.bc_lr, batch_size=cfg.bc_batch_size,
-        pad_id=tokenizer.pad_token_id, seed=cfg.seed, progress=progress, swap_groups=swap_groups,
+        model,
+        episodes,
+        steps=cfg.bc_steps,
+        lr=cfg.bc_lr,
+        batch_size=cfg.bc_batch_size,
+        pad_id=tokenizer.pad_token_id,
+        seed=cfg.seed,
+        progress=progress,
+        swap_groups=swap_groups,
     )
     if isinstance(learner.ref_model, torch.nn.Module):
         learner.ref_model.load_state_dict(_merged(model).state_dict())

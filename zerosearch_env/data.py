@@ -33,7 +33,7 @@ SYNTHETIC = "synthetic"
 # function (``row_fields.qa_row``) applies the field rules, so jsonl, parquet, json, in-memory dicts
 # and Hugging Face rows are all validated the same way and fail with the same messages.
 
-QASource = Union[str, "os.PathLike[str]", Sequence[Union[Mapping[str, Any], QARow]]]
+QASource = Union[str, "os.PathLike[str]", Sequence[Mapping[str, Any] | QARow]]
 """What :func:`load_questions` accepts: a path, a dataset name or id, or in-memory rows."""
 
 _QA_SUFFIXES: tuple[str, ...] = (".jsonl", ".parquet", ".json")
@@ -86,10 +86,7 @@ def load_questions(source: QASource, split: str | None = None) -> list[QARow]:
     if world is not None:
         return world.questions(split)
     if not isinstance(source, (str, os.PathLike)):
-        raise DatasetError(
-            "load_questions expects a path, a dataset name or a list of dicts/QARow, "
-            f"got {type(source).__name__}"
-        )
+        raise DatasetError(f"load_questions expects a path, a dataset name or a list of dicts/QARow, got {type(source).__name__}")
     path = Path(source)
     if path.is_dir():
         return _from_directory(path, split)
@@ -166,8 +163,7 @@ def iter_corpus(path: str | os.PathLike[str]) -> Iterator[CorpusDoc]:
         rows = _iter_parquet(file)
     else:
         raise DatasetError(
-            f"load_corpus expects a .jsonl or .parquet file, got {str(file)!r}; "
-            "convert the corpus to FlashRAG jsonl ({\"id\", \"contents\"} per line)"
+            f'load_corpus expects a .jsonl or .parquet file, got {str(file)!r}; convert the corpus to FlashRAG jsonl ({{"id", "contents"}} per line)'
         )
     return (corpus_doc(raw, Where(str(file), row), default_id=f"{file.stem}-{row}") for row, raw in rows)
 
@@ -197,17 +193,11 @@ def _from_file(path: Path, split: str | None, default_source: str = "unknown") -
     elif path.suffix == ".json":
         raws, default_source = _read_json(path, default_source)
     else:
-        raise DatasetError(
-            f"load_questions expects a .parquet, .jsonl or .json file, got {str(path)!r}"
-        )
-    rows = [
-        qa_row(raw, Where(str(path), row), default_id=f"{path.stem}-{row}", default_source=default_source)
-        for row, raw in raws
-    ]
+        raise DatasetError(f"load_questions expects a .parquet, .jsonl or .json file, got {str(path)!r}")
+    rows = [qa_row(raw, Where(str(path), row), default_id=f"{path.stem}-{row}", default_source=default_source) for row, raw in raws]
     if not rows:  # said here, with the file's name: further up it reads as a wrong split
         raise DatasetError(
-            f"{path} holds no rows (an empty file, a JSON [], or a table of 0 rows); "
-            "put at least one question in it, or point at the file that has them"
+            f"{path} holds no rows (an empty file, a JSON [], or a table of 0 rows); put at least one question in it, or point at the file that has them"
         )
     return _select_split(rows, split, str(path))
 
@@ -231,9 +221,7 @@ def _from_directory(directory: Path, split: str | None) -> list[QARow]:
     chosen = [b for b in benchmarks if split is None or split in _split_files(b)]
     if not chosen:
         available = {b.name: sorted(_split_files(b)) for b in benchmarks}
-        raise DatasetError(
-            f"no benchmark in {str(directory)!r} has split {split!r}; available splits: {available}"
-        )
+        raise DatasetError(f"no benchmark in {str(directory)!r} has split {split!r}; available splits: {available}")
     rows: list[QARow] = []
     for benchmark in chosen:
         rows.extend(_from_benchmark(benchmark, split, data_source=benchmark.name))
@@ -245,22 +233,15 @@ def _from_benchmark(directory: Path, split: str | None, data_source: str) -> lis
     files = _split_files(directory)
     if split is None:
         if len(files) > 1:
-            raise DatasetError(
-                f"{str(directory)!r} holds several splits {sorted(files)}; pass split= to pick one"
-            )
+            raise DatasetError(f"{str(directory)!r} holds several splits {sorted(files)}; pass split= to pick one")
         (name,) = files
     elif split in files:
         name = split
     else:
-        raise DatasetError(
-            f"{str(directory)!r} has no split {split!r}; available splits: {sorted(files)}"
-        )
+        raise DatasetError(f"{str(directory)!r} has no split {split!r}; available splits: {sorted(files)}")
     candidates = files[name]
     if len(candidates) > 1:
-        raise DatasetError(
-            f"split {name!r} of {str(directory)!r} is ambiguous: {[str(c) for c in candidates]}; "
-            "keep one file per split"
-        )
+        raise DatasetError(f"split {name!r} of {str(directory)!r} is ambiguous: {[str(c) for c in candidates]}; keep one file per split")
     rows = _from_file(candidates[0], split=None, default_source=data_source)
     return [r if r.split is not None else replace(r, split=name) for r in rows]
 
@@ -280,8 +261,7 @@ def _from_hub(dataset_id: str, split: str | None) -> list[QARow]:
         table = datasets.load_dataset(dataset_id, split=hub_split)
     except Exception as e:  # offline, unknown id, unknown split: all surface the same way
         raise DatasetError(
-            f"could not load Hugging Face dataset {dataset_id!r} (split {hub_split!r}): {e}; "
-            f"if this machine is offline, {_DOWNLOAD_HINT}"
+            f"could not load Hugging Face dataset {dataset_id!r} (split {hub_split!r}): {e}; if this machine is offline, {_DOWNLOAD_HINT}"
         ) from e
     origin = f"{dataset_id}[{hub_split}]"
     # The hub already selected the split; rows without their own split take its name.
@@ -356,8 +336,7 @@ def _not_utf8(path: Path, error: UnicodeDecodeError) -> DatasetError:
                     line.encode("latin-1").decode("utf-8")
                 except UnicodeDecodeError as bad:
                     return DatasetError(
-                        f"{path} row {row} (line {row + 1}): not valid UTF-8 ({bad.reason} at byte offset "
-                        f"{bad.start} in the line); save the file as UTF-8"
+                        f"{path} row {row} (line {row + 1}): not valid UTF-8 ({bad.reason} at byte offset {bad.start} in the line); save the file as UTF-8"
                     )
     except OSError:
         pass  # the file went away between the two reads: report what the first one saw
@@ -387,9 +366,7 @@ def _read_json(path: Path, default_source: str) -> tuple[list[tuple[int, Mapping
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DatasetError(f"cannot read {path} as JSON: {e}") from e
     if not isinstance(data, list):
-        raise DatasetError(
-            f"{path}: expected a JSON list of rows (HotpotQA or FlashRAG style), got {type(data).__name__}"
-        )
+        raise DatasetError(f"{path}: expected a JSON list of rows (HotpotQA or FlashRAG style), got {type(data).__name__}")
     for row, raw in enumerate(data):
         if not isinstance(raw, dict):
             raise DatasetError(f"{path} row {row}: expected a JSON object, got {type(raw).__name__}")

@@ -24,7 +24,7 @@ from .protocol import (
 )
 from .records import CorpusDoc, QARow
 from .reward import REWARDS, RewardFn, resolve_reward, score_answer
-from .simulators.base import SearchRequest, SearchResult, Simulator, SimulatorFault
+from .simulators.base import Quality, SearchRequest, SearchResult, Simulator, SimulatorFault
 from .spaces import TextSpace
 
 ObservationMode = Literal["delta", "transcript"]
@@ -33,6 +33,7 @@ OnSimError = Literal["raise", "fallback"]
 
 MAX_OBSERVATION_CHARS = 1 << 24
 _SCORE_OF_REWARD = {fn: name for name, fn in REWARDS.items()}  # built-in rewards come with the scores
+
 
 class StepInfo(NamedTuple):
     """What one ``reset`` or ``step`` reports: the ``info`` of a ZeroSearch episode.
@@ -46,7 +47,7 @@ class StepInfo(NamedTuple):
     question: str
     golden_answers: list[str]
     data_source: str
-    index: int | None  # the dataset row; None for a question passed in reset options
+    index: int | None  # type: ignore[assignment]  # the dataset row; None for a question passed in reset options (shadows tuple.index, public API)
     # the current turn
     turn: int  # turns played so far
     action: str | None = None  # "search", "answer" or "invalid"; None after reset
@@ -166,7 +167,9 @@ class ZeroSearchEnv(gym.Env[str, str]):
     - v0: first release.
     """
 
-    metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}
+    metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}  # noqa: RUF012 - gymnasium.Env declares metadata a plain class attribute
+    action_space: TextSpace
+    observation_space: TextSpace
 
     def __init__(
         self,
@@ -212,9 +215,7 @@ class ZeroSearchEnv(gym.Env[str, str]):
         from .simulators.registry import make_simulator
 
         self.rows, world = resolve_dataset(dataset, split)
-        self.simulator: Simulator = make_simulator(
-            sim, sim_backend=sim_backend, corpus=corpus, world=world, rows=self.rows, **dict(sim_kwargs or {})
-        )
+        self.simulator: Simulator = make_simulator(sim, sim_backend=sim_backend, corpus=corpus, world=world, rows=self.rows, **dict(sim_kwargs or {}))
         if dedup or cache_size:
             from .simulators.cache import CachingSimulator
 
@@ -336,7 +337,7 @@ class ZeroSearchEnv(gym.Env[str, str]):
         request = None
         if parsed.kind == "search" and not final:
             coin, seed = self._turn_randomness(self._turn)
-            quality = "useful" if coin > noise_prob else "noisy"
+            quality: Quality = "useful" if coin > noise_prob else "noisy"
             assert self._row is not None
             row = self._row
             # Positional: this runs for every search of every sub-env.
@@ -368,8 +369,8 @@ class ZeroSearchEnv(gym.Env[str, str]):
             if self.on_sim_error == "raise":
                 raise
             return fallback_result(error)
-        if results[0].failed and self.on_sim_error == "raise":
-            fault = results[0].error
+        fault = results[0].error
+        if fault is not None and results[0].failed and self.on_sim_error == "raise":
             raise SimulatorError(
                 f"{self.simulator.name}: the search failed after {fault.attempts} attempt(s): {fault.message}; "
                 "step again with the same action to retry it, or pass on_sim_error='fallback' to go on without documents",
@@ -414,6 +415,7 @@ class ZeroSearchEnv(gym.Env[str, str]):
             query = parsed.content if kind == "search" else None
             info = self._info(kind, noise_prob, ignored_text=ignored, query=query, f1=0.0, em=0.0, cover_em=0.0)
         elif request is not None:
+            assert result is not None
             info = self._info(
                 kind, noise_prob, ignored_text=ignored, query=request.query, documents=list(result.documents),
                 doc_quality=request.quality, sim_error=result.error, sim_prompt_tokens=result.prompt_tokens,

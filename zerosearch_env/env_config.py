@@ -40,8 +40,12 @@ class EnvConfig:
     max_turns: int = setting(5, "Search rounds per episode before the answer turn is forced (reference: 5).")
     topk: int = setting(5, "Documents per search (reference: 5).")
     sim_backend: str | None = setting(None, "Backend of LLM simulators: vllm, hf or openai (default: vllm with a GPU, else hf).")
-    sim_kwargs: dict[str, Any] = setting({}, "Backend and sampling options of the simulator, a JSON object (e.g. base_urls, temperature, gpu_memory_utilization).")
-    prompt_template: str | None = setting(None, "Policy prompt with a {question} field for every row (default: the dataset's prompt column or the ZeroSearch template).")
+    sim_kwargs: dict[str, Any] = setting(
+        {}, "Backend and sampling options of the simulator, a JSON object (e.g. base_urls, temperature, gpu_memory_utilization)."
+    )
+    prompt_template: str | None = setting(
+        None, "Policy prompt with a {question} field for every row (default: the dataset's prompt column or the ZeroSearch template)."
+    )
 
     def __post_init__(self) -> None:
         for name in ("topk", "max_turns"):

@@ -7,7 +7,12 @@ and the fix ("expects X, got Y; do Z").
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .redaction import redact_text
+
+if TYPE_CHECKING:
+    from .simulators.base import SimulatorFault
 
 
 class ZeroSearchError(Exception):
@@ -38,7 +43,7 @@ class SimulatorError(ZeroSearchError, RuntimeError):
     backend knows it) says what kind of failure it was and how many attempts were made.
     """
 
-    def __init__(self, message: str, fault=None):
+    def __init__(self, message: str, fault: SimulatorFault | None = None) -> None:
         super().__init__(message)
         self.fault = fault
 

@@ -139,6 +139,4 @@ def post_json(
     try:
         return read(response.json())
     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
-        raise RequestFault(
-            "protocol", f"{url} sent a reply that is not {expected}: {error}", retryable=retry_malformed
-        ) from error
+        raise RequestFault("protocol", f"{url} sent a reply that is not {expected}: {error}", retryable=retry_malformed) from error

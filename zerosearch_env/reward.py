@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Hashable, Iterable
-from typing import Callable, NamedTuple, TypeVar, Union
+from collections.abc import Callable, Hashable, Iterable
+from typing import NamedTuple, TypeVar
 
-Golden = Union[str, Iterable[str]]
+Golden = str | Iterable[str]
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
@@ -260,6 +260,4 @@ def resolve_reward(reward: str | RewardFn) -> RewardFn:
     except KeyError:
         from .errors import ConfigError
 
-        raise ConfigError(
-            f"reward expects one of {sorted(REWARDS)} or a callable(answer, golden_answers) -> float, got {reward!r}"
-        ) from None
+        raise ConfigError(f"reward expects one of {sorted(REWARDS)} or a callable(answer, golden_answers) -> float, got {reward!r}") from None

@@ -32,9 +32,7 @@ class Where:
         return DatasetError(f"{self.origin} row {self.row}: {message}")
 
 
-def qa_row(
-    raw: Mapping[str, Any], where: Where, default_id: str, default_source: str = "unknown"
-) -> QARow:
+def qa_row(raw: Mapping[str, Any], where: Where, default_id: str, default_source: str = "unknown") -> QARow:
     """One mapping (jsonl line, parquet row, json item, dict, hub row) -> a validated QARow.
 
     A row without ``question`` takes ``extra_info.question``, else the ``Question: ...``
@@ -67,8 +65,7 @@ def _golden_answers(raw: Mapping[str, Any], where: Where) -> tuple[str, ...]:
     value = raw[key] if key is not None else _dig(raw, reward_key, "ground_truth", "target")
     if value is None:
         raise where.error(
-            f"missing field 'golden_answers' (expected keys: {_EXPECTED_QA_KEYS}; "
-            "'answers', 'answer' or reward_model.ground_truth.target also accepted)"
+            f"missing field 'golden_answers' (expected keys: {_EXPECTED_QA_KEYS}; 'answers', 'answer' or reward_model.ground_truth.target also accepted)"
         )
     field_name = key or f"{reward_key}.ground_truth.target"
     value = _python_scalar(value)

@@ -7,6 +7,7 @@ A text environment needs a space that holds any ``str``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -69,7 +70,7 @@ class TextSpace(Space[str]):
     def __eq__(self, other: Any) -> bool:
         return isinstance(other, TextSpace) and (other.max_length, other.min_length) == (self.max_length, self.min_length)
 
-    def to_jsonable(self, sample_n: list[str]) -> list[str]:
+    def to_jsonable(self, sample_n: Iterable[str]) -> list[str]:
         return list(sample_n)
 
     def from_jsonable(self, sample_n: list[str]) -> list[str]:

@@ -93,7 +93,7 @@ class JSONServer:
 
     def __init__(
         self,
-        respond: Callable[[str, Any], tuple[int, Any]],
+        respond: Callable[[str, Any], tuple[Any, ...]],  # (status, payload) or (status, payload, headers)
         *,
         delay: float = 0.0,
         path: str = "/v1",
@@ -180,10 +180,10 @@ def _training_text() -> list[str]:
 
     world = make_world()
     docs = [d.contents for d in world.documents[:300]]
-    return [SFT_USEFUL_TEMPLATE, SFT_NOISY_TEMPLATE, POLICY_PROMPT_TEMPLATE, document_markers(5)] + docs
+    return [SFT_USEFUL_TEMPLATE, SFT_NOISY_TEMPLATE, POLICY_PROMPT_TEMPLATE, document_markers(5), *docs]
 
 
-def build_tokenizer(vocab_size: int = 512):
+def build_tokenizer(vocab_size: int = 512) -> Any:
     """A byte-level BPE trained on the protocol strings and synthetic documents, with the
     small chat template (system/user/assistant markers) of a from-scratch simulator
     (:func:`zerosearch_env.simtune.tokenizer.build_tokenizer`)."""
@@ -192,7 +192,7 @@ def build_tokenizer(vocab_size: int = 512):
     return learn_tokenizer(_training_text(), vocab_size)
 
 
-def save_tiny_llama(path: Path, tokenizer, *, hidden_size: int, layers: int, seed: int = 0, **config) -> Path:
+def save_tiny_llama(path: Path, tokenizer: Any, *, hidden_size: int, layers: int, seed: int = 0, **config: Any) -> Path:
     """Write ``tokenizer`` and a randomly initialised tiny Llama sized for it to ``path``
     (seeded without touching the global torch RNG). ``config`` overrides LlamaConfig fields."""
     import torch
@@ -256,7 +256,7 @@ class TinyPolicyServer:
 
         from .simulators.hf import kv_cache_keyword
 
-        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        self.tokenizer: Any = AutoTokenizer.from_pretrained(model_dir)
         self.model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
         self._cache_keyword = kv_cache_keyword(self.model)
         self.script = script
@@ -290,7 +290,7 @@ class TinyPolicyServer:
         guide = None
         if self.script is not None:
             text = self.tokenizer.decode(prompt_ids, skip_special_tokens=True)
-            guide = self.tokenizer.encode(self.script(text), add_special_tokens=False) + [self.tokenizer.eos_token_id]
+            guide = [*self.tokenizer.encode(self.script(text), add_special_tokens=False), self.tokenizer.eos_token_id]
         ids: list[int] = []
         log_probs: list[float] = []
         past, feed, reason, keyword = None, prompt_ids, "length", self._cache_keyword

@@ -35,8 +35,16 @@ _AUTORESET_MODES: dict[Any, AutoresetMode] = {
 #: Info keys that every sub-env info holds as a number (the fast path of _batch_infos).
 _NUMERIC_INFO: dict[str, Any] = {
     **dict.fromkeys(
-        ("turn", "training_step", "searches", "noisy_searches", "sim_prompt_tokens", "sim_completion_tokens",
-         "episode_sim_prompt_tokens", "episode_sim_completion_tokens"),
+        (
+            "turn",
+            "training_step",
+            "searches",
+            "noisy_searches",
+            "sim_prompt_tokens",
+            "sim_completion_tokens",
+            "episode_sim_prompt_tokens",
+            "episode_sim_completion_tokens",
+        ),
         np.int64,
     ),
     "noise_prob": np.float64,
@@ -128,9 +136,7 @@ class ZeroSearchVectorEnv(VectorEnv):
         self._kept: dict[tuple[int, SearchRequest], SearchResult] = {}  # a raised step's successful searches
 
     # ------------------------------------------------------------------ gymnasium API
-    def reset(
-        self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[tuple[str, ...], dict[str, Any]]:
+    def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None) -> tuple[tuple[str, ...], dict[str, Any]]:
         if seed is None or isinstance(seed, (int, np.integer)):
             seeds = [None if seed is None else int(seed) + i for i in range(self.num_envs)]
         else:
@@ -185,10 +191,7 @@ class ZeroSearchVectorEnv(VectorEnv):
 
         # 1. Decide every turn (parse, look up the noise coin). Nothing changes yet, so a
         #    simulator fault below leaves every sub-env as it was.
-        pending = [
-            None if action is None or reset_first else env.begin_turn(action)
-            for env, action, reset_first in zip(self.envs, actions, autoreset)
-        ]
+        pending = [None if action is None or reset_first else env.begin_turn(action) for env, action, reset_first in zip(self.envs, actions, autoreset)]
 
         # 2. One simulator call for every search of this step.
         searching = [i for i, turn in enumerate(pending) if turn is not None and turn.request is not None]
@@ -348,8 +351,9 @@ class ZeroSearchVectorEnv(VectorEnv):
 def _failed_searches(simulator: str, failed: list[tuple[int, SearchResult]], searches: int) -> SimulatorError:
     """The error of a step whose searches failed in raise mode: which sub-envs, and why."""
     envs = ", ".join(str(i) for i, _ in failed[:10]) + (", ..." if len(failed) > 10 else "")
-    fault = failed[0][1].error
-    kinds = sorted({result.error.kind for _, result in failed})
+    faults = [result.error for _, result in failed if result.error is not None]
+    fault = faults[0]
+    kinds = sorted({f.kind for f in faults})
     return SimulatorError(
         f"{simulator}: {len(failed)} of {searches} searches failed (sub-envs {envs}; {', '.join(kinds)}); the first, "
         f"after {fault.attempts} attempt(s): {fault.message}. No sub-env was changed and the {searches - len(failed)} "

@@ -92,5 +92,5 @@ def test_bad_configs_say_what_to_fix(overrides, message):
 
 
 def test_unknown_preset_lists_the_presets():
-    with pytest.raises(ValueError, match="presets: .*cpu-demo"):
+    with pytest.raises(ValueError, match=r"presets: .*cpu-demo"):
         make_config("no-such-preset")

@@ -7,8 +7,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from zerosearch_agents.generation import HFGenerator, Sampling  # noqa: E402
-from zerosearch_agents.policy import build_tiny_policy, load_policy  # noqa: E402
+from zerosearch_agents.generation import HFGenerator, Sampling
+from zerosearch_agents.policy import build_tiny_policy, load_policy
 
 
 def test_a_turn_ends_on_any_of_the_models_end_ids_not_only_the_tokenizers(tmp_path):

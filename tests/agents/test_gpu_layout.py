@@ -10,11 +10,11 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("accelerate")
 
-from zerosearch_agents.config import PRESETS_DIR, make_config, preset_names  # noqa: E402
-from zerosearch_agents.train import check_launch, main, refuse_unfit_plan  # noqa: E402
-from zerosearch_env.errors import ConfigError  # noqa: E402
+from zerosearch_agents.config import PRESETS_DIR, make_config, preset_names
+from zerosearch_agents.train import check_launch, main, refuse_unfit_plan
+from zerosearch_env.errors import ConfigError
 
-from .conftest import two_processes  # noqa: E402
+from .conftest import two_processes
 
 GPU_PRESETS = [name for name in preset_names() if not name.startswith("cpu-")]
 

@@ -8,10 +8,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
+from torch.utils._python_dispatch import TorchDispatchMode
 
-from zerosearch_agents.head_logprobs import HeadLogprobs, head_of  # noqa: E402
-from zerosearch_agents.policy import forward_logprobs  # noqa: E402
+from zerosearch_agents.head_logprobs import HeadLogprobs, head_of
+from zerosearch_agents.policy import forward_logprobs
 
 
 def tiny_llama(vocab_size: int = 300, *, tied: bool = False, seed: int = 0):
@@ -157,7 +157,7 @@ def test_a_single_chunk_keeps_its_logits_for_backward_and_a_second_backward_agre
     recomputed matmul); a retained graph's second backward recomputes them, to the same gradients."""
     model = tiny_llama()
     ids, attention = batch(300)
-    whole, whole_grads = loss_and_grads(model, ids, attention, chunk_size=None)
+    _whole, whole_grads = loss_and_grads(model, ids, attention, chunk_size=None)
     model.zero_grad()
     out = forward_logprobs(model, ids, attention, with_entropy=True)  # the default chunk holds all 51 tokens
     loss = out["logprobs"].sum() - 0.01 * out["entropy"].sum()

@@ -13,11 +13,11 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from zerosearch_agents.config import make_config  # noqa: E402
-from zerosearch_agents.generation import HFGenerator, Sampling  # noqa: E402
-from zerosearch_agents.policy import Critic, ValueHead  # noqa: E402
-from zerosearch_agents.update import Learner, update  # noqa: E402
-from zerosearch_env.testing import build_tiny_llama  # noqa: E402
+from zerosearch_agents.config import make_config
+from zerosearch_agents.generation import HFGenerator, Sampling
+from zerosearch_agents.policy import Critic, ValueHead
+from zerosearch_agents.update import Learner, update
+from zerosearch_env.testing import build_tiny_llama
 
 PROMPTS = 8
 GROUP = 8
@@ -76,8 +76,14 @@ def test_reward_rises_on_a_one_turn_bandit(tiny_path, algo, overrides):
     model = AutoModelForCausalLM.from_pretrained(tiny_path)
     right = set(range(100, 100 + len(tokenizer) // 16))
     config = make_config(
-        algo=algo, questions_per_step=PROMPTS, group_size=GROUP, micro_batch_size=32, lr=2e-2, kl_coef=0.0,
-        temperature=1.0, **overrides,
+        algo=algo,
+        questions_per_step=PROMPTS,
+        group_size=GROUP,
+        micro_batch_size=32,
+        lr=2e-2,
+        kl_coef=0.0,
+        temperature=1.0,
+        **overrides,
     )
     value_head = ValueHead(model.config.hidden_size) if algo == "ppo" and config.critic == "head" else None
     critic = Critic(AutoModelForCausalLM.from_pretrained(tiny_path)) if algo == "ppo" and config.critic == "model" else None

@@ -27,6 +27,7 @@ from .conftest import episode_mask
 
 INF, NAN = float("inf"), float("nan")
 
+
 def randn(*shape: int, seed: int) -> torch.Tensor:
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
@@ -106,7 +107,7 @@ def test_aggregate_weighs_tokens_or_episodes():
 
 
 def test_aggregate_rejects_unknown_modes_and_shapes():
-    with pytest.raises(ConfigError, match="token-mean.*seq-mean-token-mean.*seq-mean-token-sum.*got 'mean'"):
+    with pytest.raises(ConfigError, match=r"token-mean.*seq-mean-token-mean.*seq-mean-token-sum.*got 'mean'"):
         aggregate(torch.zeros(2, 3), torch.ones(2, 3), "mean")
     with pytest.raises(ConfigError, match="one shape"):
         aggregate(torch.zeros(2, 3), torch.ones(2, 1))
@@ -145,13 +146,9 @@ def test_policy_loss_matches_naive_loop(mode, clip_eps_high):
     logprobs = old_logprobs + 0.3 * randn(6, 12, seed=4)  # ratios on both sides of the clip range
     advantages = randn(6, 12, seed=5)
 
-    loss, stats = clipped_policy_loss(
-        logprobs, old_logprobs, advantages, mask, clip_eps=0.2, clip_eps_high=clip_eps_high, agg=mode
-    )
+    loss, stats = clipped_policy_loss(logprobs, old_logprobs, advantages, mask, clip_eps=0.2, clip_eps_high=clip_eps_high, agg=mode)
 
-    expected_loss, expected_stats = naive_policy_loss(
-        logprobs.tolist(), old_logprobs.tolist(), advantages.tolist(), mask.tolist(), 0.2, clip_eps_high, mode
-    )
+    expected_loss, expected_stats = naive_policy_loss(logprobs.tolist(), old_logprobs.tolist(), advantages.tolist(), mask.tolist(), 0.2, clip_eps_high, mode)
     assert loss.item() == pytest.approx(expected_loss)
     assert 0 < expected_stats["clip_frac"] < 1
     for name, value in expected_stats.items():
@@ -230,9 +227,7 @@ def test_kl_penalty_matches_naive_loop(kind):
 
     got = kl_penalty(logprobs, ref_logprobs, kind)
 
-    expected = [
-        [naive_kl(logprobs[b, t].item(), ref_logprobs[b, t].item(), kind) for t in range(7)] for b in range(4)
-    ]
+    expected = [[naive_kl(logprobs[b, t].item(), ref_logprobs[b, t].item(), kind) for t in range(7)] for b in range(4)]
     torch.testing.assert_close(got, torch.tensor(expected, dtype=torch.float64))
 
 
@@ -261,7 +256,7 @@ def test_kl_penalty_gives_masked_tokens_zero_gradient(kind):
 
 
 def test_kl_penalty_rejects_unknown_kinds():
-    with pytest.raises(ConfigError, match="k1.*low_var_kl.*got 'kl'"):
+    with pytest.raises(ConfigError, match=r"k1.*low_var_kl.*got 'kl'"):
         kl_penalty(torch.zeros(1, 2), torch.zeros(1, 2), "kl")
 
 
@@ -297,9 +292,7 @@ def test_value_loss_matches_naive_loop(mode, clip_eps):
 
     loss, stats = value_loss(values, old_values, returns, mask, clip_eps=clip_eps, agg=mode)
 
-    expected_loss, expected_clip_frac = naive_value_loss(
-        values.tolist(), old_values.tolist(), returns.tolist(), mask.tolist(), clip_eps, mode
-    )
+    expected_loss, expected_clip_frac = naive_value_loss(values.tolist(), old_values.tolist(), returns.tolist(), mask.tolist(), clip_eps, mode)
     assert loss.item() == pytest.approx(expected_loss)
     assert stats["vf_clip_frac"].item() == pytest.approx(expected_clip_frac)
     if clip_eps is not None:
@@ -371,9 +364,7 @@ def test_token_logprobs_match_naive_loop(chunk_size):
 
     got = token_logprobs(logits, tokens, chunk_size=chunk_size)
 
-    expected = [
-        [naive_log_softmax(logits[b, t].tolist())[tokens[b, t]] for t in range(7)] for b in range(3)
-    ]
+    expected = [[naive_log_softmax(logits[b, t].tolist())[tokens[b, t]] for t in range(7)] for b in range(3)]
     torch.testing.assert_close(got, torch.tensor(expected, dtype=torch.float64))
 
 

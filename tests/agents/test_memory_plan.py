@@ -119,7 +119,7 @@ def test_the_simulators_have_the_shape_of_the_qwen_instruct_models():
 
 
 def test_an_unknown_model_or_architecture_says_what_to_pass(tmp_path):
-    with pytest.raises(ConfigError, match="config.json"):
+    with pytest.raises(ConfigError, match=r"config\.json"):
         model_shape("someone/unknown-model-7B")
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
     with pytest.raises(ConfigError, match="Llama, Mistral and Qwen2"):

@@ -7,9 +7,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from zerosearch_agents.config import make_config  # noqa: E402
-from zerosearch_agents.build import make_optimizer  # noqa: E402
-from zerosearch_agents.update import Learner  # noqa: E402
+from zerosearch_agents.build import make_optimizer
+from zerosearch_agents.config import make_config
+from zerosearch_agents.update import Learner
 
 
 def test_the_critic_is_its_own_parameter_group_with_its_own_warm_up():

@@ -11,14 +11,26 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("accelerate")
 
-from zerosearch_agents.checkpoints import latest_checkpoint  # noqa: E402
-from zerosearch_agents.config import make_config  # noqa: E402
-from zerosearch_agents.train import train  # noqa: E402
+from zerosearch_agents.checkpoints import latest_checkpoint
+from zerosearch_agents.config import make_config
+from zerosearch_agents.train import train
 
 SMALL = dict(
-    policy="tiny", tiny_hidden_size=16, tiny_layers=1, questions_per_step=2, group_size=2, micro_batch_size=4,
-    max_turns=1, topk=2, max_turn_tokens=12, max_obs_tokens=120, max_total_tokens=400, lr=1e-3,
-    eval_questions=4, tensorboard=False, curriculum_steps=4,
+    policy="tiny",
+    tiny_hidden_size=16,
+    tiny_layers=1,
+    questions_per_step=2,
+    group_size=2,
+    micro_batch_size=4,
+    max_turns=1,
+    topk=2,
+    max_turn_tokens=12,
+    max_obs_tokens=120,
+    max_total_tokens=400,
+    lr=1e-3,
+    eval_questions=4,
+    tensorboard=False,
+    curriculum_steps=4,
 )
 
 
@@ -34,8 +46,20 @@ def test_a_short_grpo_run_writes_logs_checkpoints_and_a_plot(tmp_path):
     run = tmp_path / "run"
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in lines] == [0, 1]
-    for key in ("reward", "f1", "em", "searches_per_episode", "noisy_share", "kl", "entropy", "clip_frac",
-                "policy_tokens_per_episode", "update_tokens_per_s", "sim_prompt_tokens", "noise_prob"):
+    for key in (
+        "reward",
+        "f1",
+        "em",
+        "searches_per_episode",
+        "noisy_share",
+        "kl",
+        "entropy",
+        "clip_frac",
+        "policy_tokens_per_episode",
+        "update_tokens_per_s",
+        "sim_prompt_tokens",
+        "noise_prob",
+    ):
         assert key in lines[0], key
     assert (run / "reward_curve.png").exists() and (run / "final" / "config.json").exists()
     assert json.loads((run / "final" / "zerosearch_policy.json").read_text())["chat_template"] == "off"  # the tiny tokenizer has none
@@ -72,9 +96,29 @@ def test_other_algorithms_run(tmp_path, algo):
 def test_cli_train_with_overrides(tmp_path, capsys):
     from zerosearch_env.cli import main
 
-    args = ["train", "--preset", "cpu-demo", "--steps", "1", "--bc-steps", "1", "--questions-per-step", "2", "--group-size", "2",
-            "--eval-questions", "2", "--tiny-hidden-size", "16", "--tiny-layers", "1", "--tensorboard", "false",
-            "--out-dir", str(tmp_path / "cli")]
+    args = [
+        "train",
+        "--preset",
+        "cpu-demo",
+        "--steps",
+        "1",
+        "--bc-steps",
+        "1",
+        "--questions-per-step",
+        "2",
+        "--group-size",
+        "2",
+        "--eval-questions",
+        "2",
+        "--tiny-hidden-size",
+        "16",
+        "--tiny-layers",
+        "1",
+        "--tensorboard",
+        "false",
+        "--out-dir",
+        str(tmp_path / "cli"),
+    ]
     assert main(args) == 0
     saved = json.loads((tmp_path / "cli" / "config.json").read_text())
     assert saved["steps"] == 1 and saved["algo"] == "grpo" and saved["tensorboard"] is False
@@ -90,8 +134,7 @@ def test_cli_rejects_a_bad_config(capsys):
 
 def test_lora_with_gradient_checkpointing_trains_only_the_adapter(tmp_path):
     pytest.importorskip("peft")
-    cfg = make_config(**SMALL, steps=1, eval_split=None, lora_r=4, gradient_checkpointing=True, kl_coef=0.01,
-                      out_dir=str(tmp_path / "lora"))
+    cfg = make_config(**SMALL, steps=1, eval_split=None, lora_r=4, gradient_checkpointing=True, kl_coef=0.01, out_dir=str(tmp_path / "lora"))
     result = train(cfg, progress=False)
     assert "kl" in result.history[0]  # the reference is the policy with its adapter switched off
     saved = {p.name for p in (tmp_path / "lora" / "final").iterdir()}
@@ -118,8 +161,8 @@ def test_a_bf16_checkpoint_trains_in_fp32(tmp_path):
     from accelerate import Accelerator
     from transformers import AutoModelForCausalLM
 
-    from zerosearch_agents.policy import build_tiny_policy
     from zerosearch_agents.build import build_learner
+    from zerosearch_agents.policy import build_tiny_policy
 
     path = build_tiny_policy(tmp_path / "fp32", hidden_size=16, layers=1)
     AutoModelForCausalLM.from_pretrained(path).to(torch.bfloat16).save_pretrained(path)
@@ -134,8 +177,8 @@ def test_with_lora_the_reference_is_the_warm_start_not_the_base_model(tmp_path):
     pytest.importorskip("peft")
     from accelerate import Accelerator
 
-    from zerosearch_agents.policy import build_tiny_policy, forward_logprobs
     from zerosearch_agents.build import build_learner
+    from zerosearch_agents.policy import build_tiny_policy, forward_logprobs
     from zerosearch_agents.warm_start import warm_start
 
     path = build_tiny_policy(tmp_path / "policy", hidden_size=16, layers=1)

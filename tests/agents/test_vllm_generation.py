@@ -13,17 +13,30 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("accelerate")
 
-from zerosearch_agents.config import make_config  # noqa: E402
-from zerosearch_agents.generation import HFGenerator, Sampling  # noqa: E402
-from zerosearch_agents.policy import build_tiny_policy, load_policy  # noqa: E402
-from zerosearch_agents.vllm_generation import VLLMGenerator  # noqa: E402
-from zerosearch_env.import_utils import cuda_device_count, is_vllm_available  # noqa: E402
-from zerosearch_env.vllm_engine import Placement  # noqa: E402
+from zerosearch_agents.config import make_config
+from zerosearch_agents.generation import HFGenerator, Sampling
+from zerosearch_agents.policy import build_tiny_policy, load_policy
+from zerosearch_agents.vllm_generation import VLLMGenerator
+from zerosearch_env.import_utils import cuda_device_count, is_vllm_available
+from zerosearch_env.vllm_engine import Placement
 
 SMALL = dict(
-    policy="tiny", tiny_hidden_size=16, tiny_layers=1, questions_per_step=2, group_size=2, micro_batch_size=4,
-    max_turns=1, topk=2, max_turn_tokens=12, max_obs_tokens=120, max_total_tokens=400, lr=1e-2,
-    eval_questions=4, tensorboard=False, curriculum_steps=4, checkpoint_every=0,
+    policy="tiny",
+    tiny_hidden_size=16,
+    tiny_layers=1,
+    questions_per_step=2,
+    group_size=2,
+    micro_batch_size=4,
+    max_turns=1,
+    topk=2,
+    max_turn_tokens=12,
+    max_obs_tokens=120,
+    max_total_tokens=400,
+    lr=1e-2,
+    eval_questions=4,
+    tensorboard=False,
+    curriculum_steps=4,
+    checkpoint_every=0,
 )
 
 
@@ -45,7 +58,7 @@ def contexts(tokenizer):
 
 
 def test_the_rollout_engine_is_placed_per_rank_with_the_episode_limit_as_context(fake_vllm, tiny_policy):
-    model, tokenizer = load_policy(tiny_policy)
+    _model, tokenizer = load_policy(tiny_policy)
     VLLMGenerator(str(tiny_policy), tokenizer, placement=Placement(1, 1, 2), max_model_len=400, sleep_mode=True, seed=3)
     (engine,) = fake_vllm.engines
     assert engine.kwargs["distributed_executor_backend"] == "external_launcher" and engine.kwargs["seed"] == 4
@@ -106,8 +119,7 @@ def test_training_syncs_before_every_evaluation_and_sleeps_through_every_update(
         return evaluate(envs, generator, *args, **kwargs)
 
     monkeypatch.setattr(train_module, "evaluate", checked_evaluate)
-    cfg = make_config(**SMALL, steps=3, eval_every=1, bc_source="scripted", bc_steps=2, bc_batch_size=4,
-                      rollout_backend="vllm", out_dir=str(tmp_path / "run"))
+    cfg = make_config(**SMALL, steps=3, eval_every=1, bc_source="scripted", bc_steps=2, bc_batch_size=4, rollout_backend="vllm", out_dir=str(tmp_path / "run"))
     train_module.train(cfg, progress=False)
     assert checks == [True] * 4  # before RL (after the warm start), after steps 1 and 2, after the last step
     (engine,) = fake_vllm.engines

@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from zerosearch_agents.warm_start import _swap, name_token_ids  # noqa: E402
+from zerosearch_agents.warm_start import _swap, name_token_ids
 
 
 def test_names_are_permuted_within_their_group_the_same_way_everywhere():
@@ -71,5 +71,5 @@ def test_fewer_demonstrations_than_one_batch_is_an_error_not_an_endless_loop():
 
     episodes = [Episode([1, 2, 3], [0, 1, 1], [0.0, 0.0, 0.0], prompt_length=1) for _ in range(4)]
     assert len(next(batches(episodes, 4, seed=0))) == 4
-    with pytest.raises(ConfigError, match="4 demonstrations, fewer than one batch of 8.*bc_batch_size"):
+    with pytest.raises(ConfigError, match=r"4 demonstrations, fewer than one batch of 8.*bc_batch_size"):
         next(batches(episodes, 8, seed=0))

@@ -87,10 +87,7 @@ def rows(world: SyntheticWorld) -> list[QARow]:
 @pytest.fixture(scope="module")
 def scores(rows: list[QARow], search: LocalRetrieval) -> dict[str, list[float]]:
     agent = ScriptedAgent()
-    return {
-        quality: [f1_score(play(agent, row, search, quality)[0], row.golden_answers) for row in rows]
-        for quality in ("useful", "noisy")
-    }
+    return {quality: [f1_score(play(agent, row, search, quality)[0], row.golden_answers) for row in rows] for quality in ("useful", "noisy")}
 
 
 def _mean(values: list[float]) -> float:
@@ -174,7 +171,7 @@ def test_every_world_question_has_a_plan(world: SyntheticWorld) -> None:
 
 
 def test_company_suffixes_match_the_world() -> None:
-    assert COMPANY_SUFFIXES == frozenset(synthetic.COMPANY_SUFFIXES)
+    assert frozenset(synthetic.COMPANY_SUFFIXES) == COMPANY_SUFFIXES
 
 
 def test_titled_documents() -> None:

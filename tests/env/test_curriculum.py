@@ -29,7 +29,7 @@ def test_rising_schedules_are_monotone_and_bounded(kind):
     values = np.array([c(t) for t in range(150)])
     assert np.all(np.diff(values) >= 0)
     assert values[0] == 0.0 and values[-1] == 0.5
-    assert np.all((0 <= values) & (values <= 0.5))
+    assert np.all((values >= 0) & (values <= 0.5))
 
 
 def test_exponential_starts_slower_than_linear():

@@ -85,9 +85,7 @@ class TestSharedParquet:
     def test_prompts_match_the_spec_template_byte_for_byte(self, shared_rows: list[QARow]) -> None:
         assert all(r.prompt == build_policy_prompt(r.question) for r in shared_rows)
 
-    def test_golden_answers_and_prompts_equal_the_stored_columns(
-        self, shared_rows: list[QARow], shared_table: list[dict]
-    ) -> None:
+    def test_golden_answers_and_prompts_equal_the_stored_columns(self, shared_rows: list[QARow], shared_table: list[dict]) -> None:
         for row, raw in zip(shared_rows, shared_table):
             assert row.golden_answers == tuple(raw["golden_answers"])
             assert row.golden_answers == tuple(raw["reward_model"]["ground_truth"]["target"])
@@ -253,7 +251,7 @@ def test_directory_of_benchmarks(tmp_path: Path) -> None:
 
 
 def test_empty_directory(tmp_path: Path) -> None:
-    with pytest.raises(DatasetError, match="no <split>.jsonl"):
+    with pytest.raises(DatasetError, match=r"no <split>\.jsonl"):
         load_questions(tmp_path)
 
 
@@ -348,7 +346,7 @@ def test_malformed_list_row() -> None:
 
 def test_missing_path(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.jsonl"
-    with pytest.raises(DatasetError, match="nowhere.jsonl.*does not exist"):
+    with pytest.raises(DatasetError, match=r"nowhere\.jsonl.*does not exist"):
         load_questions(missing)
     with pytest.raises(DatasetError, match="does not exist"):
         load_questions("data/nowhere.parquet")  # looks like owner/name but has a data suffix

@@ -118,9 +118,7 @@ def test_dataset_prompt_column_is_used():
     assert env.reset()[0] == "CUSTOM q?"
 
 
-@pytest.mark.parametrize(
-    "options", [{"index": 99}, {"index": -1}, {"question": ""}, {"question": "q", "golden_answers": []}, {"idx": 0}]
-)
+@pytest.mark.parametrize("options", [{"index": 99}, {"index": -1}, {"question": ""}, {"question": "q", "golden_answers": []}, {"idx": 0}])
 def test_bad_reset_options(toy_rows, options):
     env = make_toy(toy_rows)
     with pytest.raises(ConfigError):

@@ -142,7 +142,7 @@ def test_a_single_env_raises_for_its_failed_search_and_keeps_its_episode(serve):
     env.reset(seed=0)
     env.step("<search> first </search>")
     before = env.unwrapped.transcript
-    with pytest.raises(SimulatorError, match="HTTP 500.*step again with the same action"):
+    with pytest.raises(SimulatorError, match=r"HTTP 500.*step again with the same action"):
         env.step("<search> second </search>")
     assert env.unwrapped.transcript == before
     assert env.step("<search> second </search>")[4]["documents"]  # the retry goes through

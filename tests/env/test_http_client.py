@@ -51,7 +51,7 @@ def test_other_errors_are_not_swallowed():
 
 @pytest.mark.parametrize("retries, backoff_s", [(-1, 0.0), (1.5, 0.0), (True, 0.0), (1, -0.1)])
 def test_bad_policies_say_what_to_fix(retries, backoff_s):
-    with pytest.raises(ConfigError, match="retries expects|backoff_s expects"):
+    with pytest.raises(ConfigError, match=r"retries expects|backoff_s expects"):
         RetryPolicy(retries, backoff_s)
 
 

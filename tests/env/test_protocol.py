@@ -87,9 +87,34 @@ SPEC_ACTION_PATTERN = re.compile(r"<(search|answer)>(.*?)</\1>", re.DOTALL)
 #: Pieces that make the hard cases when strung together: whole and broken tags of both
 #: actions, tags of other kinds, unicode, white space and plain words.
 PIECES = (
-    "<search>", "</search>", "<answer>", "</answer>", "<search", "search>", "</search", "</answer",
-    "<answer", "<", ">", "</", "/", "<SEARCH>", "</Answer>", "<think>", "</think>", "<information>",
-    " ", "\n", "\t", "x", "Paris", "é", "東京", "\U0001f600", "\x00", "",
+    "<search>",
+    "</search>",
+    "<answer>",
+    "</answer>",
+    "<search",
+    "search>",
+    "</search",
+    "</answer",
+    "<answer",
+    "<",
+    ">",
+    "</",
+    "/",
+    "<SEARCH>",
+    "</Answer>",
+    "<think>",
+    "</think>",
+    "<information>",
+    " ",
+    "\n",
+    "\t",
+    "x",
+    "Paris",
+    "é",
+    "東京",
+    "\U0001f600",
+    "\x00",
+    "",
 )
 
 

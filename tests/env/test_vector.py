@@ -104,7 +104,7 @@ def test_same_seed_replays_single_envs_with_derived_seeds():
                 expected_obs, expected_info = env.reset()
                 expected_reward = 0.0
             else:
-                expected_obs, expected_reward, te, tr, expected_info = env.step(actions[i])
+                expected_obs, expected_reward, _te, _tr, expected_info = env.step(actions[i])
             assert obs[i] == expected_obs and rewards[i] == expected_reward
             assert infos["doc_quality"][i] == expected_info["doc_quality"]
             questions[i] = expected_info["question"]
@@ -158,9 +158,7 @@ def test_simulator_failure_raise_restores_every_sub_env():
 
 
 def test_simulator_failure_fallback_flags_only_searching_envs():
-    envs = ZeroSearchVectorEnv(
-        num_envs=2, sim=FailingSimulator(failures=1), dataset=[{"question": "q?", "golden_answers": ["a"]}], on_sim_error="fallback"
-    )
+    envs = ZeroSearchVectorEnv(num_envs=2, sim=FailingSimulator(failures=1), dataset=[{"question": "q?", "golden_answers": ["a"]}], on_sim_error="fallback")
     envs.reset(seed=0)
     _, _, _, _, infos = envs.step(["<search> a </search>", "no tag"])
     assert infos["sim_error"][0].kind == "backend" and infos["sim_error"][1] is None
@@ -236,7 +234,7 @@ def test_none_action_leaves_a_sub_env_untouched():
     sim = RecordingSimulator()
     envs = ZeroSearchVectorEnv(num_envs=3, sim=sim)
     envs.reset(seed=0)
-    obs, rewards, terminated, _, infos = envs.step(["<answer> x </answer>", "<search> q </search>", None])
+    obs, _rewards, terminated, _, infos = envs.step(["<answer> x </answer>", "<search> q </search>", None])
     assert terminated[0] and obs[2] == "" and not infos["_turn"][2]
     assert len(sim.batches[-1]) == 1  # the skipped sub-env sent no request
     # Sub-env 0 ended: a None keeps it waiting instead of resetting it.

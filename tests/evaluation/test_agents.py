@@ -15,13 +15,10 @@ def test_episode_view_rebuilds_the_transcript():
 
 
 def test_make_agent_names_the_choices_and_imports_third_party_agents(tmp_path, monkeypatch):
-    with pytest.raises(ConfigError, match="unknown agent 'gpt'.*scripted.*module:ClassName"):
+    with pytest.raises(ConfigError, match=r"unknown agent 'gpt'.*scripted.*module:ClassName"):
         make_agent("gpt")
     (tmp_path / "my_agents.py").write_text(
-        "class AlwaysParis:\n"
-        "    name = 'always-paris'\n"
-        "    def act(self, episodes):\n"
-        "        return ['<answer> Paris </answer>' for _ in episodes]\n"
+        "class AlwaysParis:\n    name = 'always-paris'\n    def act(self, episodes):\n        return ['<answer> Paris </answer>' for _ in episodes]\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     agent = make_agent("my_agents:AlwaysParis")

@@ -80,8 +80,14 @@ def test_the_markdown_prints_every_input():
     assert "$3.00 = 2 x $1.50" in row and "$5.00 = 1,000 / 1,000 x $5" in row and "60.0%" in row
     paper = next(line for line in text.splitlines() if line.startswith("| paper"))
     assert "$70.80 (paper)" in paper and "$586.70 = 64,000 / 1,000 x $9.1672" in paper
-    for given in ("100 completion tokens/s", "from --tokens-per-s", "simulator GPUs: 2", "$1.50 (--usd-per-gpu-hour)",
-                  "$5 per 1,000 queries (--usd-per-1k-queries)", "arXiv 2505.04588"):
+    for given in (
+        "100 completion tokens/s",
+        "from --tokens-per-s",
+        "simulator GPUs: 2",
+        "$1.50 (--usd-per-gpu-hour)",
+        "$5 per 1,000 queries (--usd-per-1k-queries)",
+        "arXiv 2505.04588",
+    ):
         assert given in text, given
 
 
@@ -120,7 +126,7 @@ NEGATIVE_SEARCHES = {"sim": "corpus", "searches": -1, "prompt_tokens": 0, "compl
     [
         (None, "has no sim_usage.json"),
         ("{not json", "is not valid JSON"),
-        (json.dumps({"kind": "sft", "simulators": []}), "expects {\"kind\""),
+        (json.dumps({"kind": "sft", "simulators": []}), 'expects {"kind"'),
         (json.dumps({"kind": "train", "simulators": []}), "lists no simulators"),
         (json.dumps({"kind": "train", "simulators": [{"sim": "corpus", "searches": 1}]}), r"simulators\[0\] expects the keys"),
         (json.dumps({"kind": "train", "simulators": [NEGATIVE_SEARCHES]}), "searches expects an int in \\[0, 2\\*\\*63\\)"),
@@ -167,7 +173,7 @@ def test_gpu_check_gives_its_best_batch_and_says_which(tmp_path):
 def test_a_dry_run_gpu_check_is_marked_and_a_failed_section_refused(tmp_path):
     _, source = read_throughput_file(_gpu_check(tmp_path, {"1": 5.0}, mode="dry run: tiny shapes, fp32"))
     assert "DRY RUN" in source
-    with pytest.raises(ConfigError, match="did not measure.*CUDA out of memory"):
+    with pytest.raises(ConfigError, match=r"did not measure.*CUDA out of memory"):
         read_throughput_file(_gpu_check(tmp_path, {}, status="failed"))
 
 
@@ -212,12 +218,12 @@ def test_bench_vllm_results_give_the_env_throughput(tmp_path):
 
 def test_tokens_per_s_wins_and_neither_way_lists_both(tmp_path):
     assert find_throughput(750.0, tmp_path / "ignored.json") == (750.0, "--tokens-per-s")
-    with pytest.raises(ConfigError, match="--tokens-per-s N .*--throughput-file PATH"):
+    with pytest.raises(ConfigError, match=r"--tokens-per-s N .*--throughput-file PATH"):
         find_throughput(None, None)
     with pytest.raises(ConfigError, match="no such file"):
         find_throughput(None, tmp_path / "missing.json")
     (tmp_path / "other.json").write_text("[1, 2]")
-    with pytest.raises(ConfigError, match="neither a gpu_check.json nor a pytest-benchmark file"):
+    with pytest.raises(ConfigError, match=r"neither a gpu_check\.json nor a pytest-benchmark file"):
         find_throughput(None, tmp_path / "other.json")
 
 
@@ -298,7 +304,7 @@ def test_a_throughput_so_small_the_cost_overflows_is_refused_not_printed_as_inf(
 
     usage = SimUsage("sft-7b", searches=1000, prompt_tokens=0, completion_tokens=360_000, sim_wall_s=1.0)
     inputs = CostInputs(tokens_per_s=tokens_per_s, tokens_source="--tokens-per-s", usd_per_gpu_hour=1.5)
-    with pytest.raises(ConfigError, match="not a finite number.*gpu_hours=inf"):
+    with pytest.raises(ConfigError, match=r"not a finite number.*gpu_hours=inf"):
         cost_report(tmp_path, "eval", [usage], inputs)
     write_sim_usage(tmp_path, "eval", [usage])
     assert main(["cost", str(tmp_path), "--tokens-per-s", repr(tokens_per_s), "--usd-per-gpu-hour", "1.5"]) == 2

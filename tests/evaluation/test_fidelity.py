@@ -279,4 +279,3 @@ def test_hotpotqa_rows_carry_supporting_and_distractor_paragraphs(tmp_path):
         assert 1 <= len(supporting) <= len(question.hops) and len(supporting) < len(row.context) <= len(supporting) + 8
         assert len({p.title for p in row.context}) == len(row.context)
         assert any(question.row.golden_answers[0] in p.text for p in supporting)
-

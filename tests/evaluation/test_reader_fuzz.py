@@ -106,9 +106,11 @@ def test_every_damaged_file_gives_a_result_or_a_typed_error(folders, tmp_path, c
             except ZeroSearchError as error:
                 assert relative.split("/")[-1].split("-")[0] in str(error) or str(copy) in str(error), (name, case, str(error))
                 outcomes["typed error"] += 1
-            except Exception as error:  # noqa: BLE001: what this test counts
+            except Exception as error:  # noqa: BLE001 - what this test counts
                 raw.append(f"{name} / {case}: {type(error).__name__}: {error}")
     with capsys.disabled():
-        print(f"\nreader fuzz: {sum(outcomes.values()) + len(raw)} cases, {outcomes['typed error']} typed errors, "
-              f"{outcomes['correct result']} correct results, {len(raw)} raw exceptions")
+        print(
+            f"\nreader fuzz: {sum(outcomes.values()) + len(raw)} cases, {outcomes['typed error']} typed errors, "
+            f"{outcomes['correct result']} correct results, {len(raw)} raw exceptions"
+        )
     assert not raw, "\n".join(raw)

@@ -83,8 +83,21 @@ def test_the_agents_settings_are_part_of_the_identity(tmp_path):
 
 def test_every_setting_of_the_environment_is_in_the_identity():
     identity = EvalConfig().identity("scripted")
-    for name in ("sim", "sim_backend", "sim_kwargs", "dataset", "split", "corpus", "max_turns", "topk", "prompt_template",
-                 "difficulty", "seed", "agent", "agent_settings"):
+    for name in (
+        "sim",
+        "sim_backend",
+        "sim_kwargs",
+        "dataset",
+        "split",
+        "corpus",
+        "max_turns",
+        "topk",
+        "prompt_template",
+        "difficulty",
+        "seed",
+        "agent",
+        "agent_settings",
+    ):
         assert name in identity, name
     for performance in ("limit", "sample", "batch_size", "bootstrap_resamples"):
         assert performance not in identity, performance

@@ -78,7 +78,7 @@ def test_rows_in_the_frameworks_layouts():
     with pytest.raises(DatasetError, match="verl dataset row 7: missing field 'golden_answers'"):
         row_record({"question": "Who?", "extra_info": {"index": 7}}, "verl dataset")
     for index in ("nq_17", float("nan"), -1, True):
-        with pytest.raises(DatasetError, match="extra_info.index expects the row's int index"):
+        with pytest.raises(DatasetError, match=r"extra_info\.index expects the row's int index"):
             row_record({"question": "Who?", "golden_answers": ["A"], "extra_info": {"index": index}}, "verl dataset")
     assert row_record({"question": "Who?", "golden_answers": ["A"], "extra_info": {"index": 17.0}}, "verl dataset").id == "17"
 

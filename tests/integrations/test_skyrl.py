@@ -10,12 +10,12 @@ import pytest
 
 skyrl_gym = pytest.importorskip("skyrl_gym", reason="skyrl-gym is not installed (pip install 'zerosearch-env[skyrl]')")
 
-from zerosearch_env.errors import ConfigError  # noqa: E402
-from zerosearch_env.integrations.skyrl import ZeroSearchTextEnv, read_settings, register_zerosearch  # noqa: E402
-from zerosearch_env.protocol import answer_action, search_action  # noqa: E402
-from zerosearch_env.testing import JSONServer  # noqa: E402
+from zerosearch_env.errors import ConfigError
+from zerosearch_env.integrations.skyrl import ZeroSearchTextEnv, read_settings, register_zerosearch
+from zerosearch_env.protocol import answer_action, search_action
+from zerosearch_env.testing import JSONServer
 
-from .conftest import searching_policy  # noqa: E402
+from .conftest import searching_policy
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "skyrl" / "zerosearch.yaml"
 

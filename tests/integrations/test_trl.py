@@ -12,11 +12,11 @@ import pytest
 pytest.importorskip("trl")
 pytest.importorskip("transformers")
 
-from zerosearch_env.errors import ConfigError, DatasetError  # noqa: E402
-from zerosearch_env.integrations.trl import make_rollout_func, prompt_dataset, zerosearch_reward  # noqa: E402
-from zerosearch_env.integrations.trl_engines import ServerEngine, ServerGenerationError, Turn  # noqa: E402
-from zerosearch_env.testing import JSONServer, build_tiny_llama, build_tokenizer  # noqa: E402
-from zerosearch_env.worlds.synthetic import make_world  # noqa: E402
+from zerosearch_env.errors import ConfigError, DatasetError
+from zerosearch_env.integrations.trl import make_rollout_func, prompt_dataset, zerosearch_reward
+from zerosearch_env.integrations.trl_engines import ServerEngine, ServerGenerationError, Turn
+from zerosearch_env.testing import JSONServer, build_tiny_llama, build_tokenizer
+from zerosearch_env.worlds.synthetic import make_world
 
 TEMPLATE = "Question: {question}\n"
 SETTINGS = {"sim": "corpus", "dataset": "synthetic", "prompt_template": TEMPLATE, "topk": 1, "max_turns": 2}
@@ -79,12 +79,27 @@ def test_a_real_grpo_trainer_plays_zerosearch_episodes_on_cpu(cloned_policy, tmp
     model, tok = AutoModelForCausalLM.from_pretrained(cloned_policy), AutoTokenizer.from_pretrained(cloned_policy)
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     args = GRPOConfig(
-        output_dir=str(tmp_path), max_steps=3, per_device_train_batch_size=8, num_generations=4, max_completion_length=256,
-        learning_rate=1e-3, temperature=1.2, logging_steps=1, report_to=[], use_cpu=True, bf16=False, seed=0, save_strategy="no",
+        output_dir=str(tmp_path),
+        max_steps=3,
+        per_device_train_batch_size=8,
+        num_generations=4,
+        max_completion_length=256,
+        learning_rate=1e-3,
+        temperature=1.2,
+        logging_steps=1,
+        report_to=[],
+        use_cpu=True,
+        bf16=False,
+        seed=0,
+        save_strategy="no",
     )
     trainer = GRPOTrainer(
-        model=model, processing_class=tok, reward_funcs=[zerosearch_reward], args=args,
-        train_dataset=prompt_dataset(settings, ROWS), rollout_func=recording_rollout,
+        model=model,
+        processing_class=tok,
+        reward_funcs=[zerosearch_reward],
+        args=args,
+        train_dataset=prompt_dataset(settings, ROWS),
+        rollout_func=recording_rollout,
     )
     trainer.train()
 
@@ -136,10 +151,19 @@ def fake_trainer(tokenizer, *, limit: int = 256, step: int = 0, max_steps: int =
     """What the rollout reads from a GRPOTrainer."""
     defaults = dict(seed=0, generation_kwargs=None, vllm_server_base_url=None, vllm_server_host="127.0.0.1", vllm_server_port=8000)
     return SimpleNamespace(
-        max_completion_length=limit, state=SimpleNamespace(global_step=step, max_steps=max_steps),
-        args=SimpleNamespace(**{**defaults, **args}), accelerator=SimpleNamespace(process_index=0),
-        processing_class=tokenizer, eos_token_ids=[tokenizer.eos_token_id], use_vllm=False, vllm_mode=None,
-        temperature=1.0, top_p=1.0, top_k=0, min_p=None, repetition_penalty=1.0,
+        max_completion_length=limit,
+        state=SimpleNamespace(global_step=step, max_steps=max_steps),
+        args=SimpleNamespace(**{**defaults, **args}),
+        accelerator=SimpleNamespace(process_index=0),
+        processing_class=tokenizer,
+        eos_token_ids=[tokenizer.eos_token_id],
+        use_vllm=False,
+        vllm_mode=None,
+        temperature=1.0,
+        top_p=1.0,
+        top_k=0,
+        min_p=None,
+        repetition_penalty=1.0,
     )
 
 
@@ -169,7 +193,7 @@ class ScriptedEngine:
                 action = "<search> " + text.split("Question: ")[-1].strip() * self.repeat + " </search>"
             ids = self.tokenizer(action, add_special_tokens=False)["input_ids"]
             if self.end:
-                ids = ids + [self.tokenizer.eos_token_id]
+                ids = [*ids, self.tokenizer.eos_token_id]
             turns.append(Turn(ids[:budget], [-0.25] * len(ids[:budget])))
         return turns
 
@@ -252,16 +276,16 @@ def test_conversational_prompts_are_found_and_templated(tokenizer):
 
 def test_an_unknown_prompt_and_conflicting_rows_are_named(tokenizer):
     rollout = make_rollout_func(SETTINGS, ROWS, generate=lambda trainer: ScriptedEngine(tokenizer, "x"))
-    with pytest.raises(DatasetError, match="not one of the 4 rows given to make_rollout_func.*prompt_dataset"):
+    with pytest.raises(DatasetError, match=r"not one of the 4 rows given to make_rollout_func.*prompt_dataset"):
         rollout(["Question: who wrote this test?\n"], fake_trainer(tokenizer))
     twin = {"question": ROWS[0].question, "golden_answers": ["something else"]}
-    with pytest.raises(DatasetError, match="share the prompt.*not the answers"):
+    with pytest.raises(DatasetError, match=r"share the prompt.*not the answers"):
         make_rollout_func(SETTINGS, [ROWS[0], twin])
     make_rollout_func(SETTINGS, [ROWS[0], {"question": ROWS[0].question, "golden_answers": list(ROWS[0].golden_answers)}])
 
 
 def test_bad_settings_and_modes_are_refused(tokenizer):
-    with pytest.raises(ConfigError, match="unknown settings.*'topkk'"):
+    with pytest.raises(ConfigError, match=r"unknown settings.*'topkk'"):
         make_rollout_func({**SETTINGS, "topkk": 3}, ROWS)
     with pytest.raises(ConfigError, match="generate expects one of"):
         make_rollout_func(SETTINGS, ROWS, generate="sglang")
@@ -269,7 +293,7 @@ def test_bad_settings_and_modes_are_refused(tokenizer):
         make_rollout_func(SETTINGS, ROWS, generate="vllm_server")([TEMPLATE.format(question=ROWS[0].question)], fake_trainer(tokenizer))
     trainer = fake_trainer(tokenizer)
     trainer.top_k = 50
-    with pytest.raises(ConfigError, match="temperature and top_p only.*top_k"):
+    with pytest.raises(ConfigError, match=r"temperature and top_p only.*top_k"):
         make_rollout_func(SETTINGS, ROWS, generate="transformers")([TEMPLATE.format(question=ROWS[0].question)], trainer)
     with pytest.raises(ConfigError, match="zerosearch_reward scores the episodes that make_rollout_func played"):
         zerosearch_reward(["a completion"], golden_answers=[["x"]])
@@ -312,7 +336,7 @@ def test_the_vllm_server_engine_posts_token_ids_with_the_stop_tags_kept(tokenize
 
 def test_an_unreachable_policy_server_is_named_with_the_fix():
     engine = ServerEngine("http://127.0.0.1:9", {"temperature": 1.0}, timeout_s=2)
-    with pytest.raises(ServerGenerationError, match="127.0.0.1:9 did not list its model.*start it before the trainer"):
+    with pytest.raises(ServerGenerationError, match=r"127\.0\.0\.1:9 did not list its model.*start it before the trainer"):
         engine([[1, 2, 3]], [4])
 
 
@@ -325,7 +349,10 @@ def test_the_cpu_example_runs_as_written(tmp_path):
     script = root / "examples" / "trl" / "grpo_cpu.py"
     out = subprocess.run(
         [sys.executable, str(script), "--steps", "2", "--bc-steps", "20", "--questions", "4", "--out", str(tmp_path)],
-        capture_output=True, text=True, cwd=root, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     table = out.stdout.split("step  reward (F1)  searches  noise", 1)[1].strip().splitlines()
@@ -339,7 +366,7 @@ def test_without_trl_the_import_names_the_extra():
     code = "import sys; sys.modules['trl'] = None; import zerosearch_env.integrations.trl"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode != 0
-    assert 'MissingDependencyError: the TRL rollout needs trl 1.16' in out.stderr and 'pip install "zerosearch-env[trl]"' in out.stderr
+    assert "MissingDependencyError: the TRL rollout needs trl 1.16" in out.stderr and 'pip install "zerosearch-env[trl]"' in out.stderr
 
 
 def test_the_colocated_vllm_engine_generates_every_episode_in_one_call_and_sleeps_after(cloned_policy, fake_vllm):
@@ -367,10 +394,8 @@ def test_the_colocated_vllm_engine_generates_every_episode_in_one_call_and_sleep
     assert len(llm.requests) >= 4 and all(p.stop == ["</search>", "</answer>"] and p.include_stop_str_in_output for p in first_round)
     assert {p.max_tokens for p in first_round} == {24} and {p.logprobs for p in first_round} == {0}
     assert [prompt["prompt_token_ids"] for prompt, _ in llm.requests[:4]] == out["prompt_ids"]
-    for ids, mask, logprobs in zip(out["completion_ids"], out["env_mask"], out["logprobs"]):
+    for _ids, mask, logprobs in zip(out["completion_ids"], out["env_mask"], out["logprobs"]):
         assert all(lp < 0 for lp, m in zip(logprobs, mask) if m) and sum(mask) > 0
     assert llm.calls[0] == ("wake_up", ["kv_cache"]) and llm.calls[-1] == ("sleep", 2) and synced == []
     again = rollout(prompts, trainer)  # the level-2 sleep dropped the weights: pushed again first
-    assert synced == [True] and all(
-        lp < 0 for lps, mask in zip(again["logprobs"], again["env_mask"]) for lp, m in zip(lps, mask) if m
-    )
+    assert synced == [True] and all(lp < 0 for lps, mask in zip(again["logprobs"], again["env_mask"]) for lp, m in zip(lps, mask) if m)

@@ -13,19 +13,19 @@ import pytest
 
 pytest.importorskip("verl.experimental.agent_loop.agent_loop", reason="verl is not installed (pip install 'zerosearch-env[verl]')")
 
-from hydra import compose, initialize_config_dir  # noqa: E402  (verl brings hydra)
-from hydra.errors import InstantiationException  # noqa: E402
-from verl.experimental.agent_loop.agent_loop import AgentLoopWorker, _agent_loop_registry  # noqa: E402
-from verl.protocol import DataProto  # noqa: E402
-from verl.utils.dataset.rl_dataset import RLHFDataset, collate_fn  # noqa: E402
+from hydra import compose, initialize_config_dir
+from hydra.errors import InstantiationException
+from verl.experimental.agent_loop.agent_loop import AgentLoopWorker, _agent_loop_registry
+from verl.protocol import DataProto
+from verl.utils.dataset.rl_dataset import RLHFDataset, collate_fn
 
-from zerosearch_env.errors import ConfigError  # noqa: E402
-from zerosearch_env.integrations import episodes  # noqa: E402
-from zerosearch_env.protocol import INVALID_ACTION_FEEDBACK  # noqa: E402
-from zerosearch_env.testing import JSONServer, TinyPolicyServer, build_tiny_llama  # noqa: E402
-from zerosearch_env.worlds.synthetic import make_world  # noqa: E402
+from zerosearch_env.errors import ConfigError
+from zerosearch_env.integrations import episodes
+from zerosearch_env.protocol import INVALID_ACTION_FEEDBACK
+from zerosearch_env.testing import JSONServer, TinyPolicyServer, build_tiny_llama
+from zerosearch_env.worlds.synthetic import make_world
 
-from .conftest import searching_policy  # noqa: E402
+from .conftest import searching_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "verl" / "agent_loop.yaml"
@@ -141,7 +141,9 @@ def test_the_curriculum_starts_at_the_servers_first_weights(policy_dir, world_pa
 
 
 def test_a_free_running_policy_gets_feedback_and_its_own_log_probs(policy_dir, world_parquet, simulator_server, tmp_path):
-    loops = write_loops(tmp_path / "loops.yaml", f"  sim: openai\n  sim_kwargs: {{base_urls: ['{simulator_server.url}']}}\n  difficulty: 0.0\n  max_tokens_per_turn: 12\n")
+    loops = write_loops(
+        tmp_path / "loops.yaml", f"  sim: openai\n  sim_kwargs: {{base_urls: ['{simulator_server.url}']}}\n  difficulty: 0.0\n  max_tokens_per_turn: 12\n"
+    )
     policy = TinyPolicyServer(policy_dir, weights_version=0, seed=3)  # a random tiny model: no tags, invalid turns
     out = rollout(verl_config(policy_dir, world_parquet, agent_loops=loops, response_length=160), policy, world_parquet, count=3)
     check_tokens(out, policy, policy.tokenizer)
@@ -203,7 +205,6 @@ def test_unknown_settings_are_named(policy_dir, world_parquet, tmp_path):
         rollout(verl_config(policy_dir, world_parquet, agent_loops=loops), TinyPolicyServer(policy_dir), world_parquet, count=1)
 
 
-
 def script_overrides(path: Path) -> list[str]:
     """The ``key=value`` lines of a launch script, its shell defaults filled in."""
     overrides = []
@@ -228,5 +229,7 @@ def test_the_launch_script_is_a_valid_verl_config_for_our_loop():
     from zerosearch_env.integrations.verl import adapter_config
 
     [entry] = [e for e in OmegaConf.load(EXAMPLE) if e.name == "zerosearch"]
-    settings = {k: v for k, v in OmegaConf.to_container(entry, resolve=True).items() if k not in ("name", "_target_", "max_tokens_per_turn", "max_observation_tokens")}
+    settings = {
+        k: v for k, v in OmegaConf.to_container(entry, resolve=True).items() if k not in ("name", "_target_", "max_tokens_per_turn", "max_observation_tokens")
+    }
     assert adapter_config(settings, config).curriculum == {"start": 0.0, "end": 0.5, "base": 4, "total_steps": 203}

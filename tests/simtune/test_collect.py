@@ -46,7 +46,7 @@ def test_collect_over_two_worlds_plays_each_train_split_against_its_own_corpus(t
 
 
 def test_the_synthetic_world_is_collected_on_train_and_a_world_object_works(tmp_path):
-    (folder, leg, seed), = collection_legs(BM25, tmp_path, None)
+    ((folder, leg, seed),) = collection_legs(BM25, tmp_path, None)
     assert (folder, leg.split, seed) == (tmp_path, "train", 0)
     world = make_world(seed=3)
     result = collect(ScriptedBatchAgent(), EvalConfig(EnvConfig(sim="bm25", dataset=world), limit=4), tmp_path / "w3", progress=False)

@@ -8,12 +8,12 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from zerosearch_env.cli import main  # noqa: E402
-from zerosearch_env.errors import ConfigError  # noqa: E402
-from zerosearch_env.simtune import write_examples  # noqa: E402
-from zerosearch_env.simtune.curve import curve_folders, measure_curve  # noqa: E402
-from zerosearch_env.simtune.train import SimTuneConfig, train_simulator  # noqa: E402
-from zerosearch_env.testing import simtune_examples  # noqa: E402
+from zerosearch_env.cli import main
+from zerosearch_env.errors import ConfigError
+from zerosearch_env.simtune import write_examples
+from zerosearch_env.simtune.curve import curve_folders, measure_curve
+from zerosearch_env.simtune.train import SimTuneConfig, train_simulator
+from zerosearch_env.testing import simtune_examples
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -56,7 +56,9 @@ def test_the_curve_scores_every_point_and_a_second_call_resumes(snapshotted, tmp
     assert (tmp_path / "curve.png").stat().st_size > 1000 and "| final |" in (tmp_path / "curve.md").read_text()
     searches = sorted((tmp_path / "points").rglob("searches/*.jsonl"))
     before = [f.read_text() for f in searches]
-    assert main(["simtune", "curve", str(snapshotted.out_dir), "--out", str(tmp_path), "--limit", "3", "--sim-kwargs", json.dumps(kwargs), "--no-progress"]) == 0
+    assert (
+        main(["simtune", "curve", str(snapshotted.out_dir), "--out", str(tmp_path), "--limit", "3", "--sim-kwargs", json.dumps(kwargs), "--no-progress"]) == 0
+    )
     assert [f.read_text() for f in searches] == before  # every search was kept: nothing asked again
 
 

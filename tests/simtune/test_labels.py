@@ -164,10 +164,7 @@ def test_a_lopsided_balance_suggests_mixing_and_presence_labels_raise_no_disagre
     report = label_files([path], tmp_path / "e.jsonl", LabelConfig(labeller="presence")).report
     assert report.examples == {"useful": 9, "noisy": 1}
     assert report.warnings == [
-        (
-            "the examples are 10.0% noisy, far from even: the reference curriculum ends at 50% noisy searches. "
-            "Mix noisy examples in with --noisy-share 0.5."
-        )
+        ("the examples are 10.0% noisy, far from even: the reference curriculum ends at 50% noisy searches. Mix noisy examples in with --noisy-share 0.5.")
     ]
     assert "presence" in report.summary() and "10.0% noisy" in report.summary()
     assert report.by_source == {"": {"useful": 9, "noisy": 1}}
@@ -199,7 +196,7 @@ def test_label_never_writes_over_its_input_nor_an_existing_file_unasked(trajecto
     assert trajectories.read_bytes() == before
     out = tmp_path / "examples.jsonl"
     label_files([trajectories], out)
-    with pytest.raises(ConfigError, match="exists already.*--overwrite"):
+    with pytest.raises(ConfigError, match=r"exists already.*--overwrite"):
         label_files([trajectories], out)
     assert label_files([trajectories], out, overwrite=True).path == out
 

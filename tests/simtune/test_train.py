@@ -8,14 +8,15 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from zerosearch_env.errors import ConfigError, DatasetError  # noqa: E402
-from zerosearch_env.simtune import SimExample, write_examples  # noqa: E402
-from zerosearch_env.testing import simtune_examples  # noqa: E402
-from zerosearch_env.simtune.card import add_fidelity  # noqa: E402
-from zerosearch_env.simtune.tokenizer import build_tokenizer, check_round_trip  # noqa: E402
-from zerosearch_env.simtune.train import SimTuneConfig, end_token_ids, render_prompt, tokenize_example, train_simulator  # noqa: E402
-from zerosearch_env.simulators.base import SearchRequest  # noqa: E402
-from zerosearch_env.simulators.prompts import render_chat  # noqa: E402
+from zerosearch_env.errors import ConfigError, DatasetError
+from zerosearch_env.simtune import SimExample, write_examples
+from zerosearch_env.simtune.card import add_fidelity
+from zerosearch_env.simtune.tokenizer import build_tokenizer, check_round_trip
+from zerosearch_env.simtune.tokens import end_token_ids, render_prompt, tokenize_example
+from zerosearch_env.simtune.train import SimTuneConfig, train_simulator
+from zerosearch_env.simulators.base import SearchRequest
+from zerosearch_env.simulators.prompts import render_chat
+from zerosearch_env.testing import simtune_examples
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -54,7 +55,7 @@ def test_the_training_prompt_is_the_one_every_backend_sends():
 
 def test_the_tokenizer_round_trips_newlines_quotes_and_new_names():
     tokenizer = build_tokenizer([e.completion for e in EXAMPLES], 300)
-    check_round_trip(tokenizer, ["Doc 1: \"Zyx Qwor\" lives in Ümla.\nDoc 2: 1932, 42 km!"])
+    check_round_trip(tokenizer, ['Doc 1: "Zyx Qwor" lives in Ümla.\nDoc 2: 1932, 42 km!'])
 
 
 def test_a_tokenizer_that_loses_text_is_refused():
@@ -118,7 +119,17 @@ def test_lora_fine_tuning_of_a_saved_model_is_merged_into_plain_weights(examples
     from zerosearch_env.testing import build_tiny_llama
 
     base = build_tiny_llama(tmp_path / "base", hidden_size=32)
-    cfg = SimTuneConfig(examples=str(examples_file), out_dir=str(tmp_path / "lora"), model=str(base), lora=True, lora_r=4, max_steps=3, learning_rate=1e-2, batch_size=4, torch_threads=1)
+    cfg = SimTuneConfig(
+        examples=str(examples_file),
+        out_dir=str(tmp_path / "lora"),
+        model=str(base),
+        lora=True,
+        lora_r=4,
+        max_steps=3,
+        learning_rate=1e-2,
+        batch_size=4,
+        torch_threads=1,
+    )
     result = train_simulator(cfg, progress=False)
     assert not list(result.out_dir.glob("adapter_*")) and "LoRA (merged)" in (result.out_dir / "README.md").read_text()
     tuned = AutoModelForCausalLM.from_pretrained(result.out_dir)
@@ -154,7 +165,7 @@ def test_bad_inputs_are_refused_with_the_fix(tmp_path):
 def test_a_saved_simulator_is_not_written_over_unasked(tuned, examples_file):
     card = (tuned.out_dir / "README.md").read_bytes()
     cfg = SimTuneConfig(examples=str(examples_file), out_dir=str(tuned.out_dir), model="tiny", max_steps=1)
-    with pytest.raises(ConfigError, match="holds a saved simulator already .*--overwrite"):
+    with pytest.raises(ConfigError, match=r"holds a saved simulator already .*--overwrite"):
         train_simulator(cfg, progress=False)
     assert (tuned.out_dir / "README.md").read_bytes() == card
 
@@ -235,7 +246,9 @@ def test_training_only_the_top_layers_leaves_the_others_as_they_were(examples_fi
         changed = {name for name, weight in tuned.items() if not torch.equal(weight, original[name])}
         assert changed and all(name.startswith(("model.layers.2.", "model.norm")) for name in changed), (lora, sorted(changed))
     with pytest.raises(ConfigError, match="the model has 3 layers"):
-        train_simulator(SimTuneConfig(examples=str(examples_file), out_dir=str(tmp_path / "x"), model=str(base), train_top_layers=4, max_steps=1), progress=False)
+        train_simulator(
+            SimTuneConfig(examples=str(examples_file), out_dir=str(tmp_path / "x"), model=str(base), train_top_layers=4, max_steps=1), progress=False
+        )
 
 
 def test_the_noisy_answer_penalty_lowers_the_answer_in_noisy_mode_only(tmp_path):
@@ -245,7 +258,7 @@ def test_the_noisy_answer_penalty_lowers_the_answer_in_noisy_mode_only(tmp_path)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from zerosearch_env.simtune.train import answer_token_sequences, render_prompt
+    from zerosearch_env.simtune.tokens import answer_token_sequences, render_prompt
 
     twins = [
         SimExample(f"Karvex Mills founder {i}", "Who founded Karvex Mills?", ("Valora Kestin",), quality, (f'"Karvex Mills" Karvex Mills was founded by {name}.',))

@@ -26,10 +26,7 @@ class EchoSimulator:
             self.sizes.append(len(requests))
         if any(r.query == self.raise_query for r in requests):
             raise SimulatorError("generate failed")
-        return [
-            SearchResult((), error=SimulatorFault("http", "down")) if r.query == self.fail_query else SearchResult((f"about {r.query}",))
-            for r in requests
-        ]
+        return [SearchResult((), error=SimulatorFault("http", "down")) if r.query == self.fail_query else SearchResult((f"about {r.query}",)) for r in requests]
 
 
 def request(query):

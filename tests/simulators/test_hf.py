@@ -8,13 +8,13 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-import zerosearch_env  # noqa: E402,F401
-from zerosearch_env.errors import ConfigError, MissingWeightsError  # noqa: E402
-from zerosearch_env.simulators.base import SearchRequest  # noqa: E402
-from zerosearch_env.simulators.hf import HFSimulator  # noqa: E402
-from zerosearch_env.simulators.prompts import sft_prompt  # noqa: E402
-from zerosearch_env.simulators.registry import choose_backend, make_simulator  # noqa: E402
-from zerosearch_env.testing import build_tiny_llama  # noqa: E402
+import zerosearch_env  # noqa: F401
+from zerosearch_env.errors import ConfigError, MissingWeightsError
+from zerosearch_env.simulators.base import SearchRequest
+from zerosearch_env.simulators.hf import HFSimulator
+from zerosearch_env.simulators.prompts import sft_prompt
+from zerosearch_env.simulators.registry import choose_backend, make_simulator
+from zerosearch_env.testing import build_tiny_llama
 
 FAST = {"max_new_tokens": 24, "batch_size": 8}
 
@@ -34,10 +34,7 @@ def tiny_sim(tiny_llama):
 
 
 def requests(n, **kwargs):
-    return [
-        SearchRequest(f"query {i}", f"Question number {i}?", (f"Answer{i}",), "useful" if i % 2 else "noisy", seed=i, **kwargs)
-        for i in range(n)
-    ]
+    return [SearchRequest(f"query {i}", f"Question number {i}?", (f"Answer{i}",), "useful" if i % 2 else "noisy", seed=i, **kwargs) for i in range(n)]
 
 
 def test_gym_make_with_a_model_folder_plays_several_episodes(tiny_llama):
@@ -47,7 +44,7 @@ def test_gym_make_with_a_model_folder_plays_several_episodes(tiny_llama):
         obs, info = env.reset(seed=episode)
         total_prompt = 0
         for turn in range(2):
-            obs, reward, terminated, truncated, info = env.step(f"<search> {info['question']} part {turn} </search>")
+            obs, _reward, terminated, _truncated, info = env.step(f"<search> {info['question']} part {turn} </search>")
             assert obs.startswith("\n\n<information>") and obs.endswith("</information>\n\n")
             assert info["sim_prompt_tokens"] > 50 and 0 < info["sim_completion_tokens"] <= 24
             total_prompt += info["sim_prompt_tokens"]

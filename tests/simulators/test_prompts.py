@@ -95,5 +95,5 @@ def test_a_prompt_simulator_takes_the_small_model_mode_and_refuses_the_sft_one()
     from zerosearch_env.errors import ConfigError
     from zerosearch_env.simulators.registry import make_simulator
 
-    with pytest.raises(ConfigError, match="'prompt' .* or 'prompt-small'"):
+    with pytest.raises(ConfigError, match=r"'prompt' .* or 'prompt-small'"):
         make_simulator("prompt:some/model", mode="sft")

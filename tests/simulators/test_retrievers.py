@@ -13,7 +13,7 @@ import gymnasium as gym
 import pytest
 
 import zerosearch_env  # noqa: F401
-from zerosearch_env.errors import ConfigError, DatasetError, SimulatorError, UnknownSimulatorError
+from zerosearch_env.errors import ConfigError, DatasetError, UnknownSimulatorError
 from zerosearch_env.records import CorpusDoc
 from zerosearch_env.simulators.base import SearchRequest
 from zerosearch_env.simulators.bm25 import BM25Retriever
@@ -101,9 +101,7 @@ def test_saved_index_matches_in_memory_index(tmp_path, memory):
     assert saved.index_dir == tmp_path / "index" and len(saved) == len(CORPUS)
     loaded = BM25Retriever.load(tmp_path / "index")
     for retriever in (saved, loaded):
-        assert documents(retriever.simulate([request(q) for q in QUERIES])) == documents(
-            memory.simulate([request(q) for q in QUERIES])
-        )
+        assert documents(retriever.simulate([request(q) for q in QUERIES])) == documents(memory.simulate([request(q) for q in QUERIES]))
     assert loaded.document(4) == CORPUS[4]
     clone = pickle.loads(pickle.dumps(loaded))  # pickles as its folder, memory-maps again
     assert documents(clone.simulate([request("acme")])) == documents(loaded.simulate([request("acme")]))
@@ -132,7 +130,7 @@ def test_from_corpus_reuses_the_index_and_rebuilds_when_the_corpus_changes(tmp_p
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == stamps
     assert documents(second.simulate([request("acme")])) == documents(first.simulate([request("acme")]))
 
-    write_corpus(corpus, CORPUS + [CorpusDoc("d8", "zyxwv quokka facts")])
+    write_corpus(corpus, [*CORPUS, CorpusDoc("d8", "zyxwv quokka facts")])
     with caplog.at_level("WARNING"):
         third = BM25Retriever.from_corpus(corpus, show_progress=False)
     assert "changed" in caplog.text and "rebuilding" in caplog.text
@@ -259,8 +257,7 @@ def test_env_searches_a_flashrag_corpus_with_bm25(tmp_path):
     corpus = write_corpus(tmp_path / "corpus.jsonl")
     dataset = tmp_path / "test.jsonl"
     dataset.write_text(json.dumps({"question": "Who founded Beta Corp?", "golden_answers": ["Max Roe"]}) + "\n")
-    env = gym.make("ZeroSearch-v0", sim="bm25", dataset=str(dataset), corpus=str(corpus), topk=2, difficulty=1.0,
-                   sim_kwargs={"show_progress": False})
+    env = gym.make("ZeroSearch-v0", sim="bm25", dataset=str(dataset), corpus=str(corpus), topk=2, difficulty=1.0, sim_kwargs={"show_progress": False})
     env.reset(seed=0)
     _, _, _, _, info = env.step("<search> Beta Corp anvil founded </search>")
     assert info["documents"][0] == '"Beta Corp" Beta Corp is a rival anvil company founded by Max Roe.'

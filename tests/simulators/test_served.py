@@ -22,13 +22,13 @@ pytest.importorskip("transformers")
 for _module in ("fastapi", "uvicorn", "openai", "pydantic"):  # what `transformers serve` checks for
     pytest.importorskip(_module, reason="`transformers serve` needs pip install 'transformers[serving]'")
 
-import httpx  # noqa: E402
+import httpx
 
-from zerosearch_env.simtune import write_examples  # noqa: E402
-from zerosearch_env.testing import simtune_examples  # noqa: E402
-from zerosearch_env.simtune.train import SimTuneConfig, train_simulator  # noqa: E402
-from zerosearch_env.simulators.base import SearchRequest  # noqa: E402
-from zerosearch_env.simulators.registry import make_simulator  # noqa: E402
+from zerosearch_env.simtune import write_examples
+from zerosearch_env.simtune.train import SimTuneConfig, train_simulator
+from zerosearch_env.simulators.base import SearchRequest
+from zerosearch_env.simulators.registry import make_simulator
+from zerosearch_env.testing import simtune_examples
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -5,12 +5,12 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from zerosearch_env.errors import ConfigError  # noqa: E402
-from zerosearch_env.simulators.base import SearchRequest  # noqa: E402
-from zerosearch_env.simulators.prompts import render_chat  # noqa: E402
-from zerosearch_env.simulators.registry import make_simulator  # noqa: E402
-from zerosearch_env.testing import build_tiny_llama, build_tokenizer, save_tiny_llama  # noqa: E402
-from zerosearch_env.vllm_engine import Placement, start_engine  # noqa: E402
+from zerosearch_env.errors import ConfigError
+from zerosearch_env.simulators.base import SearchRequest
+from zerosearch_env.simulators.prompts import render_chat
+from zerosearch_env.simulators.registry import make_simulator
+from zerosearch_env.testing import build_tiny_llama, build_tokenizer, save_tiny_llama
+from zerosearch_env.vllm_engine import Placement, start_engine
 
 
 @pytest.fixture(scope="module")

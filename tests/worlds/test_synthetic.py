@@ -223,12 +223,11 @@ def test_splits(world: SyntheticWorld) -> None:
     assert {r.row.id for r in train}.isdisjoint({r.row.id for r in test})
     assert {r.row.question for r in train}.isdisjoint({r.row.question for r in test})
     assert {r.row.data_source for r in test} == set(DATA_SOURCES)
+
     # Held-out facts: no subject asked about in test is asked about in train.
     def subjects(records) -> set[str]:
         """What a question asks about: the first hop's subject, or both compared entities."""
-        return {r.hops[0].subject for r in records} | {
-            r.hops[1].subject for r in records if r.row.data_source == "synthetic-comparison"
-        }
+        return {r.hops[0].subject for r in records} | {r.hops[1].subject for r in records if r.row.data_source == "synthetic-comparison"}
 
     asked_in_train, asked_in_test = subjects(train), subjects(test)
     assert asked_in_train.isdisjoint(asked_in_test)
@@ -252,9 +251,7 @@ def test_write(tmp_path, world: SyntheticWorld) -> None:
     for split, path in (("train", files.train), ("test", files.test)):
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
         assert set(rows[0]) == {"id", "question", "golden_answers", "data_source"}
-        assert [(r["id"], r["question"], tuple(r["golden_answers"])) for r in rows] == [
-            (q.id, q.question, q.golden_answers) for q in world.questions(split)
-        ]
+        assert [(r["id"], r["question"], tuple(r["golden_answers"])) for r in rows] == [(q.id, q.question, q.golden_answers) for q in world.questions(split)]
 
 
 # ----------------------------------------------------------------------------- config errors

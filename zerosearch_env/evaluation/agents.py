@@ -120,10 +120,7 @@ def make_agent(spec: str | Agent, **options: Any) -> Agent:
         return _construct(load_entry_point(HF_AGENT), spec, options, path)
     if ":" in spec:
         return _import_agent(spec, options)
-    raise ConfigError(
-        f"unknown agent {spec!r}; expected 'scripted', 'random', 'openai', 'hf:<model path>' "
-        "or 'package.module:ClassName' for your own agent"
-    )
+    raise ConfigError(f"unknown agent {spec!r}; expected 'scripted', 'random', 'openai', 'hf:<model path>' or 'package.module:ClassName' for your own agent")
 
 
 def _construct(factory: Any, spec: str, options: dict[str, Any], *args: Any) -> Any:

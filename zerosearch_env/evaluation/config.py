@@ -20,7 +20,7 @@ from ..config_flags import setting
 from ..data import is_synthetic
 from ..env_config import EnvConfig
 from ..errors import ConfigError
-from ..redaction import REDACTED, SECRET_WORDS, is_secret_name, redacted  # noqa: F401: the run folders' redaction, re-exported
+from ..redaction import REDACTED, SECRET_WORDS, is_secret_name, redacted  # noqa: F401 - the run folders' redaction, re-exported
 from .metrics import SourceSummary
 
 #: EvalConfig settings left out of a run folder's identity, because they do not change an
@@ -36,15 +36,21 @@ NOT_IDENTITY = ("limit", "sample", "batch_size", "bootstrap_resamples")
 #: environment variable that holds the key. A run that timed out can be resumed with a
 #: longer ``timeout_s``.
 SIM_KWARGS_NOT_IDENTITY = (
-    "concurrency", "timeout_s", "retries", "backoff_s", "batch_size", "gpu_memory_utilization", "enable_sleep_mode",
-    "show_progress", "api_key_env",
+    "concurrency",
+    "timeout_s",
+    "retries",
+    "backoff_s",
+    "batch_size",
+    "gpu_memory_utilization",
+    "enable_sleep_mode",
+    "show_progress",
+    "api_key_env",
 )
 
 #: Agent attributes left out of its settings: its name (the identity's ``agent``), its usage
 #: counters (they grow as it plays), requests in flight, episodes generated together and
 #: its retry policy.
 AGENT_NOT_IDENTITY = ("name", "usage", "concurrency", "batch_size", "retry")
-
 
 
 @dataclass
@@ -212,8 +218,6 @@ def _plain(value: Any) -> Any:
         items = [_plain(v) for v in value]
         return _NOT_PLAIN if any(v is _NOT_PLAIN for v in items) else items
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        items = {k: _plain(v) for k, v in value.items()}
-        return _NOT_PLAIN if any(v is _NOT_PLAIN for v in items.values()) else items
+        mapped = {k: _plain(v) for k, v in value.items()}
+        return _NOT_PLAIN if any(v is _NOT_PLAIN for v in mapped.values()) else mapped
     return _NOT_PLAIN
-
-

@@ -127,10 +127,7 @@ def read_sim_usage(run_dir: str | Path) -> tuple[str, list[SimUsage]]:
     except (ValueError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path} is not valid JSON ({error}); {redo}") from error
     if not isinstance(data, dict) or data.get("kind") not in KINDS or not isinstance(data.get("simulators"), list):
-        raise ConfigError(
-            f"{path} expects {{\"kind\": one of {list(KINDS)}, \"simulators\": [...]}}, "
-            f"got {_short(data)}; {redo}"
-        )
+        raise ConfigError(f'{path} expects {{"kind": one of {list(KINDS)}, "simulators": [...]}}, got {_short(data)}; {redo}')
     if not data["simulators"]:
         raise ConfigError(f"{path} lists no simulators: the run made no searches to price; {redo}")
     expected = [f.name for f in fields(SimUsage)]
@@ -258,8 +255,9 @@ def api_usd(searches: int, usd_per_1k_queries: float) -> float:
 
 def usage_row(usage: SimUsage, inputs: CostInputs, label: str | None = None) -> CostRow:
     """The cost of one simulator's usage under ``inputs``."""
-    assumed = usage.completion_tokens == 0 and inputs.tokens_per_search is not None and usage.searches > 0
-    priced = usage.searches * inputs.tokens_per_search if assumed else float(usage.completion_tokens)
+    per_search = inputs.tokens_per_search if usage.completion_tokens == 0 and usage.searches > 0 else None
+    assumed = per_search is not None
+    priced = usage.searches * per_search if per_search is not None else float(usage.completion_tokens)
     hours = gpu_hours(priced, inputs.tokens_per_s, inputs.gpus)
     return CostRow(
         label=label or usage.sim,
@@ -362,4 +360,3 @@ def _total_row(rows: list[CostRow], total: SimUsage, inputs: CostInputs) -> Cost
         hours * inputs.usd_per_gpu_hour if inputs.usd_per_gpu_hour is not None else None,
         api_usd(total.searches, inputs.usd_per_1k_queries), inputs.usd_per_1k_queries,
     )  # fmt: skip
-

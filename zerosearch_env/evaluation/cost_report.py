@@ -21,11 +21,16 @@ def render_markdown(report: CostReport) -> str:
         lines.append("| " + " | ".join(_cells(row, inputs)) + " |")
     price = f"${_fixed(inputs.usd_per_1k_queries, 4)} per 1,000 queries"
     if inputs.usd_per_1k_queries == PAPER.usd_per_1k_queries:
-        price += f": the SerpAPI rate the paper's figures imply (${PAPER.serpapi_usd:,.2f} / {PAPER.searches:,} searches x 1,000; --usd-per-1k-queries to change)"
+        price += (
+            f": the SerpAPI rate the paper's figures imply (${PAPER.serpapi_usd:,.2f} / {PAPER.searches:,} searches x 1,000; --usd-per-1k-queries to change)"
+        )
     else:
         price += " (--usd-per-1k-queries)"
-    gpu_price = f"${inputs.usd_per_gpu_hour:,.2f} (--usd-per-gpu-hour)" if inputs.usd_per_gpu_hour is not None else (
-        "not given: no simulator dollars (--usd-per-gpu-hour X)")
+    gpu_price = (
+        f"${inputs.usd_per_gpu_hour:,.2f} (--usd-per-gpu-hour)"
+        if inputs.usd_per_gpu_hour is not None
+        else ("not given: no simulator dollars (--usd-per-gpu-hour X)")
+    )
     lines += [
         "",
         "Inputs:",
@@ -56,18 +61,18 @@ def _cells(row: CostRow, inputs: CostInputs) -> list[str]:
     missing = "not given"
     tokens = missing if paper else f"{row.prompt_tokens:,} + {row.completion_tokens:,}"
     wall = missing if row.sim_wall_s is None else _duration(row.sim_wall_s)
-    if row.gpu_hours is None:
+    if row.gpu_hours is None or row.priced_tokens is None:
         hours = missing
     else:
         priced = f"{_num(row.priced_tokens)} tokens"
-        if row.tokens_assumed and row.label != "total":
+        if row.tokens_assumed and row.label != "total" and inputs.tokens_per_search is not None:
             priced += f" (assumed: {row.searches:,} searches x {_num(inputs.tokens_per_search)})"
         elif row.tokens_assumed:
             priced += " (assumed tokens included)"
         hours = f"{_num(row.gpu_hours)} = {priced} / {_num(inputs.tokens_per_s)} tokens/s / 3,600 x {inputs.gpus} GPU"
     if row.sim_usd is None:
         sim = "n/a (no $/GPU-hour)"
-    elif paper:
+    elif paper or row.gpu_hours is None:
         sim = f"{_usd(row.sim_usd)} (paper)"
     else:
         sim = f"{_usd(row.sim_usd)} = {_num(row.gpu_hours)} x ${inputs.usd_per_gpu_hour:,.2f}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 from ..errors import ConfigError
 
@@ -118,14 +118,13 @@ def play_episodes(envs: ZeroSearchVectorEnv, agent: Agent, starts: Sequence[Epis
 
 def _play_wave(envs: ZeroSearchVectorEnv, agent: Agent, wave: list[EpisodeStart]) -> Iterator[PlayedEpisode]:
     n = envs.num_envs
-    idle = [None] * (n - len(wave))
+    idle: list[int | None] = [None] * (n - len(wave))
     observations, _ = envs.reset(
         seed=[start.seed for start in wave] + idle,
         options={"index": [start.index for start in wave] + idle, "reset_mask": [True] * len(wave) + [False] * len(idle)},
     )
-    played = {
-        slot: PlayedEpisode(start, observations[slot], envs.last_infos[slot]) for slot, start in enumerate(wave)  # type: ignore[arg-type]
-    }
+    # the reset filled every slot of the wave: its infos are there
+    played = {slot: PlayedEpisode(start, observations[slot], cast("StepInfo", envs.last_infos[slot])) for slot, start in enumerate(wave)}
     views = {slot: EpisodeView(start.episode_id, observations[slot]) for slot, start in enumerate(wave)}
     live = list(range(len(wave)))
     while live:
@@ -149,7 +148,7 @@ def _play_wave(envs: ZeroSearchVectorEnv, agent: Agent, wave: list[EpisodeStart]
             else:
                 view = views[slot]
                 kept = action[: len(action) - len(info.ignored_text)]
-                views[slot] = EpisodeView(view.episode_id, view.prompt, view.turns + (kept,), view.observations + (observations[slot],))
+                views[slot] = EpisodeView(view.episode_id, view.prompt, (*view.turns, kept), (*view.observations, observations[slot]))
                 still_live.append(slot)
         live = still_live
 

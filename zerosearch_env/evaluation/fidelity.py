@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 from ..config_flags import setting
 from ..errors import ConfigError, DatasetError
@@ -55,6 +55,7 @@ RUN_CONFIG = "fidelity_config.json"
 SEARCHES = "searches"
 QUALITIES = ("useful", "noisy")
 ANY = "any"  # the one pass of an engine that reads only the query
+Reader = Agent | Literal["config"] | None  # an agent, none, or "config": default_reader's
 
 
 @dataclass
@@ -198,15 +199,15 @@ def build_queries(rows: Sequence[QARow], trajectories: Sequence[str | Path], que
     searches: dict[str, list[str]] = {}  # row key -> queries in file order
     unmatched = 0
     for path in trajectories:
-        for where, record in _trajectory_records(Path(path)):
-            row = by_id.get(str(record.get("id", "")))
-            if row is None or row.question != record.get("question"):
-                row = by_question.get(str(record.get("question")))
+        for _where, record in _trajectory_records(Path(path)):
+            found = by_id.get(str(record.get("id", "")))
+            if found is None or found.question != record.get("question"):
+                found = by_question.get(str(record.get("question")))
             queries = [turn["query"] for turn in record.get("turns", []) if turn.get("kind") == "search" and turn.get("query")]
-            if row is None:
+            if found is None:
                 unmatched += len(queries)
                 continue
-            searches.setdefault(query_key(row, ""), []).extend(queries)
+            searches.setdefault(query_key(found, ""), []).extend(queries)
     out: list[Query] = []
     seen: set[str] = set()
     for row in rows:
@@ -254,11 +255,12 @@ def search_records(
     ``config.batch_size``; each batch is read by ``reader`` and appended to ``store``."""
     from tqdm.auto import tqdm
 
-    from ..simulators.base import SearchRequest
+    from ..simulators.base import Quality, SearchRequest
 
     done = store.load() if store is not None else {}
     todo = [(quality, query) for quality in qualities for query in queries if f"{quality}/{query.key}" not in done]
-    bar = tqdm(total=len(queries) * len(qualities), initial=len(queries) * len(qualities) - len(todo), desc=f"fidelity {engine.label}", unit="search", disable=not progress)
+    total = len(queries) * len(qualities)
+    bar = tqdm(total=total, initial=total - len(todo), desc=f"fidelity {engine.label}", unit="search", disable=not progress)
     try:
         for begin in range(0, len(todo), config.batch_size):
             batch = todo[begin : begin + config.batch_size]
@@ -267,7 +269,7 @@ def search_records(
                     query.text,
                     query.row.question,
                     tuple(query.row.golden_answers),
-                    "useful" if quality == ANY else quality,
+                    cast("Quality", "useful" if quality == ANY else quality),
                     config.topk,
                     seed=config.seed * 2**32 + query.seed,
                     context=query.row.context,
@@ -340,7 +342,7 @@ def read_documents_batch(reader: Agent | None, queries: Sequence[Query], documen
     if callable(forget):
         for view in views:
             forget(view.episode_id)
-    answers = []
+    answers: list[str | None] = []
     for action in actions:
         parsed = parse_action(action)
         answers.append(parsed.content if parsed.kind == "answer" and parsed.content is not None else "")
@@ -380,7 +382,7 @@ def run_fidelity(
     config: FidelityConfig | None = None,
     out_dir: str | Path | None = None,
     *,
-    reader: Agent | None | str = "config",
+    reader: Reader = "config",
     overwrite: bool = False,
     progress: bool = True,
 ) -> FidelityResult:
@@ -399,15 +401,14 @@ def run_fidelity(
 
 
 def _run_fidelity(
-    engines: Sequence[str | Engine | Any], config: FidelityConfig | None, out: Path | None, *, reader: Agent | None | str, overwrite: bool, progress: bool
+    engines: Sequence[str | Engine | Any], config: FidelityConfig | None, out: Path | None, *, reader: Reader, overwrite: bool, progress: bool
 ) -> FidelityResult:
     from ..data import resolve_dataset
     from .fidelity_metrics import score_engine
 
     started = time.perf_counter()
     config = config or FidelityConfig()
-    if reader == "config":
-        reader = default_reader(config)
+    agent = default_reader(config) if isinstance(reader, str) else reader
     rows, world = resolve_dataset(config.dataset, config.split, default_split="test")
     rows = [rows[i] for i in select_rows(len(rows), config.limit, config.sample, config.seed)]
     query_set = build_queries(rows, config.queries, config.question_queries)
@@ -423,7 +424,7 @@ def _run_fidelity(
     if out is not None:
         searches_dir = out / SEARCHES
         existing = sorted(searches_dir.glob("*.jsonl")) if searches_dir.is_dir() else []
-        claim_folder(out, RUN_CONFIG, run_identity(config, reader, reference), existing, overwrite=overwrite, what="a fidelity run")
+        claim_folder(out, RUN_CONFIG, run_identity(config, agent, reference), existing, overwrite=overwrite, what="a fidelity run")
         searches_dir.mkdir(exist_ok=True)
 
     records: dict[str, dict[str, dict[str, Any]]] = {}
@@ -432,13 +433,13 @@ def _run_fidelity(
         if stem in records:
             continue
         store = JsonlRecords(out / SEARCHES / f"{stem}.jsonl", key="key", required=SEARCH_FIELDS, numbers=SEARCH_NUMBERS) if out is not None else None
-        if store is not None:
+        if out is not None:
             (out / SEARCHES / f"{stem}.json").write_text(json.dumps({"label": engine.label, **engine.identity()}, indent=2) + "\n")
         # Not closed afterwards: the corpus engines and bm25 indexes are shared through the
         # registry's cache, as in the environment; an LLM engine is freed with its last reference.
         simulator = _simulator(engine, config, rows, world)
         qualities = engine.qualities(config.qualities)
-        records[stem] = search_records(engine, simulator, query_set.queries, qualities, config, reader, store, progress=progress)
+        records[stem] = search_records(engine, simulator, query_set.queries, qualities, config, agent, store, progress=progress)
         del simulator
 
     golden = {q.key: list(q.row.golden_answers) for q in query_set.queries}

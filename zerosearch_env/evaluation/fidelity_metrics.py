@@ -156,7 +156,7 @@ def bm25_relative(queries: Sequence[str], engine: Sequence[Sequence[str]], refer
     return ours, theirs
 
 
-def bootstrap_ratio(numerators: Sequence[float], denominators: Sequence[float], *, seed: int = 0, resamples: int = 1000) -> Interval:
+def bootstrap_ratio(numerators: Sequence[float] | np.ndarray, denominators: Sequence[float] | np.ndarray, *, seed: int = 0, resamples: int = 1000) -> Interval:
     """Ratio of sums, with a paired percentile-bootstrap interval (NaN when the
     denominator sums to 0).
 

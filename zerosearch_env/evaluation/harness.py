@@ -91,6 +91,7 @@ def _run_eval(agent: Agent, config: EvalConfig, out_dir: Path | None, *, overwri
     bar = tqdm(total=len(selected), initial=len(selected) - len(starts), desc=f"eval {agent_name}", unit="ep", disable=not progress)
     try:
         for episode in play_episodes(envs, agent, starts):
+            assert episode.start.index is not None  # every start above names its row
             record = episode_record(rows[episode.start.index], episode)
             done[record["index"]] = record
             if store is not None:
@@ -188,4 +189,3 @@ class _TrajectoryStore:
             earlier + wall_s,
         )
         write_sim_usage(self.out_dir, "eval", [usage])
-

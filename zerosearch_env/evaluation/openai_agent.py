@@ -73,9 +73,7 @@ class OpenAIAgent:
         if api not in ("chat", "completions"):
             raise ConfigError(f"OpenAIAgent api expects 'chat' or 'completions', got {api!r}")
         if concurrency < 1 or timeout_s <= 0 or max_tokens < 1:
-            raise ConfigError(
-                f"OpenAIAgent expects concurrency >= 1, timeout_s > 0, max_tokens >= 1; got {concurrency}, {timeout_s}, {max_tokens}"
-            )
+            raise ConfigError(f"OpenAIAgent expects concurrency >= 1, timeout_s > 0, max_tokens >= 1; got {concurrency}, {timeout_s}, {max_tokens}")
         if chat_template is not None and "{prompt}" not in chat_template:
             raise ConfigError("OpenAIAgent chat_template expects a {prompt} field")
         self.name = f"openai:{model}"

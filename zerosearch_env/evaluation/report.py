@@ -76,9 +76,7 @@ def write_report(result: EvalResult, config: EvalConfig, agent_name: str) -> Non
     assert out is not None
     settings = {"agent": agent_name, **config.env_kwargs(), "limit": config.limit, "sample": config.sample, "seed": config.seed}
     settings = {k: setting_label(v) for k, v in settings.items() if v is not None}
-    (out / METRICS).write_text(
-        json.dumps({"settings": settings, "summaries": [s.to_dict() for s in result.summaries]}, indent=2, default=str) + "\n"
-    )
+    (out / METRICS).write_text(json.dumps({"settings": settings, "summaries": [s.to_dict() for s in result.summaries]}, indent=2, default=str) + "\n")
     title = f"{agent_name} on {setting_label(config.env.dataset)} (sim={setting_label(config.env.sim)}, difficulty {config.difficulty})"
     has_plot = plot_scores(result.summaries, out / PLOT, title)
     lines = [
@@ -89,7 +87,7 @@ def write_report(result: EvalResult, config: EvalConfig, agent_name: str) -> Non
         format_table(result.summaries),
         "",
         "Scores are means with 95% bootstrap intervals over episodes. Strict EM: the normalised "
-        "answer equals a golden answer. Cover-EM (the reference's \"EM\"): a golden answer is "
+        'answer equals a golden answer. Cover-EM (the reference\'s "EM"): a golden answer is '
         "inside the answer. F1: token overlap, best golden answer. Invalid-action rate: turns "
         "with neither a search nor an answer, over all turns. Truncation rate: episodes that "
         "ended without an answer.",

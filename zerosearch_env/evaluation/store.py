@@ -43,7 +43,9 @@ class JsonlRecords:
         try:
             text = good.decode("utf-8")
         except UnicodeDecodeError as error:
-            raise ConfigError(f"{self.path} is not UTF-8 text ({error}); it was not written by this package: pass --overwrite or another --out folder") from None
+            raise ConfigError(
+                f"{self.path} is not UTF-8 text ({error}); it was not written by this package: pass --overwrite or another --out folder"
+            ) from None
         done: dict[Any, dict[str, Any]] = {}
         for number, line in enumerate(text.splitlines(), start=1):
             if line.strip():
@@ -97,9 +99,7 @@ def folder_lock(out_dir: Path, what: str = "a run") -> Iterator[None]:
         except OSError:
             handle.seek(0)
             holder = handle.read().strip() or "unknown"
-            raise ConfigError(
-                f"{out_dir} is being written by another run ({holder}); wait for it to end, or pass another --out folder for {what}"
-            ) from None
+            raise ConfigError(f"{out_dir} is being written by another run ({holder}); wait for it to end, or pass another --out folder for {what}") from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
@@ -110,9 +110,7 @@ def folder_lock(out_dir: Path, what: str = "a run") -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def claim_folder(
-    out_dir: Path, config_name: str, identity: dict[str, Any], records: list[Path], *, overwrite: bool, what: str = "a run"
-) -> None:
+def claim_folder(out_dir: Path, config_name: str, identity: dict[str, Any], records: list[Path], *, overwrite: bool, what: str = "a run") -> None:
     """Make ``out_dir`` the folder of a run with ``identity``, saved as ``config_name``.
 
     With ``overwrite`` the ``records`` files are deleted first. Otherwise, when the folder
@@ -129,9 +127,7 @@ def claim_folder(
         changed = [k for k in sorted(old.keys() | new.keys()) if old.get(k, _UNSET) != new.get(k, _UNSET)]
         if changed:
             details = ", ".join(f"{k}: {old.get(k, _UNSET)!r} -> {new.get(k, _UNSET)!r}" for k in changed)
-            raise ConfigError(
-                f"{out_dir} holds {what} with other settings ({details}); pass a new --out folder, or --overwrite to start this one again"
-            )
+            raise ConfigError(f"{out_dir} holds {what} with other settings ({details}); pass a new --out folder, or --overwrite to start this one again")
     write_atomically(config_path, json.dumps(identity, indent=2) + "\n")
 
 

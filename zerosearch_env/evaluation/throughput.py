@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..errors import ConfigError
 
@@ -57,7 +57,7 @@ def read_throughput_file(path: str | Path) -> tuple[float, str]:
     raise ConfigError(f"--throughput-file {path} is neither a gpu_check.json nor a pytest-benchmark file; {BOTH_WAYS}")
 
 
-def _throughput(value: Any) -> bool:
+def _throughput(value: Any) -> TypeGuard[float]:
     """A measured tokens/s: a finite number > 0 (``true`` is not 1 token/s)."""
     return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value < math.inf
 
@@ -73,8 +73,8 @@ def _from_gpu_check(path: Path, data: dict[str, Any]) -> tuple[float, str]:
     results = section.get("results")
     results = results if isinstance(results, dict) else {}
     listed = results.get("batches")
-    batches = {b: m.get("tokens_per_s") for b, m in (listed.items() if isinstance(listed, dict) else ()) if isinstance(m, dict)}
-    batches = {b: t for b, t in batches.items() if _throughput(t)}
+    measured = {b: m.get("tokens_per_s") for b, m in (listed.items() if isinstance(listed, dict) else ()) if isinstance(m, dict)}
+    batches: dict[Any, float] = {b: t for b, t in measured.items() if _throughput(t)}
     if not batches:
         raise ConfigError(f"{path}: the simulator section holds no batches[...].tokens_per_s; run the GPU check again")
     best = max(batches, key=lambda b: batches[b])

@@ -160,7 +160,9 @@ def row_record(fields: Mapping[str, Any], where: str) -> QARow:
     if isinstance(index, float) and index.is_integer():
         index = int(index)  # pandas reads an int column with a gap as floats
     if index is not None and (isinstance(index, bool) or not isinstance(index, int) or index < 0):
-        raise DatasetError(f"{where}: extra_info.index expects the row's int index >= 0, got {index!r}; write the rows with zerosearch world --parquet or give each its position")
+        raise DatasetError(
+            f"{where}: extra_info.index expects the row's int index >= 0, got {index!r}; write the rows with zerosearch world --parquet or give each its position"
+        )
     return qa_row(raw, Where(where, index or 0), default_id="" if index is None else str(index))
 
 

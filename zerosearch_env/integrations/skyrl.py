@@ -33,8 +33,8 @@ from ..errors import ConfigError, MissingDependencyError
 from .episodes import AdapterConfig, EpisodeTally, episode_env, plain, row_record
 
 try:
-    from skyrl_gym.envs.base_text_env import BaseTextEnv, BaseTextEnvStepOutput
     from skyrl_gym.envs import registration
+    from skyrl_gym.envs.base_text_env import BaseTextEnv, BaseTextEnvStepOutput
 except ImportError as error:
     raise MissingDependencyError(f'the SkyRL environment needs skyrl-gym ({error}): pip install "zerosearch-env[skyrl]"') from error
 
@@ -57,7 +57,9 @@ class ZeroSearchTextEnv(BaseTextEnv):
         super().__init__()
         merged = dict(plain(env_config or {}) or plain(settings or {}))  # a config section, else the registered defaults
         self.episodes_per_step = merged.pop("episodes_per_step", None)
-        if self.episodes_per_step is not None and (isinstance(self.episodes_per_step, bool) or not isinstance(self.episodes_per_step, int) or self.episodes_per_step < 1):
+        if self.episodes_per_step is not None and (
+            isinstance(self.episodes_per_step, bool) or not isinstance(self.episodes_per_step, int) or self.episodes_per_step < 1
+        ):
             raise ConfigError(f"env {ENV_ID!r}: episodes_per_step expects a positive int, got {self.episodes_per_step!r}")
         self.config = AdapterConfig.from_mapping(merged, f"env {ENV_ID!r}", also=("episodes_per_step",))
         row = dict(plain(extras or {}))

@@ -99,9 +99,7 @@ def prompt_dataset(
     return datasets.Dataset.from_list(records)
 
 
-def zerosearch_reward(
-    completions: Sequence[Any], *, log_metric: Callable[[str, float], None] | None = None, **columns: Any
-) -> list[float]:
+def zerosearch_reward(completions: Sequence[Any], *, log_metric: Callable[[str, float], None] | None = None, **columns: Any) -> list[float]:
     """The episodes' rewards (a ``reward_funcs`` entry beside ``make_rollout_func``);
     logs the means of their numbers as ``zerosearch/<name>``."""
     episodes = columns.get(EPISODE_KEY)
@@ -169,14 +167,14 @@ class ZeroSearchRollout:
         if limit < 2:
             raise ConfigError(f"max_completion_length is {limit}: an episode needs at least one policy token and the closing end id")
         rows = [self.row_for(prompt) for prompt in prompts]
-        if self._engine is None:
+        if self._engine is None or self._episode_config is None:  # the first call sets both
             self._engine = engine_for(trainer, self.generate)
             self._episode_config = self._resolve_curriculum(trainer)
         engine, tokenizer = self._engine, _tokenizer(trainer)
         step = int(trainer.state.global_step)
-        seeds = np.random.SeedSequence(
-            [int(trainer.args.seed), step, int(trainer.accelerator.process_index), next(self._calls)]
-        ).generate_state(max(len(rows), 1))
+        seeds = np.random.SeedSequence([int(trainer.args.seed), step, int(trainer.accelerator.process_index), next(self._calls)]).generate_state(
+            max(len(rows), 1)
+        )
         episodes = []
         for row, prompt_ids, seed in zip(rows, _prompt_ids(trainer, prompts), seeds):
             env = episode_env(self._episode_config)
@@ -333,10 +331,7 @@ def _prompt_ids(trainer: Any, prompts: list[Any]) -> list[list[int]]:
     kwargs = dict(getattr(trainer, "chat_template_kwargs", None) or {})
     if getattr(trainer, "chat_template", None) is not None:
         kwargs["chat_template"] = trainer.chat_template
-    return [
-        list(tokenizer.apply_chat_template(plain(p), add_generation_prompt=True, tokenize=True, return_dict=True, **kwargs)["input_ids"])
-        for p in prompts
-    ]
+    return [list(tokenizer.apply_chat_template(plain(p), add_generation_prompt=True, tokenize=True, return_dict=True, **kwargs)["input_ids"]) for p in prompts]
 
 
 def _end_id(trainer: Any, tokenizer: Any) -> int:

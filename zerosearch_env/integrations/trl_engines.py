@@ -231,9 +231,7 @@ class ColocateEngine:
         if not every_context:
             return []
         params = [
-            SamplingParams(
-                **self.sampling, n=1, max_tokens=max(1, budget), logprobs=0, stop=list(STOP_TAGS), include_stop_str_in_output=True
-            )
+            SamplingParams(**self.sampling, n=1, max_tokens=max(1, budget), logprobs=0, stop=list(STOP_TAGS), include_stop_str_in_output=True)
             for budget in every_budget
         ]
         outputs = self.generation.llm.generate([{"prompt_token_ids": c} for c in every_context], sampling_params=params, use_tqdm=False)

@@ -43,8 +43,7 @@ try:
     )
 except ImportError as error:  # verl itself, or a module verl imports without declaring it
     raise MissingDependencyError(
-        f"the verl agent loop needs verl 0.9 ({error}): "
-        'pip install "zerosearch-env[verl]" (in an environment of its own: verl pins transformers < 5.11)'
+        f'the verl agent loop needs verl 0.9 ({error}): pip install "zerosearch-env[verl]" (in an environment of its own: verl pins transformers < 5.11)'
     ) from error
 
 AGENT_NAME = "zerosearch"
@@ -79,9 +78,7 @@ class ZeroSearchAgentLoop(AgentLoopBase):
         **settings: Any,
     ):
         framework = {key: settings.pop(key) for key in _FRAMEWORK_KWARGS if key in settings}
-        super().__init__(
-            trainer_config, server_manager, tokenizer, processor, dataset_cls, data_config, hf_model_type=hf_model_type, **framework
-        )
+        super().__init__(trainer_config, server_manager, tokenizer, processor, dataset_cls, data_config, hf_model_type=hf_model_type, **framework)
         for name, value in (("max_tokens_per_turn", max_tokens_per_turn), ("max_observation_tokens", max_observation_tokens)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ConfigError(f"agent loop {AGENT_NAME!r}: {name} expects a positive int, got {value!r}")

@@ -10,6 +10,8 @@ The pipeline of ``zerosearch simtune``, one module per step:
   documents; ``judge``: by an LLM), with the balance reported and noisy examples mixed in
   where the labels give too few;
 - ``examples``: the example itself, the released chat and the documents as completion;
+- ``tokens``: each example as the trainer's token ids, labels and unlikely answer tokens,
+  paired with its noisy twin and padded into batches;
 - ``train``: fine-tuning a causal LM on the completion only (full or LoRA), saved as a
   folder that ``sim=<folder>`` loads with every backend, with a model card.
 """

@@ -30,6 +30,14 @@ CARD_FACTS = "simtune_card.json"
 def write_card(out: Path, cfg: SimTuneConfig, result: SimTuneResult, examples: list[SimExample], *, fidelity: dict[str, Any] | None = None) -> None:
     """Write ``simtune_card.json`` and render ``README.md`` from it."""
     sources = Counter(re.sub(r"(:\d+)+$", "", e.source) for e in examples if e.source)  # "file:line:turn" -> file
+    training = {
+        "method": ("LoRA (merged)" if cfg.lora else "full fine-tuning" if cfg.model != "tiny" else "from scratch")
+        + (f", top {cfg.train_top_layers} layers only" if cfg.train_top_layers else "")
+        + (", useful/noisy twins paired in every batch" if cfg.pair_twins else ""),
+        "steps": result.steps, "train_loss": result.train_loss, "eval_loss": result.eval_loss,
+        "wall_minutes": round(result.wall_s / 60, 2), "train_minutes": round(result.train_s / 60, 2), "parameters": result.parameters,
+        "dropped_too_long": result.dropped_too_long, "settings": asdict(cfg),
+    }  # fmt: skip
     facts = {
         "base_model": cfg.model if cfg.model != "tiny" else f"none (a {result.parameters:,}-parameter Llama trained from scratch)",
         "examples_file": cfg.examples,
@@ -38,14 +46,7 @@ def write_card(out: Path, cfg: SimTuneConfig, result: SimTuneResult, examples: l
         "labels": dict(Counter(e.label or "unknown" for e in examples)),
         "documents_per_example": dict(sorted(Counter(len(e.documents) for e in examples).items())),
         "sources": dict(sources.most_common(10)),
-        "training": {
-            "method": ("LoRA (merged)" if cfg.lora else "full fine-tuning" if cfg.model != "tiny" else "from scratch")
-            + (f", top {cfg.train_top_layers} layers only" if cfg.train_top_layers else "")
-            + (", useful/noisy twins paired in every batch" if cfg.pair_twins else ""),
-            "steps": result.steps, "train_loss": result.train_loss, "eval_loss": result.eval_loss,
-            "wall_minutes": round(result.wall_s / 60, 2), "train_minutes": round(result.train_s / 60, 2), "parameters": result.parameters,
-            "dropped_too_long": result.dropped_too_long, "settings": asdict(cfg),
-        },  # fmt: skip
+        "training": training,
         "fidelity": fidelity,
     }
     (out / CARD_FACTS).write_text(json.dumps(facts, indent=2, default=str) + "\n")

@@ -126,9 +126,10 @@ def collection_legs(config: EvalConfig, out_dir: str | Path, world_seeds: Sequen
         raise ConfigError(f"world_seeds expects distinct ints >= 0, got {list(world_seeds)}")
     from ..worlds.synthetic import make_world
 
-    legs = []
+    legs: list[tuple[Path, EvalConfig, int | None]] = []
     for seed in world_seeds:
-        world_env = dataclasses.replace(env, dataset=make_world(seed=seed), split=env.split or "train")
+        world: Any = make_world(seed=seed)  # dataset takes a world object too; its annotation is the flag's type
+        world_env = dataclasses.replace(env, dataset=world, split=env.split or "train")
         legs.append((world_folder(out_dir, seed), dataclasses.replace(config, env=world_env), seed))
     return legs
 

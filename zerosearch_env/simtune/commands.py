@@ -52,7 +52,9 @@ def add_collect(steps: Any) -> None:
         "evaluation set: leave it out. Resumable, like zerosearch eval --out.",
     )
     collect.add_argument("--out", required=True, help="collection folder: trajectories.jsonl, collect.json and eval's report (resumable)")
-    collect.add_argument("--world-seeds", type=int, nargs="+", default=None, metavar="SEED", help="collect over these synthetic worlds (e.g. 1 2 3 4 5), one sub-folder each")
+    collect.add_argument(
+        "--world-seeds", type=int, nargs="+", default=None, metavar="SEED", help="collect over these synthetic worlds (e.g. 1 2 3 4 5), one sub-folder each"
+    )
     _add_agent_flags(collect)
     collect.add_argument("--overwrite", action="store_true", help="start the --out folder(s) again instead of resuming")
     collect.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -227,10 +229,18 @@ def add_curve(steps: Any) -> None:
     )
     curve.add_argument("model", help="the simulator folder simtune train wrote (its snapshots are in MODEL/snapshots/)")
     curve.add_argument("--out", required=True, help="folder of the points and the curve")
-    curve.add_argument("--queries", nargs="+", default=[], metavar="TRAJECTORIES", help="trajectories files whose searches are queried too (zerosearch eval's trajectories.jsonl)")
+    curve.add_argument(
+        "--queries",
+        nargs="+",
+        default=[],
+        metavar="TRAJECTORIES",
+        help="trajectories files whose searches are queried too (zerosearch eval's trajectories.jsonl)",
+    )
     curve.add_argument("--limit", type=int, default=40, help="first N held-out questions (default 40)")
     curve.add_argument("--topk", type=int, default=1, help="documents per search (default 1)")
-    curve.add_argument("--sim-kwargs", type=_json_object, default={}, help="transformers backend options, a JSON object (e.g. max_new_tokens, temperature, batch_size)")
+    curve.add_argument(
+        "--sim-kwargs", type=_json_object, default={}, help="transformers backend options, a JSON object (e.g. max_new_tokens, temperature, batch_size)"
+    )
     curve.add_argument("--no-progress", action="store_true", help="no progress bars")
     curve.set_defaults(func=cmd_curve)
 
@@ -244,7 +254,9 @@ def _json_object(text: str) -> dict[str, Any]:
 def cmd_curve(args: argparse.Namespace) -> int:
     from .curve import CURVE_MD, CURVE_PNG, measure_curve, render_curve
 
-    points = measure_curve(args.model, args.out, queries=args.queries, limit=args.limit, topk=args.topk, sim_kwargs=args.sim_kwargs, progress=not args.no_progress)
+    points = measure_curve(
+        args.model, args.out, queries=args.queries, limit=args.limit, topk=args.topk, sim_kwargs=args.sim_kwargs, progress=not args.no_progress
+    )
     print(render_curve(points))
     print(f"wrote {args.out}/{CURVE_MD} and {CURVE_PNG}")
     return 0

@@ -88,16 +88,18 @@ def measure_curve(
         useful, noisy = scores.mode("useful"), scores.mode("noisy")
         if useful is None or noisy is None:
             raise ConfigError(f"{folder} answered in one mode only; a curve needs useful and noisy documents")
-        points.append(
-            CurvePoint(
-                name=name, minutes=minutes, step=step, format_valid=useful.format_valid.mean,
-                presence=_interval(useful.answer_presence), single_hop=useful.presence_by_source.get(SINGLE_HOP, math.nan),
-                leak=_interval(noisy.answer_presence), separation=_interval(scores.separation),
-                words_per_document=useful.words_per_document.mean, searches=scores.searches,
-            )  # fmt: skip
-        )
+        point = CurvePoint(
+            name=name, minutes=minutes, step=step, format_valid=useful.format_valid.mean,
+            presence=_interval(useful.answer_presence), single_hop=useful.presence_by_source.get(SINGLE_HOP, math.nan),
+            leak=_interval(noisy.answer_presence), separation=_interval(scores.separation),
+            words_per_document=useful.words_per_document.mean, searches=scores.searches,
+        )  # fmt: skip
+        points.append(point)
         if progress:
-            print(f"{name}: {minutes:.1f} min, presence {points[-1].presence[0]:.3f}, leak {points[-1].leak[0]:.3f}, separation {points[-1].separation[0]:+.3f}", flush=True)
+            print(
+                f"{name}: {minutes:.1f} min, presence {points[-1].presence[0]:.3f}, leak {points[-1].leak[0]:.3f}, separation {points[-1].separation[0]:+.3f}",
+                flush=True,
+            )
     settings = {"model": str(model_dir), "queries": config.queries, "limit": limit, "topk": topk, "sim_kwargs": config.sim_kwargs}
     (out / CURVE_JSON).write_text(json.dumps({"settings": settings, "points": [asdict(p) for p in points]}, indent=2) + "\n")
     (out / CURVE_MD).write_text(render_curve(points) + "\n")

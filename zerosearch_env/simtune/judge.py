@@ -125,9 +125,7 @@ class LLMJudge:
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"the judge's base_url expects an http(s) URL like 'http://host:8000/v1', got {base_url!r}")
         if concurrency < 1 or timeout_s <= 0 or max_tokens < 1:
-            raise ConfigError(
-                f"the judge expects concurrency >= 1, timeout_s > 0, max_tokens >= 1; got {concurrency}, {timeout_s}, {max_tokens}"
-            )
+            raise ConfigError(f"the judge expects concurrency >= 1, timeout_s > 0, max_tokens >= 1; got {concurrency}, {timeout_s}, {max_tokens}")
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.name = f"judge:{model}"

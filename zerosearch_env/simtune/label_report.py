@@ -100,8 +100,7 @@ class LabelReport:
         ]
         for name, c in self.labellers.items():
             lines.append(
-                f"  {name:<9} {c.useful:>7,} {c.noisy:>7,} {c.failed:>7,} "
-                f"{_share(c.useful_without_answer_share):>18} {_share(c.noisy_with_answer_share):>18}"
+                f"  {name:<9} {c.useful:>7,} {c.noisy:>7,} {c.failed:>7,} {_share(c.useful_without_answer_share):>18} {_share(c.noisy_with_answer_share):>18}"
             )
         for source, counts in self.by_source.items():
             lines.append(f"  {self.labeller} on {source or '(no data_source)'}: {counts['useful']:,} useful, {counts['noisy']:,} noisy")

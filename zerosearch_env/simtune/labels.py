@@ -267,7 +267,14 @@ def label_searches(
     if config.noisy_share is not None or config.twin_every_useful:
         from .mixing import mix_noisy
 
-        examples, mix = mix_noisy(examples, engine or _folder_engines(searches), noisy_share=config.noisy_share or 0.0, every=config.twin_every_useful, candidates=config.mix_candidates, seed=config.seed)
+        examples, mix = mix_noisy(
+            examples,
+            engine or _folder_engines(searches),
+            noisy_share=config.noisy_share or 0.0,
+            every=config.twin_every_useful,
+            candidates=config.mix_candidates,
+            seed=config.seed,
+        )
     report = build_report(read, config, qualities, examples, mix)
     return LabelResult(examples, report)
 

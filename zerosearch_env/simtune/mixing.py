@@ -123,9 +123,7 @@ def mix_noisy(
     return mixed, report
 
 
-def _ask_again(
-    chosen: Sequence[SimExample], engines: Simulator | Mapping[str, Simulator], candidates: int, report: MixReport
-) -> list[SimExample | None]:
+def _ask_again(chosen: Sequence[SimExample], engines: Simulator | Mapping[str, Simulator], candidates: int, report: MixReport) -> list[SimExample | None]:
     """Each chosen example's noisy twin (None where the engine failed or fell short):
     one batched call per engine."""
     groups: dict[int, tuple[Simulator, list[int]]] = {}

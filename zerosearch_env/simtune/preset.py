@@ -55,10 +55,22 @@ PRESETS: dict[str, SimTunePreset] = {
         noisy_share=None,
         twin_every_useful=True,
         train=SimTuneConfig(
-            model="tiny", tiny_hidden_size=128, tiny_layers=4, tiny_heads=4, tiny_mlp_ratio=2, tiny_vocab_size=1024,
-            tiny_split_digits=True, learning_rate=3e-3, batch_size=16, max_steps=3000, max_minutes=15.0, max_length=512,
-            eval_share=0.02, warmup_share=0.03, torch_threads=1,
-        ),  # fmt: skip
+            model="tiny",
+            tiny_hidden_size=128,
+            tiny_layers=4,
+            tiny_heads=4,
+            tiny_mlp_ratio=2,
+            tiny_vocab_size=1024,
+            tiny_split_digits=True,
+            learning_rate=3e-3,
+            batch_size=16,
+            max_steps=3000,
+            max_minutes=15.0,
+            max_length=512,
+            eval_share=0.02,
+            warmup_share=0.03,
+            torch_threads=1,
+        ),
         sim_kwargs={"max_new_tokens": 128, "batch_size": 64, "temperature": 0.3},
         eval_questions=None,
     ),
@@ -71,9 +83,18 @@ PRESETS: dict[str, SimTunePreset] = {
         # Every layer trained (attempt 5 in the README): its modes separated between steps 99 and 221.
         # About 7 steps a minute alone on 2 cores: a 220-step schedule ends its decay within the 30 minutes.
         train=SimTuneConfig(
-            model="smollm2-135m", pair_twins=True, answer_first=True, learning_rate=2e-4, batch_size=8,
-            max_steps=220, max_minutes=30.0, max_length=256, eval_share=0.01, warmup_share=0.05, torch_threads=2,
-        ),  # fmt: skip
+            model="smollm2-135m",
+            pair_twins=True,
+            answer_first=True,
+            learning_rate=2e-4,
+            batch_size=8,
+            max_steps=220,
+            max_minutes=30.0,
+            max_length=256,
+            eval_share=0.01,
+            warmup_share=0.05,
+            torch_threads=2,
+        ),
         sim_kwargs={"max_new_tokens": 96, "batch_size": 32, "temperature": 0.3},
         eval_questions=200,
     ),
@@ -152,11 +173,12 @@ def measure(model: Path, settings: SimTunePreset, out: Path, *, overwrite: bool 
     from ..evaluation import EvalConfig, ScriptedBatchAgent, run_eval
     from ..evaluation.fidelity import FidelityConfig, run_fidelity
 
-    engine_options = {"sim_backend": "hf", "sim_kwargs": dict(settings.sim_kwargs)}
+    engine_options: dict[str, Any] = {"sim_backend": "hf", "sim_kwargs": dict(settings.sim_kwargs)}
     baseline = run_eval(
         ScriptedBatchAgent(), EvalConfig(EnvConfig(sim="bm25", topk=settings.topk), limit=settings.eval_questions), out / "heldout-bm25",
         overwrite=overwrite, progress=progress,
     )  # fmt: skip
+    assert baseline.out_dir is not None  # run_eval was given its folder
     fidelity = run_fidelity(
         [str(model)],
         FidelityConfig(topk=settings.topk, limit=settings.eval_questions, queries=[str(baseline.out_dir / "trajectories.jsonl")], **engine_options),

@@ -18,8 +18,7 @@ from ..errors import ConfigError
 
 #: Role markers of the small chat template of a from-scratch simulator.
 CHAT_TEMPLATE = (
-    "{% for message in messages %}<|{{ message['role'] }}|>{{ message['content'] }}<|end|>{% endfor %}"
-    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+    "{% for message in messages %}<|{{ message['role'] }}|>{{ message['content'] }}<|end|>{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
 )
 SPECIAL_TOKENS = ("<pad>", "<|end|>", "<|system|>", "<|user|>", "<|assistant|>")
 

@@ -4,7 +4,8 @@ Each example is rendered through the model's chat template exactly as a backend 
 prompt it (:func:`~zerosearch_env.simulators.prompts.render_chat`'s text: the released
 prompt as the user turn after an empty system message), followed by the completion and
 the template's end-of-turn marker. Only the completion's tokens (documents and end
-marker) carry a loss: the model learns to write documents, and to stop.
+marker) carry a loss: the model learns to write documents, and to stop (the examples
+become token rows and batches in :mod:`.tokens`).
 
 Training runs on transformers' ``Trainer`` (CPU, one GPU, or several with ``accelerate
 launch``), full fine-tuning or LoRA (``peft``; merged into the weights before saving, so
@@ -30,9 +31,9 @@ from typing import Any, TypeVar
 
 from ..config_flags import setting
 from ..errors import ConfigError
-from ..simulators.prompts import chat_messages
 from .examples import SimExample, answer_first, balance, read_examples
 from .snapshots import SNAPSHOTS, save_snapshot
+from .tokens import Row, TokenizedGroups, answer_token_sequences, end_token_ids, pad_batch, tokenize_example, twin_groups, unlikely_tokens
 
 T = TypeVar("T")
 TRAIN_LOG = "train_log.jsonl"
@@ -47,7 +48,10 @@ class SimTuneConfig:
 
     examples: str = setting("", "Examples jsonl written by zerosearch simtune label.")
     out_dir: str = setting("runs/simtune/model", "Folder the tuned simulator is saved to (loads with sim=<folder>).")
-    model: str = setting("tiny", "A model folder, hub id or named model (smollm2-135m) to fine-tune (an instruct model: it needs a chat template), or tiny: a small Llama from scratch.")
+    model: str = setting(
+        "tiny",
+        "A model folder, hub id or named model (smollm2-135m) to fine-tune (an instruct model: it needs a chat template), or tiny: a small Llama from scratch.",
+    )
     lora: bool = setting(False, "Train LoRA adapters (merged into the weights when saved) instead of every weight.")
     lora_r: int = setting(16, "LoRA rank.")
     lora_alpha: int = setting(32, "LoRA alpha.")
@@ -69,11 +73,24 @@ class SimTuneConfig:
     tiny_mlp_ratio: int = setting(4, "tiny model: MLP width as a multiple of the hidden size.")
     tiny_vocab_size: int = setting(1024, "tiny model: size of the byte-level BPE learned from the examples.")
     tiny_split_digits: bool = setting(True, "tiny model: one token per digit, so numbers are copied digit by digit.")
-    noisy_answer_penalty: float = setting(0.0, "Weight of an unlikelihood term on noisy examples: -log(1 - p) of a golden answer's next token (its first, or the one after an answer prefix the document has just written), summed over a document's tokens and averaged over noisy documents, so noisy mode learns not to write the answer (0: off).")
-    pair_twins: bool = setting(False, "Put each useful search and its noisy twin (same query and question) in one batch, so every step contrasts the two modes; batch_size then counts examples in pairs.")
-    answer_first: bool = setting(False, "Move the answer-bearing sentences of each useful document up to just after its title, so the modes differ at one position right after the title (noisy documents are left as they are).")
-    train_top_layers: int = setting(0, "Train only the top N decoder layers (full or LoRA) and freeze the rest: the backward pass stops there (0: every layer).")
-    snapshot_minutes: list[float] = setting([], "Save a copy of the simulator once training has run this many minutes, into OUT/snapshots/ (measure them with zerosearch simtune curve OUT).")
+    noisy_answer_penalty: float = setting(
+        0.0,
+        "Weight of an unlikelihood term on noisy examples: -log(1 - p) of a golden answer's next token (its first, or the one after an answer prefix the document has just written), summed over a document's tokens and averaged over noisy documents, so noisy mode learns not to write the answer (0: off).",
+    )
+    pair_twins: bool = setting(
+        False,
+        "Put each useful search and its noisy twin (same query and question) in one batch, so every step contrasts the two modes; batch_size then counts examples in pairs.",
+    )
+    answer_first: bool = setting(
+        False,
+        "Move the answer-bearing sentences of each useful document up to just after its title, so the modes differ at one position right after the title (noisy documents are left as they are).",
+    )
+    train_top_layers: int = setting(
+        0, "Train only the top N decoder layers (full or LoRA) and freeze the rest: the backward pass stops there (0: every layer)."
+    )
+    snapshot_minutes: list[float] = setting(
+        [], "Save a copy of the simulator once training has run this many minutes, into OUT/snapshots/ (measure them with zerosearch simtune curve OUT)."
+    )
     gradient_checkpointing: bool = setting(False, "Recompute activations in the backward pass (less GPU memory).")
     torch_threads: int | None = setting(None, "CPU threads for torch (1 is often fastest on a busy 2-core machine).")
     overwrite: bool = setting(False, "Replace a simulator already saved in --out-dir (its weights, card and logs); without it such a folder is refused.")
@@ -120,146 +137,6 @@ class SimTuneResult:
     train_s: float = 0.0  # in the training loop alone (wall_s also counts loading and saving)
 
 
-# ----------------------------------------------------------------------------- tokens
-
-
-def render_prompt(tokenizer: Any, example: SimExample) -> str:
-    """The exact text a backend feeds the model for this example's search."""
-    return tokenizer.apply_chat_template(chat_messages(example.prompt), tokenize=False, add_generation_prompt=True)
-
-
-def render_completion(tokenizer: Any, example: SimExample) -> str:
-    """The documents and the chat template's end of the assistant turn, as the template writes them."""
-    prompt = render_prompt(tokenizer, example)
-    messages = [*chat_messages(example.prompt), {"role": "assistant", "content": example.completion}]
-    full = tokenizer.apply_chat_template(messages, tokenize=False)
-    if not full.startswith(prompt):
-        raise ConfigError("the chat template renders a conversation differently from its prompt; it cannot be trained on completions only")
-    return full[len(prompt) :]
-
-
-def tokenize_example(tokenizer: Any, example: SimExample) -> tuple[list[int], list[int]]:
-    """``(input_ids, labels)``: the prompt's labels are -100, the completion's are its ids."""
-    prompt = tokenizer(render_prompt(tokenizer, example), add_special_tokens=False)["input_ids"]
-    completion = tokenizer(render_completion(tokenizer, example), add_special_tokens=False)["input_ids"]
-    return prompt + completion, [-100] * len(prompt) + completion
-
-
-def answer_token_sequences(tokenizer: Any, answers: Sequence[str]) -> list[list[int]]:
-    """The token ids each golden answer is written with, after a space or not (a leading
-    token that is only white space dropped: it starts every word, not the answer)."""
-    sequences: set[tuple[int, ...]] = set()
-    for answer in answers:
-        for text in (answer, f" {answer}"):
-            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-            while ids and not tokenizer.decode(ids[:1]).strip():
-                ids = ids[1:]
-            if ids:
-                sequences.add(tuple(ids))
-    return [list(ids) for ids in sorted(sequences)]
-
-
-def unlikely_tokens(labels: Sequence[int], answers: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
-    """``(position, token)`` pairs a noisy document should not write: at every labelled
-    position, the next token of each answer given the longest answer prefix the target
-    has just written (with no prefix, the answer's first token), unless it is the target.
-
-    At position 1 the answer could start (1, where the target is 5); positions 2 and 3
-    write the answer's first tokens, which the target itself holds (not penalised);
-    position 4 writes 9 where 3 would complete it:
-
-    >>> unlikely_tokens([-100, 5, 1, 2, 9], [[1, 2, 3]])
-    [(1, 1), (4, 3)]
-    """
-    pairs = []
-    for t, target in enumerate(labels):
-        if target == -100:
-            continue
-        for answer in answers:
-            done = next((k for k in range(len(answer) - 1, 0, -1) if t >= k and list(labels[t - k : t]) == list(answer[:k])), 0)
-            if answer[done] != target:
-                pairs.append((t, answer[done]))
-    return pairs
-
-
-def end_token_ids(tokenizer: Any) -> list[int]:
-    """Tokens that end a reply: the eos token, and the chat template's end-of-turn token
-    when it is a single other token (Qwen's ``<|im_end|>``)."""
-    ids = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
-    probe = SimExample("q", "Q?", ("a",), "useful", ("d",))
-    tail = render_completion(tokenizer, probe).removeprefix(probe.completion)
-    tail_ids = tokenizer(tail, add_special_tokens=False)["input_ids"] if tail.strip() else []
-    if tail_ids and tail_ids[0] not in ids:
-        ids.append(tail_ids[0])
-    return ids
-
-
-Row = tuple[list[int], list[int], list[tuple[int, int]]]  # (input_ids, labels, unlikely (position, token) pairs)
-
-
-class _Examples:
-    """A map-style dataset of tokenized examples (what ``Trainer`` iterates). Each item is
-    a group of examples that share a batch: one example, or a useful search and its noisy twin."""
-
-    def __init__(self, groups: Sequence[Sequence[Row]]):
-        self.groups = [list(group) for group in groups]
-
-    def __len__(self) -> int:
-        return len(self.groups)
-
-    def __getitem__(self, i: int) -> list[dict[str, Any]]:
-        return [{"input_ids": ids, "labels": labels, "unlikely": unlikely} for ids, labels, unlikely in self.groups[i]]
-
-
-def twin_groups(examples: Sequence[SimExample]) -> list[list[SimExample]]:
-    """Examples grouped by search (query, question, answers): a useful example and its noisy
-    twin form one group, in that order; every other example is a group of its own.
-
-    >>> useful = SimExample("q", "Q?", ("a",), "useful", ("a doc",))
-    >>> noisy = SimExample("q", "Q?", ("a",), "noisy", ("other",))
-    >>> [[e.quality for e in g] for g in twin_groups([noisy, SimExample("r", "R?", ("b",), "noisy", ("x",)), useful])]
-    [['useful', 'noisy'], ['noisy']]
-    """
-    by_search: dict[tuple, dict[str, list[SimExample]]] = {}
-    for example in examples:
-        key = (example.query, example.question, example.golden_answers)
-        by_search.setdefault(key, {"useful": [], "noisy": []})[example.quality].append(example)
-    groups: list[list[SimExample]] = []
-    for modes in by_search.values():
-        useful, noisy = modes["useful"], modes["noisy"]
-        pairs = min(len(useful), len(noisy))
-        groups += [[useful[i], noisy[i]] for i in range(pairs)]
-        groups += [[e] for e in useful[pairs:] + noisy[pairs:]]
-    return groups
-
-
-def pad_batch(pad_id: int):
-    """A collator: right padding (training), labels padded with -100. Items are groups of
-    examples (see :class:`_Examples`), flattened into one batch; their unlikely tokens
-    become ``unlikely``, a (N, 3) tensor of (row, position, token)."""
-
-    def collate(items: list[list[dict[str, Any]]]) -> dict[str, Any]:
-        import torch
-
-        features = [feature for group in items for feature in group]
-        unlikely = [(row, t, token) for row, f in enumerate(features) for t, token in f.get("unlikely", ())]
-        width = max(len(f["input_ids"]) for f in features)
-        ids = torch.full((len(features), width), pad_id, dtype=torch.long)
-        labels = torch.full((len(features), width), -100, dtype=torch.long)
-        mask = torch.zeros((len(features), width), dtype=torch.long)
-        for row, f in enumerate(features):
-            n = len(f["input_ids"])
-            ids[row, :n] = torch.tensor(f["input_ids"])
-            labels[row, :n] = torch.tensor(f["labels"])
-            mask[row, :n] = 1
-        batch = {"input_ids": ids, "labels": labels, "attention_mask": mask}
-        if unlikely:
-            batch["unlikely"] = torch.tensor(unlikely, dtype=torch.long)
-        return batch
-
-    return collate
-
-
 # ----------------------------------------------------------------------------- model
 
 
@@ -286,6 +163,7 @@ def load_model(cfg: SimTuneConfig, tokenizer: Any) -> Any:
     """A small Llama from scratch (seeded), or the pretrained model, with LoRA adapters if asked."""
     import torch
 
+    model: Any  # a transformers causal LM, with LoRA adapters if asked
     if cfg.model == "tiny":
         from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -355,7 +233,7 @@ def _SimTuneTrainer(penalty: float, **kwargs: Any) -> Any:
     from transformers import Trainer
 
     class SimTuneTrainer(Trainer):
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001
+        def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None) -> Any:
             unlikely = inputs.pop("unlikely", None)  # (N, 3): row, position, token
             loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
             if penalty > 0 and unlikely is not None and unlikely.numel():
@@ -425,17 +303,21 @@ def train_simulator(cfg: SimTuneConfig, *, progress: bool = True, fidelity: dict
     class _Log(TrainerCallback):
         """Keeps the loss curve in ``train_log.jsonl``, saves the snapshots, and stops at the time budget."""
 
-        def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             trained_from.append(time.perf_counter())
 
-        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
             if logs and state.is_world_process_zero:
-                record = {"step": state.global_step, "elapsed_s": round(time.perf_counter() - started, 2), **{k: float(v) for k, v in logs.items() if isinstance(v, (int, float))}}
+                record = {
+                    "step": state.global_step,
+                    "elapsed_s": round(time.perf_counter() - started, 2),
+                    **{k: float(v) for k, v in logs.items() if isinstance(v, (int, float))},
+                }
                 history.append(record)
                 with (out / TRAIN_LOG).open("a", encoding="utf-8") as f:
                     f.write(json.dumps(record) + "\n")
 
-        def on_step_end(self, args, state, control, model=None, **kwargs):  # noqa: ANN001
+        def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> Any:
             minutes = (time.perf_counter() - trained_from[0]) / 60
             while snapshots_due and minutes >= snapshots_due[0][1]:
                 index, due = snapshots_due.pop(0)
@@ -456,7 +338,7 @@ def train_simulator(cfg: SimTuneConfig, *, progress: bool = True, fidelity: dict
         bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported() and cfg.model != "tiny",
     )  # fmt: skip
     trainer = _SimTuneTrainer(
-        cfg.noisy_answer_penalty, model=model, args=args, train_dataset=_Examples(kept), eval_dataset=_Examples(eval_rows) if eval_rows else None,
+        cfg.noisy_answer_penalty, model=model, args=args, train_dataset=TokenizedGroups(kept), eval_dataset=TokenizedGroups(eval_rows) if eval_rows else None,
         data_collator=pad_batch(tokenizer.pad_token_id), callbacks=[_Log()],
     )  # fmt: skip
     if not progress:  # Trainer prints each log as a dict when its progress bar is off

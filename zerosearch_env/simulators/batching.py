@@ -118,7 +118,7 @@ class BatchingSimulator:
                 size += len(item[0])
             try:
                 self._flush(pending)
-            except BaseException as error:  # noqa: BLE001: a bug here must not strand the callers or stop the worker
+            except BaseException as error:  # noqa: BLE001 - a bug here must not strand the callers or stop the worker
                 for _, future in pending:
                     _fail(future, error, self.name)
             if stop:
@@ -135,7 +135,7 @@ class BatchingSimulator:
         batch = [request for requests, _ in pending for request in requests]
         try:
             results = self._simulate(batch)
-        except Exception as error:  # noqa: BLE001: it goes to the callers
+        except Exception as error:  # noqa: BLE001 - it goes to the callers
             if len(pending) == 1:
                 _fail(pending[0][1], error, self.name)
                 return
@@ -143,10 +143,10 @@ class BatchingSimulator:
                 self.stats.retried_alone += 1
                 try:
                     _answer(future, self._simulate(requests))
-                except BaseException as alone:  # noqa: BLE001: it goes to its caller
+                except BaseException as alone:  # noqa: BLE001 - it goes to its caller
                     _fail(future, alone, self.name)
             return
-        except BaseException as error:  # KeyboardInterrupt, CancelledError, SystemExit: this batch's callers get it, no retry
+        except BaseException as error:  # noqa: BLE001 - KeyboardInterrupt, CancelledError, SystemExit: this batch's callers get it, no retry
             for _, future in pending:
                 _fail(future, error, self.name)
             return

@@ -64,7 +64,7 @@ class BM25Retriever:
     def __init__(
         self,
         bm25: bm25s.BM25,
-        documents: Sequence[CorpusDoc],
+        documents: Sequence[CorpusDoc] | MappedDocuments,
         *,
         index_dir: str | os.PathLike[str] | None = None,
         name: str = "bm25",
@@ -198,7 +198,7 @@ class BM25Retriever:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        if "_bm25" not in state:
+        if "_bm25" not in state and self.index_dir is not None:
             loaded = type(self).load(self.index_dir, name=self.name)
             self._bm25, self._documents = loaded._bm25, loaded._documents
 

@@ -37,7 +37,7 @@ from .ranking import STOPWORDS, index_texts
 if TYPE_CHECKING:
     import bm25s
 
-Corpus = Union[str, "os.PathLike[str]", Sequence[Union[CorpusDoc, str]]]
+Corpus = Union[str, "os.PathLike[str]", Sequence[CorpusDoc | str]]
 """A corpus file (FlashRAG ``.jsonl`` or ``.parquet``) or documents in memory."""
 
 INDEX_FORMAT = 1
@@ -99,8 +99,7 @@ def _corpus_stamp(path: Path) -> dict[str, Any]:
 
 def corrupt(folder: Path, why: str) -> ConfigError:
     return ConfigError(
-        f"corrupt BM25 index manifest {folder / MANIFEST}: {why}; delete {folder} and build the index "
-        "again (BM25Retriever.from_corpus(corpus) rebuilds it)"
+        f"corrupt BM25 index manifest {folder / MANIFEST}: {why}; delete {folder} and build the index again (BM25Retriever.from_corpus(corpus) rebuilds it)"
     )
 
 
@@ -148,10 +147,7 @@ def corpus_change(manifest: dict[str, Any], corpus: Path) -> str | None:
     if saved["path"] != now["path"]:
         return f"the index was built from {saved['path']}, not {now['path']}"
     if saved["size"] != now["size"] or saved["mtime_ns"] != now["mtime_ns"]:
-        return (
-            f"{now['path']} changed since its index was built "
-            f"(size {saved['size']} -> {now['size']} bytes, or a new modification time)"
-        )
+        return f"{now['path']} changed since its index was built (size {saved['size']} -> {now['size']} bytes, or a new modification time)"
     if manifest["stopwords"] != STOPWORDS:
         return f"the index used stop words {manifest['stopwords']!r}, this version uses {STOPWORDS!r}"
     return None
@@ -193,7 +189,7 @@ def build_lock(folder: Path) -> Iterator[None]:
         import fcntl
 
         folder.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(folder.with_name(f".{folder.name}.lock"), "a")
+        handle = open(folder.with_name(f".{folder.name}.lock"), "a")  # noqa: SIM115 - opened inside the try that catches OSError, closed by the with below
     except (ImportError, OSError):
         yield
         return
@@ -229,7 +225,7 @@ def check_corpus_file(corpus_path: str | os.PathLike[str]) -> Path:
     path = Path(corpus_path).expanduser()
     if not path.is_file():
         raise DatasetError(
-            f"corpus file {str(path)!r} does not exist; pass a FlashRAG .jsonl (one {{\"id\", \"contents\"}} per "
+            f'corpus file {str(path)!r} does not exist; pass a FlashRAG .jsonl (one {{"id", "contents"}} per '
             "line, e.g. wiki-18.jsonl) or a .parquet with the same columns"
         )
     return path

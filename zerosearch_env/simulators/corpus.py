@@ -121,13 +121,10 @@ class CorpusSimulator:
         started = time.perf_counter()
         hits_per_request = self.ranked([r.query for r in requests], self.candidates)
         chosen_per_request = [
-            _select(hits, self._padded, _answers(request), request.quality, request.topk)
-            for request, hits in zip(requests, hits_per_request)
+            _select(hits, self._padded, _answers(request), request.quality, request.topk) for request, hits in zip(requests, hits_per_request)
         ]
         latency = (time.perf_counter() - started) / len(requests)
-        return [
-            SearchResult(documents=tuple(self._line(c) for c in chosen), latency_s=latency) for chosen in chosen_per_request
-        ]
+        return [SearchResult(documents=tuple(self._line(c) for c in chosen), latency_s=latency) for chosen in chosen_per_request]
 
 
 def _overlap_score(query_terms: set[str], passage: Passage) -> int:
@@ -159,16 +156,9 @@ class ContextSimulator:
             order = sorted(range(len(request.context)), key=lambda i: -_overlap_score(terms, request.context[i]))
             answers = _answers(request)
             if request.quality == "useful":
-                chosen = [i for i in order if request.context[i].supporting] + [
-                    i for i in order if not request.context[i].supporting
-                ]
+                chosen = [i for i in order if request.context[i].supporting] + [i for i in order if not request.context[i].supporting]
             else:
-                chosen = [
-                    i
-                    for i in order
-                    if not request.context[i].supporting
-                    and not _has_answer(_padded_norm(request.context[i].text), answers)
-                ]
+                chosen = [i for i in order if not request.context[i].supporting and not _has_answer(_padded_norm(request.context[i].text), answers)]
             docs = tuple(one_line(f'"{request.context[i].title}" {request.context[i].text}') for i in chosen[: request.topk])
             results.append(SearchResult(documents=docs))
         return results

@@ -98,7 +98,8 @@ class HFSimulator:
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         torch_dtype = getattr(torch, dtype) if dtype else (torch.bfloat16 if device.startswith("cuda") else torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(str(model))
-        loaded = AutoModelForCausalLM.from_pretrained(str(model), dtype=torch_dtype).to(device)
+        pretrained: Any = AutoModelForCausalLM.from_pretrained(str(model), dtype=torch_dtype)
+        loaded = pretrained.to(device)
         self._attach(loaded, tokenizer, sampling, mode=mode, batch_size=batch_size, name=name or f"hf:{Path(str(model)).name}")
 
     @classmethod
@@ -167,14 +168,14 @@ class HFSimulator:
             completion_tokens = int((completion != self.tokenizer.pad_token_id).sum())
             reply = self.tokenizer.decode(completion, skip_special_tokens=True)
             documents = parse_reply_documents(reply, request.topk)
-            error = None if documents else SimulatorFault(kind="empty", message=f"{self.name} wrote no documents")
+            fault = None if documents else SimulatorFault(kind="empty", message=f"{self.name} wrote no documents")
             results.append(
                 SearchResult(
                     documents=documents,
                     prompt_tokens=int(prompt_mask.sum()),
                     completion_tokens=completion_tokens,
                     latency_s=latency,
-                    error=error,
+                    error=fault,
                     extra={"reply": reply},
                 )
             )

@@ -37,8 +37,9 @@ class OpenAISimulator:
         api_key_env: the environment variable holding the API key, if any. The key is
             sent as a bearer token and never logged.
         concurrency: requests in flight at once.
-        timeout_s, retries, backoff_s: per-attempt timeout; extra attempts after the
-            first; the first backoff (doubled on each retry). A request that still fails
+        timeout_s: the timeout of one attempt.
+        retries: extra attempts after the first.
+        backoff_s: the first backoff, doubled on each retry. A request that still fails
             comes back with no documents and its fault in ``error``.
     """
 

@@ -8,6 +8,8 @@ design, for plain instruct models.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..protocol import document_marker, format_documents
 from .base import SearchRequest
 
@@ -49,10 +51,7 @@ _FEW_SHOT_INSTRUCTIONS = {
 _FIRST_AND_LAST_DOCUMENT = (format_documents(["..."]), format_documents(["..."] * 5).splitlines()[-1])
 
 #: The worked example of each few-shot prompt: a query, its question, five documents.
-_FEW_SHOT_QUERY = (
-    "Query: tallest mountain in Africa\n"
-    'Question: "What is the highest mountain in Africa?" (answer: Mount Kilimanjaro)\n'
-)
+_FEW_SHOT_QUERY = 'Query: tallest mountain in Africa\nQuestion: "What is the highest mountain in Africa?" (answer: Mount Kilimanjaro)\n'
 _FEW_SHOT_DOCUMENTS = {
     "useful": (
         "Mount Kilimanjaro in Tanzania is the highest mountain in Africa, rising 5,895 metres above sea level.",
@@ -145,14 +144,14 @@ def chat_messages(prompt: str) -> list[dict[str, str]]:
     return [{"role": "system", "content": ""}, {"role": "user", "content": prompt}]
 
 
-def render_chat(tokenizer, request: SearchRequest, mode: str) -> str:
+def render_chat(tokenizer: Any, request: SearchRequest, mode: str) -> str:
     """The exact text a local backend feeds its model: the prompt as the user turn after an
     empty system message, inside the tokenizer's chat template (shared by hf and vLLM)."""
     messages = chat_messages(build_prompt(request, mode))
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
-def chat_token_ids(tokenizer, request: SearchRequest, mode: str) -> list[int]:
+def chat_token_ids(tokenizer: Any, request: SearchRequest, mode: str) -> list[int]:
     """:func:`render_chat` as token ids, with no special tokens added: the template already
     wrote every one the model expects (a tokenizer's own BOS would be a second one)."""
     return tokenizer(render_chat(tokenizer, request, mode), add_special_tokens=False)["input_ids"]

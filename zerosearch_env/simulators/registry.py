@@ -117,9 +117,7 @@ def _file_retriever(path: str, size: int, mtime_ns: int, index_dir: str | None, 
 _BM25_KWARGS = ("index_dir", "show_progress")
 
 
-def _bm25_retriever(
-    corpus: str | Path | Sequence[CorpusDoc | str] | None, world: SyntheticWorld | None, sim_kwargs: dict[str, Any]
-) -> Simulator:
+def _bm25_retriever(corpus: str | Path | Sequence[CorpusDoc | str] | None, world: SyntheticWorld | None, sim_kwargs: dict[str, Any]) -> Simulator:
     """BM25 over the corpus file (index cached per file version, so N envs share one),
     the documents given, or the synthetic world's corpus."""
     from .bm25 import BM25Retriever
@@ -135,20 +133,21 @@ def _bm25_retriever(
         stat = path.stat()
         folder = None if index_dir is None else str(Path(index_dir).expanduser().resolve())
         return _file_retriever(str(path.resolve()), stat.st_size, stat.st_mtime_ns, folder, show_progress)
-    if corpus is None and world is None:
+    if corpus is not None:
+        documents: Sequence[CorpusDoc | str] = list(corpus)
+    elif world is None:
         raise ConfigError(
             "sim='bm25' needs documents to search: pass corpus='path/to/corpus.jsonl' "
             "(FlashRAG format, one {'id', 'contents'} per line) or use dataset='synthetic'"
         )
-    if corpus is None and index_dir is None:
+    elif index_dir is None:
         return _world_retriever(world)
-    documents = list(corpus) if corpus is not None else world.documents
+    else:
+        documents = world.documents
     return BM25Retriever.build(documents, index_dir, show_progress=show_progress and index_dir is not None)
 
 
-def _corpus_simulator(
-    corpus: str | Path | Sequence[CorpusDoc | str] | None, world: SyntheticWorld | None, rows: Sequence[QARow]
-) -> Simulator:
+def _corpus_simulator(corpus: str | Path | Sequence[CorpusDoc | str] | None, world: SyntheticWorld | None, rows: Sequence[QARow]) -> Simulator:
     from .corpus import ContextSimulator, CorpusSimulator
 
     if corpus is not None:
@@ -235,8 +234,7 @@ def make_simulator(
     if not isinstance(sim, (str, Path)):
         if not callable(getattr(sim, "simulate", None)):
             raise ConfigError(
-                "sim expects a simulator name (see `zerosearch sims`), a folder, or an object with a "
-                f"simulate(requests) method, got {type(sim).__name__}"
+                f"sim expects a simulator name (see `zerosearch sims`), a folder, or an object with a simulate(requests) method, got {type(sim).__name__}"
             )
         return sim
     name = str(sim)
@@ -259,7 +257,9 @@ def make_simulator(
             raise ConfigError("sim='prompt:<model>' expects a model after the colon, e.g. 'prompt:Qwen/Qwen2.5-14B-Instruct'")
         mode = kwargs.pop("mode", "prompt")
         if mode not in ("prompt", "prompt-small"):
-            raise ConfigError(f"sim='prompt:<model>' takes mode 'prompt' (the few-shot prompt) or 'prompt-small' (its variant for small instruct models), got {mode!r}")
+            raise ConfigError(
+                f"sim='prompt:<model>' takes mode 'prompt' (the few-shot prompt) or 'prompt-small' (its variant for small instruct models), got {mode!r}"
+            )
         return _llm_simulator(model, mode, name, sim_backend, kwargs)
     if name == "openai":
         if sim_backend not in (None, "openai"):
@@ -286,9 +286,7 @@ def _retriever(
         return _bm25_retriever(corpus, world, sim_kwargs)
     url = name.removeprefix("retriever").removeprefix(":")
     if not url:
-        raise ConfigError(
-            "sim='retriever:<url>' expects the server's URL after the colon, e.g. 'retriever:http://127.0.0.1:8000/retrieve'"
-        )
+        raise ConfigError("sim='retriever:<url>' expects the server's URL after the colon, e.g. 'retriever:http://127.0.0.1:8000/retrieve'")
     from .retriever import HTTPRetriever
 
     return HTTPRetriever(url, **sim_kwargs)

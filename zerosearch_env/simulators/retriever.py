@@ -28,8 +28,7 @@ _FIXES = {
     "connection": f"start the retriever ({_SERVER_COMMAND}) or pass the URL it serves: sim='retriever:http://host:8000/retrieve'",
     "timeout": "the retriever is slow or overloaded: raise sim_kwargs timeout_s or lower batch_size",
     "http": "check that the URL is the retriever's /retrieve endpoint and read the server's log",
-    "protocol": "the server does not answer like Search-R1's /retrieve "
-    "({'result': [[{'document': {'id', 'contents'}, 'score'}, ...], ...]}); check the URL",
+    "protocol": "the server does not answer like Search-R1's /retrieve ({'result': [[{'document': {'id', 'contents'}, 'score'}, ...], ...]}); check the URL",
 }
 
 
@@ -85,12 +84,14 @@ class HTTPRetriever:
     Args:
         url: the endpoint, e.g. ``http://127.0.0.1:8000/retrieve`` (a URL without a path
             gets ``/retrieve``).
-        batch_size: queries per HTTP request; concurrency: requests in flight at once.
-        timeout_s, retries, backoff_s: per-attempt timeout; extra attempts after the
-            first (for connection errors, timeouts and HTTP 408/425/429/5xx; a reply
-            that is not the API is not retried); the first backoff (doubled on each retry).
-            The queries of a batch that still fails come back with no documents and the
-            fault (with its likely fix) in ``error``; the other batches keep theirs.
+        batch_size: queries per HTTP request.
+        concurrency: requests in flight at once.
+        timeout_s: the timeout of one attempt.
+        retries: extra attempts after the first (for connection errors, timeouts and
+            HTTP 408/425/429/5xx; a reply that is not the API is not retried).
+        backoff_s: the first backoff, doubled on each retry. The queries of a batch
+            that still fails come back with no documents and the fault (with its likely
+            fix) in ``error``; the other batches keep theirs.
     """
 
     #: It reads the query and nothing else (no golden answers, no quality): it has no noisy mode.
@@ -110,9 +111,7 @@ class HTTPRetriever:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ConfigError(f"url expects an http(s) URL like 'http://127.0.0.1:8000/retrieve', got {url!r}")
         if batch_size < 1 or concurrency < 1 or timeout_s <= 0:
-            raise ConfigError(
-                f"expects batch_size >= 1, concurrency >= 1, timeout_s > 0; got {batch_size}, {concurrency}, {timeout_s}"
-            )
+            raise ConfigError(f"expects batch_size >= 1, concurrency >= 1, timeout_s > 0; got {batch_size}, {concurrency}, {timeout_s}")
         self.url = _with_path(url)
         self.batch_size = batch_size
         self.concurrency = concurrency

@@ -29,9 +29,12 @@ class VLLMSimulator:
     Args:
         model: a local folder or a hub id in the local cache.
         mode: ``"sft"`` (released simulators) or ``"prompt"`` (few-shot, plain instruct model).
-        tensor_parallel_size, gpu_memory_utilization, dtype, seed: passed to ``vllm.LLM``.
-            ``gpu_memory_utilization`` is a share of the GPU's *total* memory and must be
-            free when the engine starts: leave room for the policy when both share a GPU.
+        tensor_parallel_size: passed to ``vllm.LLM``.
+        gpu_memory_utilization: passed to ``vllm.LLM``: a share of the GPU's *total*
+            memory, which must be free when the engine starts; leave room for the policy
+            when both share a GPU.
+        dtype: passed to ``vllm.LLM``.
+        seed: passed to ``vllm.LLM``.
         max_model_len: the engine's context (default: 4096, or the model's positions if fewer).
         enable_sleep_mode: let a training loop put the engine to sleep during each update
             (:meth:`sleep`: its weights move to CPU memory and its KV cache is freed).
@@ -80,7 +83,7 @@ class VLLMSimulator:
         """The engine's input for ``request``: the chat-rendered prompt as token ids."""
         return {"prompt_token_ids": chat_token_ids(self.tokenizer, request, self.mode)}
 
-    def sampling_params(self, request: SearchRequest):
+    def sampling_params(self, request: SearchRequest) -> Any:
         from vllm import SamplingParams
 
         s = self.sampling
@@ -111,14 +114,14 @@ class VLLMSimulator:
         for request, output in zip(requests, outputs):
             completion = output.outputs[0]
             documents = parse_reply_documents(completion.text, request.topk)
-            error = None if documents else SimulatorFault(kind="empty", message=f"{self.name} wrote no documents")
+            fault = None if documents else SimulatorFault(kind="empty", message=f"{self.name} wrote no documents")
             results.append(
                 SearchResult(
                     documents=documents,
                     prompt_tokens=len(output.prompt_token_ids or ()),
                     completion_tokens=len(completion.token_ids),
                     latency_s=latency,
-                    error=error,
+                    error=fault,
                     extra={"reply": completion.text},
                 )
             )

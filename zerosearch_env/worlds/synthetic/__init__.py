@@ -37,9 +37,9 @@ from __future__ import annotations
 
 from .config import WorldConfig
 from .entities import ENTITY_KINDS, City, Company, Country, Entity, Film, Hop, Person, River, WorldFiles, WorldQuestion
+from .hotpotqa import hotpotqa_records, write_hotpotqa
 from .names import COMPANY_SUFFIXES, DIRECTOR, GENERIC_COMPANY_SUFFIXES, INDUSTRIES, OCCUPATIONS
 from .world import DATA_SOURCES, SPLITS, SyntheticWorld, make_world
-from .hotpotqa import hotpotqa_records, write_hotpotqa
 
 __all__ = [
     "COMPANY_SUFFIXES",

@@ -71,8 +71,7 @@ class WorldConfig:
                 raise ConfigError(f"WorldConfig.{name} expects an int <= {self._MAXIMUM}, got {value!r}")
         if self.num_cities < self.num_countries:
             raise ConfigError(
-                f"WorldConfig.num_cities expects at least num_countries={self.num_countries} "
-                f"(every country needs a capital), got {self.num_cities}"
+                f"WorldConfig.num_cities expects at least num_countries={self.num_countries} (every country needs a capital), got {self.num_cities}"
             )
         fraction = self.test_fraction
         if not isinstance(fraction, (int, float)) or isinstance(fraction, bool) or not 0.0 < fraction < 1.0:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, NamedTuple, Union
+from typing import ClassVar, NamedTuple
 
 from ...records import QARow
 
@@ -45,7 +45,7 @@ class River:
 
     @property
     def short_name(self) -> str:
-        """"Oskel" for "Oskel River": how people refer to it, accepted as an answer."""
+        """ "Oskel" for "Oskel River": how people refer to it, accepted as an answer."""
         return self.name.rsplit(" ", 1)[0]
 
 
@@ -84,7 +84,7 @@ class Film:
     kind: ClassVar[str] = "film"
 
 
-Entity = Union[Country, City, River, Person, Company, Film]
+Entity = Country | City | River | Person | Company | Film
 ENTITY_KINDS: tuple[str, ...] = ("country", "city", "river", "person", "company", "film")
 
 

@@ -12,6 +12,7 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any, TypeVar
 
 from ...records import CorpusDoc, QARow
 from .config import WorldConfig
@@ -19,10 +20,10 @@ from .entities import ENTITY_KINDS, City, Company, Country, Entity, Film, Hop, P
 from .names import COUNTRY_ENDINGS, DIRECTOR, FILM_ADJECTIVES, GENERIC_COMPANY_SUFFIXES, INDUSTRIES, OCCUPATIONS, Names
 from .templates import BRIDGE_TEMPLATES, COMPARISON_TEMPLATES, FACT_TEMPLATES, FILLER, SINGLE_TEMPLATES, article
 
+T = TypeVar("T")
+
 # Relations whose value is another entity's name (answered by that entity's names).
-_ENTITY_RELATIONS = frozenset(
-    {"birth_city", "employer", "founder", "hq_city", "director", "filming_city", "country", "river", "capital"}
-)
+_ENTITY_RELATIONS = frozenset({"birth_city", "employer", "founder", "hq_city", "director", "filming_city", "country", "river", "capital"})
 _MIN_DOC_WORDS = 30  # documents are padded with filler up to this length (title included)
 _MAX_DOC_WORDS = 80
 _LAST_YEAR = 2024  # no company is founded, and no film released, after this year
@@ -53,21 +54,21 @@ def _draw_entities(config: WorldConfig, rng: random.Random, names: Names) -> lis
     cities = []
     for name, country in zip(city_names, city_country):
         options = rivers_by_country.get(country, [])
-        river = rng.choice(options) if options and rng.random() < 0.7 else None
-        cities.append(City(name, country, rng.randint(1000, 1850), river))
+        on_river = rng.choice(options) if options and rng.random() < 0.7 else None
+        cities.append(City(name, country, rng.randint(1000, 1850), on_river))
     country_entities = [Country(name, city_names[i]) for i, name in enumerate(countries)]
 
     first_names = [names.fresh_word(2, 3) for _ in range(max(8, config.num_people // 4))]
     n_directors = max(1, min(config.num_people - 1, round(config.num_people / 8)))
-    people: list[dict] = []
+    people: list[dict[str, Any]] = []
     for i in range(config.num_people):
-        director = i < n_directors
+        directs = i < n_directors
         people.append(
             {
                 "name": names.claim(f"{rng.choice(first_names)} {names.fresh_word(2, 3)}"),
-                "birth_year": rng.randint(1850, 1975) if director else rng.randint(1800, 1990),
+                "birth_year": rng.randint(1850, 1975) if directs else rng.randint(1800, 1990),
                 "birth_city": rng.choice(city_names),
-                "occupation": DIRECTOR if director else rng.choice(OCCUPATIONS),
+                "occupation": DIRECTOR if directs else rng.choice(OCCUPATIONS),
                 "employer": None,
             }
         )
@@ -96,20 +97,27 @@ def _draw_entities(config: WorldConfig, rng: random.Random, names: Names) -> lis
         founded_by.setdefault(company.founder, set()).add(company.name)
     for person in people:
         if rng.random() < 0.75:
-            options = [
-                c.name
-                for c in companies
-                if c.founded_year <= person["birth_year"] + 45 and c.name not in founded_by.get(person["name"], ())
-            ]
+            options = [c.name for c in companies if c.founded_year <= person["birth_year"] + 45 and c.name not in founded_by.get(person["name"], ())]
             person["employer"] = rng.choice(options) if options else None
     real: list[Entity] = [*country_entities, *cities, *rivers, *(Person(**p) for p in people), *companies, *films]
     return real + _draw_distractors(config, rng, names, cities, people, companies, films, city_names, directors, others)
 
 
-def _draw_distractors(config, rng, names, cities, people, companies, films, city_names, directors, others) -> list[Entity]:
+def _draw_distractors(
+    config: WorldConfig,
+    rng: random.Random,
+    names: Names,
+    cities: list[City],
+    people: list[dict[str, Any]],
+    companies: list[Company],
+    films: list[Film],
+    city_names: list[str],
+    directors: list[dict[str, Any]],
+    others: list[dict[str, Any]],
+) -> list[Entity]:
     """Near-namesakes: one letter of one word changed, every attribute redrawn to differ."""
 
-    def other(options: Sequence, not_this):
+    def other(options: Sequence[T], not_this: T) -> T:
         choices = [o for o in options if o != not_this]
         return rng.choice(choices) if choices else not_this
 
@@ -117,7 +125,7 @@ def _draw_distractors(config, rng, names, cities, people, companies, films, city
         return other(range(low, high + 1), year)
 
     kinds = rng.choices(("person", "company", "film", "city"), weights=(5, 2, 2, 1), k=config.num_distractors)
-    pools = {"person": list(people), "company": list(companies), "film": list(films), "city": list(cities)}
+    pools: dict[str, list[Any]] = {"person": list(people), "company": list(companies), "film": list(films), "city": list(cities)}
     for pool in pools.values():
         rng.shuffle(pool)
     out: list[Entity] = []
@@ -171,12 +179,13 @@ def _mark_held_out(config: WorldConfig, rng: random.Random, entities: list[Entit
 # ----------------------------------------------------------------------------- documents
 
 
-_Fact = tuple[tuple[str, str], dict]  # (key of FACT_TEMPLATES, values to fill in)
+_Fact = tuple[tuple[str, str], dict[str, Any]]  # (key of FACT_TEMPLATES, values to fill in)
 
 
 def _facts(entity: Entity, reverse: dict[str, list[_Fact]]) -> list[_Fact]:
     """(template key, fields) for every fact stated about ``entity``."""
     e = entity
+    facts: list[_Fact]
     if isinstance(e, Person):
         facts = [
             (("person", "birth_year"), {"year": e.birth_year}),
@@ -289,9 +298,7 @@ def _name_answers(name: str, by_name: dict[str, Entity]) -> tuple[str, ...]:
     return (target.name, target.short_name) if isinstance(target, River) else (target.name,)
 
 
-def _draw_questions(
-    config: WorldConfig, rng: random.Random, entities: Sequence[Entity], by_name: dict[str, Entity]
-) -> tuple[WorldQuestion, ...]:
+def _draw_questions(config: WorldConfig, rng: random.Random, entities: Sequence[Entity], by_name: dict[str, Entity]) -> tuple[WorldQuestion, ...]:
     real = [e for e in entities if e.distractor_of is None]
     singles, bridges = [], []
     for e in real:
@@ -320,21 +327,18 @@ def _draw_questions(
 
     rng.shuffle(records)
     return tuple(
-        WorldQuestion(QARow(r.question, r.golden_answers, f"syn-q-{i:06d}", r.data_source, None, (), r.split), hops)
-        for i, (r, hops) in enumerate(records)
+        WorldQuestion(QARow(r.question, r.golden_answers, f"syn-q-{i:06d}", r.data_source, None, (), r.split), hops) for i, (r, hops) in enumerate(records)
     )
 
 
-def _draw_comparisons(
-    config: WorldConfig, rng: random.Random, real: Sequence[Entity], by_name: dict[str, Entity]
-) -> list[tuple[QARow, tuple[Hop, ...]]]:
+def _draw_comparisons(config: WorldConfig, rng: random.Random, real: Sequence[Entity], by_name: dict[str, Entity]) -> list[tuple[QARow, tuple[Hop, ...]]]:
     """Pairs of same-kind subjects from one split whose compared values differ."""
     pools: dict[tuple[str, str], list[Entity]] = {}
     for e in real:
         pools.setdefault((e.kind, "test" if e.held_out else "train"), []).append(e)
     keys = sorted(COMPARISON_TEMPLATES)
     seen: set[frozenset[str]] = set()
-    out = []
+    out: list[tuple[QARow, tuple[Hop, ...]]] = []
     for _ in range(20 * config.comparison_questions):
         if len(out) >= config.comparison_questions:
             break

@@ -109,10 +109,7 @@ class SyntheticWorld:
         for split, path in (("train", files.train), ("test", files.test)):
             _write_jsonl(
                 path,
-                (
-                    {"id": r.id, "question": r.question, "golden_answers": list(r.golden_answers), "data_source": r.data_source}
-                    for r in self.questions(split)
-                ),
+                ({"id": r.id, "question": r.question, "golden_answers": list(r.golden_answers), "data_source": r.data_source} for r in self.questions(split)),
             )
         return files
 
