@@ -87,7 +87,7 @@ class TrainConfig:
     )
     sharding: str = setting(
         "none",
-        "How the learner's weights, gradients and optimizer states sit on the GPUs: none (every process holds them all: data parallel) or fsdp (sharded over the processes; launch with accelerate's FSDP config, see the README).",
+        "How the learner's weights, gradients and optimizer states sit on the GPUs: none (every process holds them all: data parallel) or fsdp (sharded over the processes; launch with accelerate's FSDP config, see docs/training.md).",
     )
 
     # -- optimisation

@@ -24,7 +24,7 @@ def check_launch(cfg: TrainConfig, accelerator: Any) -> None:
     if cfg.sharding == "fsdp" and not fsdp:
         raise ConfigError(
             "sharding: fsdp needs an FSDP launch: accelerate launch --config_file "
-            f"{PRESETS_DIR / 'accelerate' / 'fsdp.yaml'} -m zerosearch_agents.train ... (see the README, 'GPU memory')"
+            f"{PRESETS_DIR / 'accelerate' / 'fsdp.yaml'} -m zerosearch_agents.train ... (see docs/training.md, 'GPU memory and layouts')"
         )
     if fsdp and cfg.sharding != "fsdp":
         raise ConfigError("launched with FSDP: set sharding: fsdp (--sharding fsdp), so the memory plan and the rollouts know")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GRPO on Qwen2.5-3B with verl 0.9 and the ZeroSearch-v0 agent loop: the settings of
 # zerosearch_agents/configs/grpo_qwen3b.yaml, in verl's names. The simulator is served
-# apart (vllm serve or SGLang) and reached over HTTP; see the README, "Scaling out".
+# apart (vllm serve or SGLang) and reached over HTTP; see docs/scaling-out.md.
 #
 #   one node:   ZEROSEARCH_SIM_URL=http://127.0.0.1:6001/v1 bash examples/verl/train_grpo.sh
 #   two nodes:  ray start --head on node 1, ray start --address=<node 1>:6379 on node 2, then on node 1:

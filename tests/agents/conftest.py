@@ -24,6 +24,27 @@ def episode_mask(batch: int, length: int, seed: int):
 
 #: A tiny training run on the synthetic world, for runs of several processes (each test
 #: adds its steps and batch).
+#: The smallest training run that exercises every phase: a 1-layer tiny policy, 2 questions
+#: x 2 rollouts a step, one search per episode. Tests add what they vary.
+SMALL_RUN = dict(
+    policy="tiny",
+    tiny_hidden_size=16,
+    tiny_layers=1,
+    questions_per_step=2,
+    group_size=2,
+    micro_batch_size=4,
+    max_turns=1,
+    topk=2,
+    max_turn_tokens=12,
+    max_obs_tokens=120,
+    max_total_tokens=400,
+    lr=1e-3,
+    eval_questions=4,
+    tensorboard=False,
+    curriculum_steps=4,
+)
+
+
 TINY_RUN_FLAGS = (
     "--policy tiny --tiny-hidden-size 16 --tiny-layers 1 --group-size 2 --micro-batch-size 4 --max-turns 1 --topk 2 "
     "--max-turn-tokens 12 --max-obs-tokens 120 --max-total-tokens 400 --tensorboard false --checkpoint-every 0"

@@ -15,23 +15,9 @@ from zerosearch_agents.checkpoints import latest_checkpoint
 from zerosearch_agents.config import make_config
 from zerosearch_agents.train import train
 
-SMALL = dict(
-    policy="tiny",
-    tiny_hidden_size=16,
-    tiny_layers=1,
-    questions_per_step=2,
-    group_size=2,
-    micro_batch_size=4,
-    max_turns=1,
-    topk=2,
-    max_turn_tokens=12,
-    max_obs_tokens=120,
-    max_total_tokens=400,
-    lr=1e-3,
-    eval_questions=4,
-    tensorboard=False,
-    curriculum_steps=4,
-)
+from .conftest import SMALL_RUN
+
+SMALL = dict(SMALL_RUN)
 
 
 def _weights(path):

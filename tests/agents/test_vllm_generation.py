@@ -20,24 +20,9 @@ from zerosearch_agents.vllm_generation import VLLMGenerator
 from zerosearch_env.import_utils import cuda_device_count, is_vllm_available
 from zerosearch_env.vllm_engine import Placement
 
-SMALL = dict(
-    policy="tiny",
-    tiny_hidden_size=16,
-    tiny_layers=1,
-    questions_per_step=2,
-    group_size=2,
-    micro_batch_size=4,
-    max_turns=1,
-    topk=2,
-    max_turn_tokens=12,
-    max_obs_tokens=120,
-    max_total_tokens=400,
-    lr=1e-2,
-    eval_questions=4,
-    tensorboard=False,
-    curriculum_steps=4,
-    checkpoint_every=0,
-)
+from .conftest import SMALL_RUN
+
+SMALL = dict(SMALL_RUN, lr=1e-2, checkpoint_every=0)
 
 
 @pytest.fixture(scope="module")

@@ -106,7 +106,7 @@ def lead_with_answer(document: str, golden_answers: Sequence[str]) -> str:
     A useful document then says what matters at once, the way a search snippet does, and
     the choice that tells the modes apart falls on one position right after the title
     instead of wherever the answer happened to sit. (On SmolLM2 with its top 8 layers
-    trained for 25 minutes this did not teach the quality word: see the README's
+    trained for 25 minutes this did not teach the quality word: see docs/simulation-tuning.md's
     cpu-smol attempts.) A document without the answer is returned as it is.
 
     >>> lead_with_answer('"Ada" Ada wrote poems. Ada was born in 1815. Ada liked maths.', ["1815"])

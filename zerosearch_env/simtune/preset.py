@@ -80,7 +80,7 @@ PRESETS: dict[str, SimTunePreset] = {
         labeller="presence",
         noisy_share=None,
         twin_every_useful=True,
-        # Every layer trained (attempt 5 in the README): its modes separated between steps 99 and 221.
+        # Every layer trained (attempt 5 in docs/simulation-tuning.md): its modes separated between steps 99 and 221.
         # About 7 steps a minute alone on 2 cores: a 220-step schedule ends its decay within the 30 minutes.
         train=SimTuneConfig(
             model="smollm2-135m",
