@@ -39,8 +39,8 @@ def section_page(marker: str) -> Path | None:
     return None
 
 
-def render(preset: str, cfg, before: dict, after: dict, history: list[dict], wall_s: float, peak_rss_gib: float | None, image: str) -> str:
-    """The section's markdown; ``image`` is the curve's path from the page it goes in."""
+def render(preset: str, cfg, before: dict, after: dict, history: list[dict], wall_s: float, peak_rss_gib: float | None) -> str:
+    """The section's markdown, the reward curve's line apart (its path depends on the page)."""
     tokens_per_s = [h["update_tokens_per_s"] for h in history if "update_tokens_per_s" in h]
     rollout_s = [h["rollout_s"] for h in history]
     lines = [
@@ -67,8 +67,6 @@ def render(preset: str, cfg, before: dict, after: dict, history: list[dict], wal
         f"Wall time {wall_s / 60:.1f} min for the whole run ({cfg.bc_steps:,} behaviour-cloning steps, {cfg.steps} GRPO steps of "
         f"{cfg.questions_per_step} questions x {cfg.group_size} rollouts, evaluations included); "
         f"update step {sum(tokens_per_s) / max(len(tokens_per_s), 1):,.0f} tokens/s, rollouts {sum(rollout_s) / max(len(rollout_s), 1):.1f} s per step{memory}.",
-        "",
-        f"![{preset} reward curve]({image})",
     ]
     return "\n".join(lines)
 
@@ -94,26 +92,20 @@ def main(argv: list[str] | None = None) -> int:
     history = read_history(out_dir / "metrics.jsonl")
     stem = args.preset.replace("-", "_")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(out_dir / "reward_curve.png", ASSETS / f"{stem}_curve.png")
-    markdown = render(
-        args.preset,
-        cfg,
-        summary["eval_before"],
-        summary["eval_after"],
-        history,
-        summary["wall_s"],
-        summary.get("peak_rss_gib"),
-        f"../../docs/assets/{stem}_curve.png",
-    )
-    (RESULTS / f"{stem}.md").write_text(markdown + "\n")
+    curve = ASSETS / f"{stem}_curve.png"
+    shutil.copy(out_dir / "reward_curve.png", curve)
+    table = render(args.preset, cfg, summary["eval_before"], summary["eval_after"], history, summary["wall_s"], summary.get("peak_rss_gib"))
+
+    def markdown(folder: Path) -> str:  # the curve's path is relative to the file the section goes in
+        return f"{table}\n\n![{args.preset} reward curve]({os.path.relpath(curve, folder)})"
+
+    (RESULTS / f"{stem}.md").write_text(markdown(RESULTS) + "\n")
     start, end = f"<!-- {args.preset}:start -->", f"<!-- {args.preset}:end -->"
     page = section_page(start)
     if page is not None:
         head, rest = page.read_text().split(start, 1)
-        image = os.path.relpath(ASSETS / f"{stem}_curve.png", page.parent)
-        markdown = render(args.preset, cfg, summary["eval_before"], summary["eval_after"], history, summary["wall_s"], summary.get("peak_rss_gib"), image)
-        page.write_text(f"{head}{start}\n{markdown}\n{end}{rest.split(end, 1)[1]}")
-    print(markdown)
+        page.write_text(f"{head}{start}\n{markdown(page.parent)}\n{end}{rest.split(end, 1)[1]}")
+    print(markdown(ROOT))
     return 0
 
 

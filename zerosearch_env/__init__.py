@@ -7,7 +7,6 @@ backends that need them.
 
 from __future__ import annotations
 
-from importlib import metadata as _metadata
 from typing import Any
 
 from .curriculum import ConstantCurriculum, ExponentialCurriculum, LinearCurriculum, make_curriculum
@@ -28,11 +27,6 @@ from .reward import cover_exact_match, exact_match, f1_score, normalize_answer
 from .simulators.base import SearchRequest, SearchResult, Simulator, SimulatorFault
 from .spaces import TextSpace
 
-try:
-    __version__ = _metadata.version("zerosearch-env")
-except _metadata.PackageNotFoundError:  # run from a checkout that was never installed
-    __version__ = "0.0.0+unknown"
-
 register_envs()
 
 
@@ -50,6 +44,13 @@ def __getattr__(name: str) -> Any:
         from .data import load_questions
 
         return load_questions
+    if name == "__version__":  # importlib.metadata costs about 25 ms: read only when asked
+        from importlib import metadata
+
+        try:
+            return metadata.version("zerosearch-env")
+        except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+            return "0.0.0+unknown"
     raise AttributeError(f"module 'zerosearch_env' has no attribute {name!r}")
 
 

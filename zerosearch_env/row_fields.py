@@ -38,7 +38,7 @@ def qa_row(raw: Mapping[str, Any], where: Where, default_id: str, default_source
     A row without ``question`` takes ``extra_info.question``, else the ``Question: ...``
     line of its policy prompt (rows made for RL frameworks sometimes carry only those).
     """
-    prompt = _prompt(raw.get("prompt"), where)
+    prompt = prompt_text(raw.get("prompt"), where)
     question = raw.get("question")
     if question is None:
         question = _dig(raw, "extra_info", "question") or (question_from_prompt(prompt) if prompt else None)
@@ -85,7 +85,7 @@ def _golden_answers(raw: Mapping[str, Any], where: Where) -> tuple[str, ...]:
     return tuple(result)
 
 
-def _prompt(value: Any, where: Where) -> str | None:
+def prompt_text(value: Any, where: Where) -> str | None:
     """A prompt string, or the user message of a chat prompt (``[{"role": "user", "content": ...}]``)."""
     if value is None or isinstance(value, str):
         return value

@@ -101,3 +101,23 @@ def test_a_missing_framework_names_its_install_line(module, package, extra):
         pytest.skip(f"{package} is installed here")
     with pytest.raises(MissingDependencyError, match=rf'pip install "zerosearch-env\[{extra}\]"'):
         importlib.import_module(f"zerosearch_env.integrations.{module}")
+
+
+def test_a_curriculum_without_total_steps_spans_the_frameworks_run():
+    config = AdapterConfig.from_mapping({"curriculum": {"start": 0.0, "end": 0.5, "base": 4}})
+    assert config.spanning(203, "unused").curriculum == {"start": 0.0, "end": 0.5, "base": 4, "total_steps": 203}
+    with pytest.raises(ConfigError, match="the curriculum has no total_steps and the run's length is unknown"):
+        config.spanning(None, "the run's length is unknown")
+    given = AdapterConfig.from_mapping({"curriculum": {"end": 0.5, "total_steps": 10}})
+    constant = AdapterConfig.from_mapping({"curriculum": {"kind": "constant", "value": 0.2}})
+    fixed = AdapterConfig.from_mapping({"difficulty": 0.3})
+    assert given.spanning(203, "unused") is given and constant.spanning(None, "unused") is constant and fixed.spanning(None, "x") is fixed
+
+
+def test_token_limits_are_positive_ints_or_none():
+    from zerosearch_env.integrations.episodes import token_limit
+
+    assert token_limit("max_tokens_per_turn", None, "here") is None and token_limit("max_tokens_per_turn", 500, "here") == 500
+    for bad in (0, -1, 2.5, True, "500"):
+        with pytest.raises(ConfigError, match="here: max_tokens_per_turn expects a positive int"):
+            token_limit("max_tokens_per_turn", bad, "here")

@@ -78,9 +78,27 @@ class AdapterConfig:
         """True when the noise moves with the training step (a curriculum, not a constant)."""
         return self.curriculum is not None and self.curriculum.get("kind", "exponential") != "constant"
 
+    def spanning(self, total_steps: int | None, missing: str) -> AdapterConfig:
+        """These settings with a curriculum that has no ``total_steps`` spanning
+        ``total_steps``, the framework's training length; ``missing`` says why that length
+        is unknown and what to set when it is None."""
+        curriculum = self.curriculum
+        if curriculum is None or not self.is_scheduled or "total_steps" in curriculum:
+            return self
+        if total_steps is None or total_steps < 1:
+            raise ConfigError(f"the curriculum has no total_steps and {missing}")
+        return dataclasses.replace(self, curriculum={**curriculum, "total_steps": total_steps})
+
     def key(self) -> str:
         """One string per distinct configuration: the shared-env cache key."""
         return json.dumps(dataclasses.asdict(self), sort_keys=True, default=repr)
+
+
+def token_limit(name: str, value: Any, where: str) -> int | None:
+    """A framework adapter's per-turn token limit: None (no limit) or an int >= 1."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ConfigError(f"{where}: {name} expects a positive int, got {value!r}")
+    return value
 
 
 def plain(value: Any) -> Any:

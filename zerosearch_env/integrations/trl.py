@@ -24,7 +24,6 @@ and logs EM, searches, noisy share, simulator faults and the noise level through
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +34,8 @@ import numpy as np
 from ..env import ZeroSearchEnv, policy_prompt
 from ..errors import ConfigError, DatasetError, MissingDependencyError
 from ..records import QARow
-from .episodes import AdapterConfig, EpisodeTally, episode_env, plain, row_record, step_executor
+from ..row_fields import Where, prompt_text
+from .episodes import AdapterConfig, EpisodeTally, episode_env, plain, row_record, step_executor, token_limit
 from .trl_engines import MODES, Turn, TurnEngine, engine_for
 
 try:
@@ -67,7 +67,8 @@ def make_rollout_func(
             rows, read by the rules of every loader); default: the settings' dataset.
         generate: ``auto`` (the trainer's vLLM mode, else ``transformers``),
             ``vllm_server``, ``vllm_colocate``, ``transformers``, or a callable that takes
-            the trainer and returns an engine.
+            the trainer and returns an engine (a subclass of
+            :class:`~zerosearch_env.integrations.trl_engines.IndependentEngine`).
         max_tokens_per_turn: new tokens per policy turn (default: what is left).
         max_observation_tokens: an ``<information>`` block longer than this is cut.
     """
@@ -147,17 +148,14 @@ class ZeroSearchRollout:
         max_tokens_per_turn: int | None = None,
         max_observation_tokens: int | None = None,
     ):
-        for name, value in (("max_tokens_per_turn", max_tokens_per_turn), ("max_observation_tokens", max_observation_tokens)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ConfigError(f"{name} expects a positive int, got {value!r}")
         if not callable(generate) and generate not in MODES:
             raise ConfigError(f"generate expects one of {list(MODES)} or a callable(trainer) -> engine, got {generate!r}")
         self.config = _config(settings)
         self.rows = _rows(self.config, rows)
         self.by_prompt = _index(self.rows, self.config.env.prompt_template)
         self.generate = generate
-        self.max_tokens_per_turn = max_tokens_per_turn
-        self.max_observation_tokens = max_observation_tokens
+        self.max_tokens_per_turn = token_limit("max_tokens_per_turn", max_tokens_per_turn, "make_rollout_func")
+        self.max_observation_tokens = token_limit("max_observation_tokens", max_observation_tokens, "make_rollout_func")
         self._engine: TurnEngine | None = None
         self._episode_config: AdapterConfig | None = None
         self._calls = itertools.count()
@@ -166,10 +164,12 @@ class ZeroSearchRollout:
         limit = int(trainer.max_completion_length)
         if limit < 2:
             raise ConfigError(f"max_completion_length is {limit}: an episode needs at least one policy token and the closing end id")
-        rows = [self.row_for(prompt) for prompt in prompts]
+        rows = [self.row_for(prompt, i) for i, prompt in enumerate(prompts)]
         if self._engine is None or self._episode_config is None:  # the first call sets both
             self._engine = engine_for(trainer, self.generate)
-            self._episode_config = self._resolve_curriculum(trainer)
+            self._episode_config = self.config.spanning(
+                int(getattr(trainer.state, "max_steps", 0) or 0), "the trainer's state has no max_steps yet; add total_steps to the curriculum"
+            )
         engine, tokenizer = self._engine, _tokenizer(trainer)
         step = int(trainer.state.global_step)
         seeds = np.random.SeedSequence([int(trainer.args.seed), step, int(trainer.accelerator.process_index), next(self._calls)]).generate_state(
@@ -209,14 +209,15 @@ class ZeroSearchRollout:
             EPISODE_KEY: metrics,
         }
 
-    def row_for(self, prompt: Any) -> QARow:
-        """The row a trainer's prompt was built from."""
-        key = _prompt_text(prompt)
+    def row_for(self, prompt: Any, index: int = 0) -> QARow:
+        """The row a trainer's prompt was built from (a conversation's user message, by
+        the rule every loader reads a ``prompt`` column with)."""
+        key = prompt_text(plain(prompt), Where("the trainer's prompts", index))
         row = self.by_prompt.get(key) if key is not None else None
         if row is None:
             raise DatasetError(
-                f"prompt {str(key if key is not None else prompt)[:120]!r} is not one of the {len(self.by_prompt)} rows given to "
-                "make_rollout_func; build the trainer's dataset with prompt_dataset(settings, rows) from the same rows and settings"
+                f"prompt {str(key)[:120]!r} is not one of the {len(self.by_prompt)} rows given to make_rollout_func; build the "
+                "trainer's dataset with prompt_dataset(settings, rows) from the same rows and settings"
             )
         return row
 
@@ -231,13 +232,11 @@ class ZeroSearchRollout:
                 continue
             episode.add(turn.token_ids, 1, turn.logprobs)
             text = tokenizer.decode(turn.token_ids, skip_special_tokens=True)
-            is_answer = parse_action(cut_at_stop(text)[0]).kind == "answer"
             if turn.token_ids[-1] in end_ids or len(episode.ids) >= limit - 1:
                 episode.live = False  # the policy ended, or no room for documents: only an answer still scores
                 episode.truncated = turn.token_ids[-1] not in end_ids
-                if is_answer:
-                    acting.append((episode, text))
-                continue
+                if parse_action(cut_at_stop(text)[0]).kind != "answer":
+                    continue
             acting.append((episode, text))
         results = list(step_executor().map(lambda pair: pair[0].env.step(pair[1]), acting))
         for (episode, _), (observation, reward, terminated, truncated, info) in zip(acting, results):
@@ -256,16 +255,6 @@ class ZeroSearchRollout:
             episode.add(obs_ids[:cap], 0)
             if len(obs_ids) > room:  # the documents did not fit: the episode is out of room
                 episode.live, episode.truncated = False, True
-
-    def _resolve_curriculum(self, trainer: Any) -> AdapterConfig:
-        """The settings with a curriculum's ``total_steps`` from the trainer when unset."""
-        curriculum = self.config.curriculum
-        if not self.config.is_scheduled or curriculum is None or "total_steps" in curriculum:
-            return self.config
-        total = int(getattr(trainer.state, "max_steps", 0) or 0)
-        if total < 1:
-            raise ConfigError("the curriculum has no total_steps and the trainer's state has no max_steps yet; add total_steps to the curriculum")
-        return dataclasses.replace(self.config, curriculum={**curriculum, "total_steps": total})
 
 
 def _config(settings: Mapping[str, Any] | AdapterConfig | None) -> AdapterConfig:
@@ -301,21 +290,6 @@ def _index(rows: Sequence[QARow], template: str | None) -> dict[str, QARow]:
                 f"but not the answers ({list(earlier.golden_answers)} vs {list(row.golden_answers)}); merge or drop one"
             )
     return index
-
-
-def _prompt_text(prompt: Any) -> str | None:
-    """A plain prompt, or the last user message of a conversational one."""
-    prompt = plain(prompt)
-    if isinstance(prompt, str):
-        return prompt
-    if isinstance(prompt, list):
-        for message in reversed(prompt):
-            if isinstance(message, Mapping) and message.get("role") == "user":
-                content = message.get("content")
-                if isinstance(content, list):  # typed content blocks
-                    content = "".join(part.get("text", "") for part in content if isinstance(part, Mapping))
-                return content if isinstance(content, str) else None
-    return None
 
 
 def _tokenizer(trainer: Any) -> Any:

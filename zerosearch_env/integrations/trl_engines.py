@@ -97,8 +97,10 @@ def trainer_sampling(trainer: Any) -> dict[str, Any]:
     }
 
 
-class _Independent:
-    """For engines whose processes generate on their own: a round runs while this one has episodes."""
+class IndependentEngine:
+    """The base of an engine whose processes generate on their own (a custom engine for
+    ``generate=`` subclasses it and writes ``__call__``): a round runs while this process
+    has live episodes, and a rollout needs no set-up."""
 
     def keep_going(self, has_live: bool) -> bool:
         return has_live
@@ -108,7 +110,7 @@ class _Independent:
         yield
 
 
-class ServerEngine(_Independent):
+class ServerEngine(IndependentEngine):
     """``POST /v1/completions`` with token-id prompts and the stop tags kept.
 
     One request per round holds every context. The server takes one ``max_tokens`` per
@@ -127,7 +129,7 @@ class ServerEngine(_Independent):
     def from_trainer(cls, trainer: Any) -> ServerEngine:
         args = trainer.args
         url = args.vllm_server_base_url or f"http://{args.vllm_server_host}:{args.vllm_server_port}"
-        return cls(url, trainer_sampling(trainer), timeout_s=float(getattr(args, "vllm_server_timeout", 240.0)) + 360.0)
+        return cls(url, trainer_sampling(trainer))
 
     def __call__(self, contexts: Sequence[Sequence[int]], budgets: Sequence[int]) -> list[Turn]:
         if not contexts:
@@ -251,7 +253,7 @@ class ColocateEngine:
         return turns
 
 
-class TransformersEngine(_Independent):
+class TransformersEngine(IndependentEngine):
     """The trainer's model, sampled with the learner's KV-cached generator.
 
     It samples with ``temperature`` and ``top_p``; a ``top_k``, ``min_p`` or
@@ -275,6 +277,7 @@ class TransformersEngine(_Independent):
                 "or generate with vLLM (use_vllm=True)"
             )
         self.trainer = trainer
+        self.generator_class = load_entry_point(HF_GENERATOR)
         self.sampling = load_entry_point(HF_SAMPLING)(temperature=float(trainer.temperature), top_p=float(trainer.top_p))
 
     def __call__(self, contexts: Sequence[Sequence[int]], budgets: Sequence[int]) -> list[Turn]:
@@ -285,6 +288,5 @@ class TransformersEngine(_Independent):
         trainer = self.trainer
         gather = getattr(trainer.args, "ds3_gather_for_generation", True)
         with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator, gather_deepspeed3_params=gather) as model:
-            generator = load_entry_point(HF_GENERATOR)(model, trainer.processing_class)
-            turns = generator.generate(contexts, [max(0, b) for b in budgets], self.sampling)
+            turns = self.generator_class(model, trainer.processing_class).generate(contexts, budgets, self.sampling)
         return [Turn(turn.token_ids, turn.logprobs) for turn in turns]

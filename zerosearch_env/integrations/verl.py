@@ -31,7 +31,7 @@ from uuid import uuid4
 
 from ..errors import ConfigError, MissingDependencyError
 from ..protocol import STOP_TAGS, cut_at_stop, parse_action
-from .episodes import AdapterConfig, EpisodeTally, episode_env, plain, row_record, step_executor
+from .episodes import AdapterConfig, EpisodeTally, episode_env, plain, row_record, step_executor, token_limit
 
 try:
     from verl.experimental.agent_loop.agent_loop import (
@@ -79,11 +79,9 @@ class ZeroSearchAgentLoop(AgentLoopBase):
     ):
         framework = {key: settings.pop(key) for key in _FRAMEWORK_KWARGS if key in settings}
         super().__init__(trainer_config, server_manager, tokenizer, processor, dataset_cls, data_config, hf_model_type=hf_model_type, **framework)
-        for name, value in (("max_tokens_per_turn", max_tokens_per_turn), ("max_observation_tokens", max_observation_tokens)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ConfigError(f"agent loop {AGENT_NAME!r}: {name} expects a positive int, got {value!r}")
-        self.max_tokens_per_turn = max_tokens_per_turn
-        self.max_observation_tokens = max_observation_tokens
+        where = f"agent loop {AGENT_NAME!r}"
+        self.max_tokens_per_turn = token_limit("max_tokens_per_turn", max_tokens_per_turn, where)
+        self.max_observation_tokens = token_limit("max_observation_tokens", max_observation_tokens, where)
         self.settings = adapter_config(settings, self.config)
         self.response_length = int(self.rollout_config.response_length)
         self.stop_keys = _stop_keys(str(self.rollout_config.get("name", "vllm")))
@@ -177,17 +175,11 @@ if AGENT_NAME not in _agent_loop_registry:
 
 def adapter_config(settings: Mapping[str, Any], trainer_config: Any) -> AdapterConfig:
     """The agent loop's settings; a curriculum without ``total_steps`` spans the run."""
-    settings = dict(plain(settings))
-    curriculum = settings.get("curriculum")
-    if isinstance(curriculum, Mapping) and "total_steps" not in curriculum and curriculum.get("kind") != "constant":
-        total = _total_training_steps(trainer_config)
-        if total is None:
-            raise ConfigError(
-                f"agent loop {AGENT_NAME!r}: the curriculum has no total_steps and verl's config has no total training "
-                "steps yet; add total_steps to the curriculum or set trainer.total_training_steps"
-            )
-        settings["curriculum"] = {**curriculum, "total_steps": total}
-    return AdapterConfig.from_mapping(settings, f"agent loop {AGENT_NAME!r}", also=("max_tokens_per_turn", "max_observation_tokens"))
+    config = AdapterConfig.from_mapping(settings, f"agent loop {AGENT_NAME!r}", also=("max_tokens_per_turn", "max_observation_tokens"))
+    return config.spanning(
+        _total_training_steps(trainer_config) if config.is_scheduled else None,
+        f"verl's config has no total training steps yet (agent loop {AGENT_NAME!r}); add total_steps to the curriculum or set trainer.total_training_steps",
+    )
 
 
 def _total_training_steps(config: Any) -> int | None:
