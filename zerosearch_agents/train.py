@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from zerosearch_env.process_group import leave_process_group
+
 from .build import build_learner, make_generator
 from .checkpoints import checkpoint_to_resume, load_checkpoint, save_checkpoint
 from .config import TrainConfig, add_config_arguments, config_from_args, preset_names
@@ -428,7 +430,10 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m zerosearch_agents.train`` (and ``accelerate launch -m zerosearch_agents.train``)."""
-    return run_from_args(build_parser().parse_args(argv))
+    code = run_from_args(build_parser().parse_args(argv))
+    if code == 0:
+        leave_process_group()
+    return code
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from .config_flags import add_flags, given, key_values
 from .errors import ConfigError
 from .import_utils import load_entry_point
+from .process_group import leave_process_group
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -373,10 +374,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .errors import ZeroSearchError
 
     try:
-        return args.func(args)
+        code = args.func(args)
     except ZeroSearchError as error:
         print(f"zerosearch {args.command}: error: {error}", file=sys.stderr)
         return 2
+    if code in (0, None):
+        leave_process_group()  # under accelerate launch / torchrun: every process done, then the group closed
+    return code
 
 
 if __name__ == "__main__":

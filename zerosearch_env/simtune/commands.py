@@ -168,11 +168,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     cfg = SimTuneConfig(**given(args, SimTuneConfig))
     first = int(os.environ.get("RANK", "0")) == 0  # under accelerate launch every process runs this; one holds the folder
-    try:
-        with folder_lock(Path(cfg.out_dir), "simtune train") if first else nullcontext():
-            result = train_simulator(cfg, progress=not args.no_progress)
-    finally:
-        _leave_process_group()
+    with folder_lock(Path(cfg.out_dir), "simtune train") if first else nullcontext():
+        result = train_simulator(cfg, progress=not args.no_progress)
     eval_loss = "n/a" if result.eval_loss is None else f"{result.eval_loss:.4f}"
     print(
         f"trained {result.parameters:,} parameters for {result.steps:,} steps in {result.wall_s / 60:.1f} min on {result.examples:,} "
@@ -180,18 +177,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     print(f"wrote {result.out_dir} (README.md is its model card); measure it: zerosearch fidelity {result.out_dir} --out <folder>")
     return 0
-
-
-def _leave_process_group() -> None:
-    """Under ``accelerate launch``: wait until every process is done (the first writes the
-    folder last), then close the process group. A process that exits with its group open
-    can abort in gloo's teardown while another still uses it (rank 1 killed by SIGABRT,
-    'terminate called without an active exception', in about one CPU run in five)."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
 
 
 # ----------------------------------------------------------------------------- run
